@@ -1,0 +1,122 @@
+//! The HTTP API: one module per resource, all routes wired in [`routes`].
+
+pub mod brands;
+pub mod extract;
+pub mod keys;
+pub mod ops;
+pub mod views;
+
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route};
+
+use crate::error::problem_response;
+
+/// Every route of the application, in one table: the server registers it, and the tests read
+/// it to check `openapi.yaml` and tenancy coverage against what is actually served.
+#[derive(Default)]
+pub struct RouteTable {
+    entries: Vec<(Method, &'static str, Route)>,
+}
+
+macro_rules! verb {
+    ($name:ident, $method:ident) => {
+        pub fn $name<F, Args>(&mut self, path: &'static str, handler: F) -> &mut Self
+        where
+            F: Handler<Args>,
+            Args: FromRequest + 'static,
+            F::Output: Responder + 'static,
+        {
+            self.entries.push((
+                Method::$method,
+                path,
+                web::method(Method::$method).to(handler),
+            ));
+            self
+        }
+    };
+}
+
+impl RouteTable {
+    verb!(get, GET);
+    verb!(head, HEAD);
+    verb!(post, POST);
+    verb!(put, PUT);
+    verb!(patch, PATCH);
+    verb!(delete, DELETE);
+
+    /// `(method, path template)` of every route.
+    pub fn endpoints(&self) -> Vec<(Method, &'static str)> {
+        self.entries
+            .iter()
+            .map(|(m, p, _)| (m.clone(), *p))
+            .collect()
+    }
+
+    /// Registers one resource per path, so that a known path with an unknown method is a 405
+    /// naming the allowed methods.
+    pub fn register(self, cfg: &mut web::ServiceConfig) {
+        let mut paths: Vec<&'static str> = Vec::new();
+        for (_, p, _) in &self.entries {
+            if !paths.contains(p) {
+                paths.push(p);
+            }
+        }
+        let mut entries: Vec<Option<(Method, &'static str, Route)>> =
+            self.entries.into_iter().map(Some).collect();
+        for path in paths {
+            let mut resource = web::resource(path);
+            let mut allowed = Vec::new();
+            for slot in entries.iter_mut() {
+                if slot.as_ref().is_some_and(|(_, p, _)| *p == path) {
+                    let (method, _, route) = slot.take().expect("checked above");
+                    allowed.push(method.to_string());
+                    resource = resource.route(route);
+                }
+            }
+            let allow = allowed.join(", ");
+            resource = resource.default_service(web::to(move || {
+                let allow = allow.clone();
+                async move {
+                    let mut response = problem_response(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method-not-allowed",
+                        "Method not allowed",
+                        format!("this path accepts {allow}"),
+                        None,
+                    );
+                    if let Ok(value) = header::HeaderValue::from_str(&allow) {
+                        response.headers_mut().insert(header::ALLOW, value);
+                    }
+                    response
+                }
+            }));
+            cfg.service(resource);
+        }
+    }
+}
+
+/// The whole route table of the service.
+pub fn routes() -> RouteTable {
+    let mut t = RouteTable::default();
+    t.get("/healthz", ops::healthz)
+        .get("/readyz", ops::readyz)
+        .get("/metrics", ops::metrics);
+    t.post("/api/v1/brands", brands::create_brand)
+        .get("/api/v1/brands", brands::list_brands)
+        .get("/api/v1/brands/{brand_id}", brands::get_brand);
+    t.post("/api/v1/brands/{brand_id}/keys", keys::create_key)
+        .get("/api/v1/brands/{brand_id}/keys", keys::list_keys)
+        .delete("/api/v1/keys/{key_id}", keys::revoke_key);
+    t
+}
+
+/// The answer to any path no route serves.
+pub async fn unknown_route() -> HttpResponse {
+    problem_response(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "no such route".into(),
+        None,
+    )
+}

@@ -1,0 +1,79 @@
+//! Settings, from flags or the matching `INFLUTRACK_*` environment variables.
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub bind: String,
+
+    /// A SQLite path (or `sqlite://path`) or a `postgres://` URL.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_DATABASE_URL",
+        default_value = "influtrack.db"
+    )]
+    pub database_url: String,
+
+    /// Base URL of short links (`<public_url>/r/<code>`); defaults to `http://<bind>`.
+    #[arg(long, global = true, env = "INFLUTRACK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// The operator token; when unset, one is generated at first start and printed once.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+
+    /// Log filter, in `tracing_subscriber::EnvFilter` syntax.
+    #[arg(long, global = true, env = "INFLUTRACK_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Write logs as JSON lines.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_LOG_JSON",
+        default_value_t = false
+    )]
+    pub log_json: bool,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, global = true, env = "INFLUTRACK_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Largest number of pooled database connections.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_DB_POOL_SIZE",
+        default_value_t = 16
+    )]
+    pub db_pool_size: u32,
+}
+
+impl Settings {
+    /// Settings for an instance with everything at its default but the database.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            bind: "127.0.0.1:0".into(),
+            database_url: database_url.into(),
+            public_url: None,
+            admin_token: None,
+            log: "info".into(),
+            log_json: false,
+            workers: None,
+            db_pool_size: 16,
+        }
+    }
+}

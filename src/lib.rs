@@ -1,0 +1,185 @@
+//! influtrack: per-influencer links and codes, clicks, orders and attribution in exact money.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod observe;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{middleware, web, App, HttpServer};
+
+use crate::config::Settings;
+use crate::db::{Backend, DatabaseUrl, DbPool};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Name of the setting that holds the operator token's hash.
+const OPERATOR_HASH_SETTING: &str = "operator_token_hash";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] db::DbSetupError),
+    #[error("cannot bind {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("invalid public URL {0:?}: must be an absolute http(s) URL")]
+    PublicUrl(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: DbPool,
+    backend: Backend,
+    generated_operator_token: Option<String>,
+}
+
+/// Opens the database named by the settings and applies the migrations.
+pub fn open_database(settings: &Settings) -> Result<(DbPool, Backend), StartupError> {
+    let url = DatabaseUrl::parse(&settings.database_url)?;
+    let pool = db::connect(&url, settings.db_pool_size.max(2))?;
+    Ok((pool, url.backend()))
+}
+
+/// The operator token's hash: from the setting when given, else the stored one, else a new
+/// token generated now (returned so that it can be shown once).
+fn operator_hash(
+    pool: &DbPool,
+    configured: Option<&str>,
+) -> Result<(String, Option<String>), StartupError> {
+    if let Some(token) = configured.filter(|t| !t.trim().is_empty()) {
+        return Ok((domain::keys::hash_secret(token.trim()), None));
+    }
+    let mut conn = pool.get().map_err(|e| StartupError::Database(e.into()))?;
+    if let Some(hash) = store::settings::get(&mut conn, OPERATOR_HASH_SETTING)
+        .map_err(|e| StartupError::Database(e.into()))?
+    {
+        return Ok((hash, None));
+    }
+    let token = domain::keys::mint_operator_token();
+    let hash = domain::keys::hash_secret(&token);
+    let stored = store::settings::get_or_insert(&mut conn, OPERATOR_HASH_SETTING, &hash)
+        .map_err(|e| StartupError::Database(e.into()))?;
+    // Another instance may have won the race; then its token is the one.
+    let shown = (stored == hash).then_some(token);
+    Ok((stored, shown))
+}
+
+fn public_url(settings: &Settings, port: u16) -> Result<String, StartupError> {
+    match &settings.public_url {
+        Some(raw) => {
+            let parsed = url::Url::parse(raw).map_err(|_| StartupError::PublicUrl(raw.clone()))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(StartupError::PublicUrl(raw.clone()));
+            }
+            Ok(raw.trim_end_matches('/').to_string())
+        }
+        None => {
+            let host = settings
+                .bind
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or("127.0.0.1");
+            let host = match host {
+                "0.0.0.0" | "" => "127.0.0.1",
+                "[::]" => "[::1]",
+                h => h,
+            };
+            Ok(format!("http://{host}:{port}"))
+        }
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let s = settings.clone();
+        let (pool, backend, operator) = web::block(move || {
+            let (pool, backend) = open_database(&s)?;
+            let operator = operator_hash(&pool, s.admin_token.as_deref())?;
+            Ok::<_, StartupError>((pool, backend, operator))
+        })
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))??;
+        let (operator_hash, generated_operator_token) = operator;
+
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
+            .port();
+
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            backend,
+            public_url: public_url(&settings, port)?,
+            operator_hash,
+        });
+        observe::prometheus();
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(api::extract::JSON_LIMIT))
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()),
+                )
+                .wrap(middleware::from_fn(observe::track_requests))
+                .wrap(tracing_actix_web::TracingLogger::<observe::PrivateRootSpan>::new())
+                .configure(|cfg| api::routes().register(cfg))
+                .default_service(web::to(api::unknown_route))
+        })
+        .shutdown_timeout(10);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
+            .run();
+        Ok(Self {
+            port,
+            server,
+            pool,
+            backend,
+            generated_operator_token,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// The operator token generated at this start, if one was (shown once, never stored).
+    pub fn generated_operator_token(&self) -> Option<&str> {
+        self.generated_operator_token.as_deref()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or a stop through the handle), finishing in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

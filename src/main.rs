@@ -1,0 +1,178 @@
+use clap::{Parser, Subcommand};
+use influtrack::api::{brands, keys};
+use influtrack::config::Settings;
+use influtrack::domain::scope::Scope;
+use influtrack::{open_database, telemetry, Application};
+
+#[derive(Parser)]
+#[command(
+    name = "influtrack",
+    version,
+    about = "Influencer campaign tracking in exact money"
+)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the redirect (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage brands from the shell.
+    #[command(subcommand)]
+    Brands(BrandCommand),
+    /// Manage a brand's API keys from the shell.
+    #[command(subcommand)]
+    Keys(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum BrandCommand {
+    /// Create a brand; prints it with its first admin key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List brands.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Mint a key (shown once).
+    Create {
+        #[arg(long)]
+        brand: String,
+        #[arg(long, value_parser = parse_scope)]
+        scope: Scope,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        influencer: Option<String>,
+    },
+    /// List a brand's keys (never the secrets).
+    List {
+        #[arg(long)]
+        brand: String,
+    },
+    /// Revoke a key by id.
+    Revoke { key_id: String },
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    Scope::parse(s).ok_or_else(|| "one of admin, read, storefront, influencer".into())
+}
+
+fn fail(message: impl std::fmt::Display) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1);
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| fail(e))
+    );
+}
+
+fn describe(e: influtrack::error::ApiError) -> String {
+    match e {
+        influtrack::error::ApiError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+fn run_admin(settings: &Settings, command: Command) {
+    let (pool, _) = open_database(settings).unwrap_or_else(|e| fail(e));
+    let mut conn = pool.get().unwrap_or_else(|e| fail(e));
+    match command {
+        Command::Migrate => println!("migrations applied"),
+        Command::Brands(BrandCommand::Create { name }) => {
+            let created = brands::create_brand_with_key(&mut conn, &name)
+                .unwrap_or_else(|e| fail(describe(e)));
+            print_json(&created);
+        }
+        Command::Brands(BrandCommand::List) => {
+            let rows = influtrack::store::brands::list(&mut conn, None, i64::MAX)
+                .unwrap_or_else(|e| fail(e));
+            let views: Vec<brands::BrandView> = rows.into_iter().map(Into::into).collect();
+            print_json(&views);
+        }
+        Command::Keys(KeyCommand::Create {
+            brand,
+            scope,
+            name,
+            influencer,
+        }) => {
+            let req = keys::CreateKey {
+                scope,
+                name,
+                influencer_id: influencer,
+            };
+            let created = keys::create_key_for_brand(&mut conn, &brand, req)
+                .unwrap_or_else(|e| fail(describe(e)));
+            print_json(&created);
+        }
+        Command::Keys(KeyCommand::List { brand }) => {
+            let rows = influtrack::store::keys::list_for_brand(&mut conn, &brand, None, i64::MAX)
+                .unwrap_or_else(|e| fail(e));
+            let views: Vec<keys::KeyView> = rows.into_iter().map(Into::into).collect();
+            print_json(&views);
+        }
+        Command::Keys(KeyCommand::Revoke { key_id }) => {
+            match influtrack::store::keys::find(&mut conn, &key_id).unwrap_or_else(|e| fail(e)) {
+                Some(row) => {
+                    influtrack::store::keys::revoke(
+                        &mut conn,
+                        &row.id,
+                        influtrack::db::now_micros(),
+                    )
+                    .unwrap_or_else(|e| fail(e));
+                    println!("revoked {}", row.id);
+                }
+                None => fail(format!("no key {key_id}")),
+            }
+        }
+        Command::Serve => unreachable!("handled by main"),
+    }
+}
+
+#[actix_web::main]
+async fn main() {
+    let cli = Cli::parse();
+    telemetry::init(&cli.settings.log, cli.settings.log_json);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.settings).await,
+        other => run_admin(&cli.settings, other),
+    }
+}
+
+async fn serve(settings: Settings) {
+    let app = Application::build(settings.clone())
+        .await
+        .unwrap_or_else(|e| fail(e));
+    if let Some(token) = app.generated_operator_token() {
+        println!(
+            "\nGenerated the operator token (shown this once; only its hash is stored):\n\n    {token}\n\n\
+             Set INFLUTRACK_ADMIN_TOKEN to use your own instead.\n"
+        );
+    }
+    tracing::info!(
+        port = app.port(),
+        backend = ?app.backend(),
+        "influtrack listening"
+    );
+    if let Err(e) = app.run_until_stopped().await {
+        fail(e);
+    }
+    tracing::info!("stopped");
+}

@@ -1,0 +1,44 @@
+use diesel::prelude::*;
+
+use crate::db::schema::brands;
+use crate::db::AnyConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = brands)]
+pub struct BrandRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &BrandRow) -> QueryResult<()> {
+    diesel::insert_into(brands::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<BrandRow>> {
+    brands::table
+        .find(id)
+        .select(BrandRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Brands in id (creation) order, after `after` when given.
+pub fn list(
+    conn: &mut AnyConnection,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<BrandRow>> {
+    let mut query = brands::table
+        .select(BrandRow::as_select())
+        .order(brands::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(brands::id.gt(after.to_string()));
+    }
+    query.load(conn)
+}

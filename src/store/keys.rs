@@ -1,0 +1,84 @@
+use diesel::prelude::*;
+
+use crate::db::schema::api_keys;
+use crate::db::AnyConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct KeyRow {
+    pub id: String,
+    pub brand_id: String,
+    pub lookup: String,
+    pub secret_hash: String,
+    pub scope: String,
+    pub name: String,
+    pub influencer_id: Option<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &KeyRow) -> QueryResult<()> {
+    diesel::insert_into(api_keys::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find_by_lookup(conn: &mut AnyConnection, lookup: &str) -> QueryResult<Option<KeyRow>> {
+    api_keys::table
+        .filter(api_keys::lookup.eq(lookup))
+        .select(KeyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_in_brand(
+    conn: &mut AnyConnection,
+    brand_id: &str,
+    id: &str,
+) -> QueryResult<Option<KeyRow>> {
+    api_keys::table
+        .filter(api_keys::id.eq(id))
+        .filter(api_keys::brand_id.eq(brand_id))
+        .select(KeyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<KeyRow>> {
+    api_keys::table
+        .find(id)
+        .select(KeyRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list_for_brand(
+    conn: &mut AnyConnection,
+    brand_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<KeyRow>> {
+    let mut query = api_keys::table
+        .filter(api_keys::brand_id.eq(brand_id))
+        .select(KeyRow::as_select())
+        .order(api_keys::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(api_keys::id.gt(after.to_string()));
+    }
+    query.load(conn)
+}
+
+/// Marks the key revoked; revoking twice keeps the first time.
+pub fn revoke(conn: &mut AnyConnection, id: &str, at: i64) -> QueryResult<()> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(Some(at)))
+    .execute(conn)
+    .map(|_| ())
+}

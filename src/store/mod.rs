@@ -1,0 +1,6 @@
+//! Diesel queries, one module per aggregate. Functions take a connection so that callers can
+//! compose them inside one transaction.
+
+pub mod brands;
+pub mod keys;
+pub mod settings;

@@ -1,0 +1,83 @@
+//! `openapi.yaml` and the served routes may not drift apart: every route is documented, every
+//! documented operation is served, and each operation documents its error answers.
+
+use std::collections::BTreeSet;
+
+fn spec() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))
+        .expect("openapi.yaml at the project root");
+    serde_yaml::from_str(&text).expect("openapi.yaml parses")
+}
+
+fn documented() -> BTreeSet<(String, String)> {
+    let spec = spec();
+    let paths = spec["paths"].as_mapping().expect("paths");
+    let mut out = BTreeSet::new();
+    for (path, item) in paths {
+        for (method, _) in item.as_mapping().expect("path item") {
+            let method = method.as_str().unwrap();
+            if ["get", "post", "put", "patch", "delete", "head"].contains(&method) {
+                out.insert((method.to_uppercase(), path.as_str().unwrap().to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_route_is_documented_and_every_documented_route_exists() {
+    let served: BTreeSet<(String, String)> = influtrack::api::routes()
+        .endpoints()
+        .into_iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let documented = documented();
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty(),
+        "served but not in openapi.yaml: {undocumented:?}"
+    );
+    assert!(
+        unserved.is_empty(),
+        "in openapi.yaml but not served: {unserved:?}"
+    );
+}
+
+#[test]
+fn every_operation_has_an_id_and_documents_its_answers() {
+    let spec = spec();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let mut ids = BTreeSet::new();
+    for (path, item) in spec["paths"].as_mapping().unwrap() {
+        for (method, op) in item.as_mapping().unwrap() {
+            if !["get", "post", "put", "patch", "delete", "head"]
+                .contains(&method.as_str().unwrap())
+            {
+                continue;
+            }
+            let where_ = format!("{} {}", method.as_str().unwrap(), path.as_str().unwrap());
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{where_}: operationId"));
+            assert!(
+                ids.insert(id.to_string()),
+                "{where_}: duplicate operationId {id}"
+            );
+            let responses = op["responses"]
+                .as_mapping()
+                .unwrap_or_else(|| panic!("{where_}: responses"));
+            assert!(!responses.is_empty(), "{where_}: no responses");
+            let secured = op
+                .get("security")
+                .map(|s| s.as_sequence().is_some_and(|s| !s.is_empty()))
+                .unwrap_or(true);
+            if secured && path.as_str().unwrap().starts_with("/api/") {
+                assert!(
+                    responses.contains_key(serde_yaml::Value::String("401".into())),
+                    "{where_}: 401 not documented"
+                );
+            }
+        }
+    }
+}
