@@ -101,12 +101,10 @@ pub fn create_key_for_brand(
     if store::brands::find(conn, brand_id)?.is_none() {
         return Err(ApiError::not_found());
     }
-    if influencer_id.is_some() {
-        // Influencers arrive with the brand-resources migration; until then none can exist.
-        return Err(ApiError::invalid(
-            "influencer_id",
-            "no such influencer in this brand",
-        ));
+    if let Some(influencer_id) = &influencer_id {
+        if !store::influencers::exists_in_brand(conn, brand_id, influencer_id)? {
+            return Err(ApiError::NotFound("no such influencer".into()));
+        }
     }
     let key = keys::mint_brand_key();
     let row = KeyRow {

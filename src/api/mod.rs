@@ -1,8 +1,13 @@
 //! The HTTP API: one module per resource, all routes wired in [`routes`].
 
 pub mod brands;
+pub mod campaigns;
+pub mod codes;
+pub mod enrollments;
 pub mod extract;
+pub mod influencers;
 pub mod keys;
+pub mod links;
 pub mod ops;
 pub mod views;
 
@@ -107,6 +112,52 @@ pub fn routes() -> RouteTable {
     t.post("/api/v1/brands/{brand_id}/keys", keys::create_key)
         .get("/api/v1/brands/{brand_id}/keys", keys::list_keys)
         .delete("/api/v1/keys/{key_id}", keys::revoke_key);
+    t.post("/api/v1/influencers", influencers::create_influencer)
+        .get("/api/v1/influencers", influencers::list_influencers)
+        .get(
+            "/api/v1/influencers/{influencer_id}",
+            influencers::get_influencer,
+        )
+        .patch(
+            "/api/v1/influencers/{influencer_id}",
+            influencers::update_influencer,
+        )
+        .delete(
+            "/api/v1/influencers/{influencer_id}",
+            influencers::delete_influencer,
+        );
+    t.post("/api/v1/campaigns", campaigns::create_campaign)
+        .get("/api/v1/campaigns", campaigns::list_campaigns)
+        .get("/api/v1/campaigns/{campaign_id}", campaigns::get_campaign)
+        .patch(
+            "/api/v1/campaigns/{campaign_id}",
+            campaigns::update_campaign,
+        );
+    let enrollment = "/api/v1/campaigns/{campaign_id}/influencers/{influencer_id}";
+    t.post(
+        "/api/v1/campaigns/{campaign_id}/influencers",
+        enrollments::enroll_influencer,
+    )
+    .get(
+        "/api/v1/campaigns/{campaign_id}/influencers",
+        enrollments::list_enrollments,
+    )
+    .get(enrollment, enrollments::get_enrollment)
+    .patch(enrollment, enrollments::update_enrollment)
+    .post(
+        "/api/v1/campaigns/{campaign_id}/influencers/{influencer_id}/links",
+        enrollments::create_link,
+    )
+    .post(
+        "/api/v1/campaigns/{campaign_id}/influencers/{influencer_id}/codes",
+        enrollments::create_code,
+    );
+    t.get("/api/v1/links/{link_id}", links::get_link)
+        .patch("/api/v1/links/{link_id}", links::update_link);
+    // The lookup is registered before `/codes/{code_id}` so that it is matched first.
+    t.get("/api/v1/codes/lookup", codes::lookup_code)
+        .get("/api/v1/codes/{code_id}", codes::get_code)
+        .patch("/api/v1/codes/{code_id}", codes::update_code);
     t
 }
 

@@ -31,4 +31,131 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> brands (brand_id));
-diesel::allow_tables_to_appear_in_same_query!(brands, api_keys, settings);
+
+diesel::table! {
+    influencers (id) {
+        id -> Text,
+        brand_id -> Text,
+        handle -> Text,
+        handle_norm -> Text,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    influencer_platforms (influencer_id, position) {
+        influencer_id -> Text,
+        position -> Integer,
+        platform -> Text,
+        handle -> Text,
+        followers -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    influencer_tags (influencer_id, tag) {
+        influencer_id -> Text,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        brand_id -> Text,
+        name -> Text,
+        slug -> Text,
+        destination_url -> Text,
+        currency -> Text,
+        budget_micros -> Nullable<BigInt>,
+        starts_at -> Nullable<BigInt>,
+        ends_at -> Nullable<BigInt>,
+        status -> Text,
+        goal_metric -> Nullable<Text>,
+        goal_target_micros -> Nullable<BigInt>,
+        attribution_model -> Text,
+        window_days -> Integer,
+        code_priority -> Bool,
+        holding_days -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    enrollments (id) {
+        id -> Text,
+        brand_id -> Text,
+        campaign_id -> Text,
+        influencer_id -> Text,
+        status -> Text,
+        fee_micros -> BigInt,
+        commission_rate_micros -> BigInt,
+        goal_metric -> Nullable<Text>,
+        goal_target_micros -> Nullable<BigInt>,
+        created_at -> BigInt,
+        pruned_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    links (id) {
+        id -> Text,
+        brand_id -> Text,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        influencer_id -> Text,
+        code -> Text,
+        label -> Nullable<Text>,
+        destination_url -> Nullable<Text>,
+        utm_source -> Nullable<Text>,
+        utm_medium -> Nullable<Text>,
+        utm_campaign -> Nullable<Text>,
+        utm_content -> Nullable<Text>,
+        utm_term -> Nullable<Text>,
+        status -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    discount_codes (id) {
+        id -> Text,
+        brand_id -> Text,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        influencer_id -> Text,
+        code -> Text,
+        code_norm -> Text,
+        discount_type -> Text,
+        discount_value_micros -> BigInt,
+        max_redemptions -> Nullable<BigInt>,
+        redemptions -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        status -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(influencer_platforms -> influencers (influencer_id));
+diesel::joinable!(influencer_tags -> influencers (influencer_id));
+diesel::joinable!(enrollments -> campaigns (campaign_id));
+diesel::joinable!(enrollments -> influencers (influencer_id));
+diesel::joinable!(links -> enrollments (enrollment_id));
+diesel::joinable!(discount_codes -> enrollments (enrollment_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    brands,
+    api_keys,
+    settings,
+    influencers,
+    influencer_platforms,
+    influencer_tags,
+    campaigns,
+    enrollments,
+    links,
+    discount_codes,
+);

@@ -1,5 +1,9 @@
 //! Pure rules, no I/O: everything here is tested in place.
 
+pub mod campaign;
+pub mod codes;
 pub mod keys;
+pub mod money;
 pub mod scope;
 pub mod text;
+pub mod urls;

@@ -2,5 +2,8 @@
 //! compose them inside one transaction.
 
 pub mod brands;
+pub mod campaigns;
+pub mod enrollments;
+pub mod influencers;
 pub mod keys;
 pub mod settings;

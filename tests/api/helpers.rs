@@ -175,7 +175,6 @@ impl TestApp {
             .await
     }
 
-    #[allow(dead_code)] // used by the resource tests
     pub async fn patch(&self, path: &str, key: &str, body: Value) -> Resp {
         self.request(Method::PATCH, path, Some(key), Some(body))
             .await

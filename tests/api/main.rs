@@ -5,3 +5,4 @@ mod errors;
 mod foundation;
 mod helpers;
 mod openapi;
+mod resources;

@@ -1,0 +1,173 @@
+//! Exact money: decimal strings at the edge, integer micro-units (10^-6) inside.
+
+use rust_decimal::Decimal;
+
+use crate::error::FieldError;
+
+pub const MICROS: i64 = 1_000_000;
+/// The largest amount accepted anywhere: a trillion units, far beyond any real order, and far
+/// below the i64 limit so that sums of many amounts cannot overflow.
+pub const MAX_MICROS: i64 = 1_000_000_000_000 * MICROS;
+
+/// An ISO 4217 currency with a minor unit (so no gold or testing codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Currency(iso_currency::Currency);
+
+impl Currency {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let upper = raw.trim().to_ascii_uppercase();
+        match iso_currency::Currency::from_code(&upper) {
+            Some(c) if upper.len() == 3 && c.exponent().is_some() => Ok(Self(c)),
+            _ => Err(FieldError::new(
+                field,
+                "must be an ISO 4217 currency code such as EUR or USD",
+            )),
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        self.0.code()
+    }
+
+    /// Decimal places of the minor unit (2 for EUR, 0 for JPY).
+    pub fn minor_digits(self) -> u32 {
+        u32::from(self.0.exponent().unwrap_or(2))
+    }
+}
+
+fn parse_decimal(field: &str, raw: &str) -> Result<Decimal, FieldError> {
+    let trimmed = raw.trim();
+    let plain = !trimmed.is_empty()
+        && trimmed.len() <= 32
+        && trimmed
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '-');
+    let value = plain
+        .then(|| trimmed.parse::<Decimal>().ok())
+        .flatten()
+        .ok_or_else(|| FieldError::new(field, "must be a decimal string such as \"129.90\""))?;
+    if value.scale() > 6 && value.normalize().scale() > 6 {
+        return Err(FieldError::new(field, "has more than 6 decimal places"));
+    }
+    Ok(value.normalize())
+}
+
+fn to_micros(field: &str, value: Decimal) -> Result<i64, FieldError> {
+    let micros = (value * Decimal::from(MICROS)).trunc();
+    i64::try_from(micros)
+        .ok()
+        .filter(|m| m.abs() <= MAX_MICROS)
+        .ok_or_else(|| FieldError::new(field, "is too large"))
+}
+
+/// A non-negative amount of money as micro-units.
+pub fn parse_amount(field: &str, raw: &str) -> Result<i64, FieldError> {
+    let value = parse_decimal(field, raw)?;
+    if value.is_sign_negative() && !value.is_zero() {
+        return Err(FieldError::new(field, "must not be negative"));
+    }
+    to_micros(field, value)
+}
+
+/// A strictly positive amount of money as micro-units.
+pub fn parse_positive_amount(field: &str, raw: &str) -> Result<i64, FieldError> {
+    let micros = parse_amount(field, raw)?;
+    if micros == 0 {
+        return Err(FieldError::new(field, "must be greater than zero"));
+    }
+    Ok(micros)
+}
+
+/// A rate between 0 and 1 inclusive (commission), as millionths.
+pub fn parse_rate(field: &str, raw: &str) -> Result<i64, FieldError> {
+    let micros = parse_amount(field, raw)?;
+    if micros > MICROS {
+        return Err(FieldError::new(field, "must be between 0 and 1"));
+    }
+    Ok(micros)
+}
+
+/// Micro-units as a decimal string with at least the currency's minor digits: `"129.90"`.
+pub fn format_amount(micros: i64, currency: Currency) -> String {
+    format_with_min_digits(micros, currency.minor_digits())
+}
+
+pub fn format_with_min_digits(micros: i64, min_digits: u32) -> String {
+    let mut d = Decimal::new(micros, 6).normalize();
+    if d.scale() < min_digits {
+        d.rescale(min_digits);
+    }
+    d.to_string()
+}
+
+/// A rate (millionths) as a plain decimal string: `"0.125"`.
+pub fn format_rate(millionths: i64) -> String {
+    format_with_min_digits(millionths, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn eur() -> Currency {
+        Currency::parse("currency", "eur").unwrap()
+    }
+
+    #[test]
+    fn parses_exact_amounts() {
+        assert_eq!(parse_amount("a", "129.90").unwrap(), 129_900_000);
+        assert_eq!(parse_amount("a", "0").unwrap(), 0);
+        assert_eq!(parse_amount("a", "0.000001").unwrap(), 1);
+        assert_eq!(parse_amount("a", "10.5000000").unwrap(), 10_500_000);
+    }
+
+    #[test]
+    fn refuses_garbage() {
+        for bad in [
+            "",
+            "abc",
+            "1e5",
+            "-1",
+            "1.0000001",
+            "NaN",
+            "Infinity",
+            " ",
+            "1,5",
+            "+3",
+            "0x10",
+            "99999999999999999999",
+        ] {
+            assert!(parse_amount("amount", bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_positive_amount("a", "0.00").is_err());
+        assert!(parse_rate("r", "1.01").is_err());
+        assert_eq!(parse_rate("r", "1").unwrap(), MICROS);
+    }
+
+    #[test]
+    fn formats_with_minor_digits() {
+        assert_eq!(format_amount(129_900_000, eur()), "129.90");
+        assert_eq!(format_amount(0, eur()), "0.00");
+        assert_eq!(format_amount(1, eur()), "0.000001");
+        let jpy = Currency::parse("c", "JPY").unwrap();
+        assert_eq!(format_amount(1500 * MICROS, jpy), "1500");
+        assert_eq!(format_rate(125_000), "0.125");
+    }
+
+    #[test]
+    fn currencies() {
+        assert_eq!(eur().code(), "EUR");
+        assert!(Currency::parse("c", "EURO").is_err());
+        assert!(Currency::parse("c", "XAU").is_err());
+        assert!(Currency::parse("c", "ZZZ").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn formatting_round_trips(micros in 0i64..MAX_MICROS) {
+            let text = format_amount(micros, eur());
+            prop_assert_eq!(parse_amount("a", &text).unwrap(), micros);
+        }
+    }
+}
