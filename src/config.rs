@@ -52,6 +52,20 @@ pub struct Settings {
     #[arg(long, global = true, env = "INFLUTRACK_WORKERS")]
     pub workers: Option<usize>,
 
+    /// Proxies whose `X-Forwarded-For` is believed: comma-separated addresses or CIDR ranges.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_TRUSTED_PROXIES",
+        default_value = ""
+    )]
+    pub trusted_proxies: String,
+
+    /// A request header carrying the visitor's country (e.g. `CF-IPCountry`), set by a
+    /// trusted proxy.
+    #[arg(long, global = true, env = "INFLUTRACK_COUNTRY_HEADER")]
+    pub country_header: Option<String>,
+
     /// Largest number of pooled database connections.
     #[arg(
         long,
@@ -73,6 +87,8 @@ impl Settings {
             log: "info".into(),
             log_json: false,
             workers: None,
+            trusted_proxies: String::new(),
+            country_header: None,
             db_pool_size: 16,
         }
     }

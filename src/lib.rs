@@ -10,6 +10,7 @@ pub mod observe;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod tracking;
 
 use std::net::TcpListener;
 
@@ -20,6 +21,9 @@ use crate::config::Settings;
 use crate::db::{Backend, DatabaseUrl, DbPool};
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Links loaded into the redirect cache at start (the newest first).
+const WARM_LINKS: i64 = 200_000;
 
 /// Name of the setting that holds the operator token's hash.
 const OPERATOR_HASH_SETTING: &str = "operator_token_hash";
@@ -32,6 +36,8 @@ pub enum StartupError {
     Bind(String, std::io::Error),
     #[error("invalid public URL {0:?}: must be an absolute http(s) URL")]
     PublicUrl(String),
+    #[error("invalid setting: {0}")]
+    Setting(String),
     #[error("{0}")]
     Other(String),
 }
@@ -43,6 +49,7 @@ pub struct Application {
     pool: DbPool,
     backend: Backend,
     generated_operator_token: Option<String>,
+    state: web::Data<AppState>,
 }
 
 /// Opens the database named by the settings and applies the migrations.
@@ -120,24 +127,59 @@ impl Application {
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
             .port();
 
+        let trusted_proxies = domain::traffic::parse_trusted_proxies(&settings.trusted_proxies)
+            .map_err(StartupError::Setting)?;
+        let country_header = match settings.country_header.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(name) => Some(
+                actix_web::http::header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| StartupError::Setting(format!("country header {name:?}")))?,
+            ),
+        };
+        let writer = tracking::writer::ClickWriter::start(
+            DatabaseUrl::parse(&settings.database_url)?,
+            tracking::writer::WriterSettings::default(),
+        )
+        .map_err(|e| StartupError::Other(format!("cannot start the click writer: {e}")))?;
+        let tracking = tracking::Tracking::new(writer, trusted_proxies, country_header);
+        let warm_pool = pool.clone();
+        let warmed = web::block(move || {
+            let mut conn = warm_pool.get().map_err(|e| e.to_string())?;
+            tracking::warm(&mut conn, &tracking.cache, WARM_LINKS)
+                .map(|n| (n, tracking))
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))?
+        .map_err(StartupError::Other)?;
+        let (warmed_links, tracking) = warmed;
+        tracing::info!(links = warmed_links, "link cache warmed");
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             backend,
             public_url: public_url(&settings, port)?,
             operator_hash,
+            tracking,
         });
         observe::prometheus();
 
+        let app_state = state.clone();
         let mut server = HttpServer::new(move || {
+            // The redirect is served outside the API's middleware: it keeps its own metrics.
+            let (hot, api_routes) = api::routes().split(|path| path.starts_with("/r/"));
             App::new()
-                .app_data(state.clone())
+                .app_data(app_state.clone())
                 .app_data(web::PayloadConfig::new(api::extract::JSON_LIMIT))
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()),
                 )
-                .wrap(middleware::from_fn(observe::track_requests))
-                .wrap(tracing_actix_web::TracingLogger::<observe::PrivateRootSpan>::new())
-                .configure(|cfg| api::routes().register(cfg))
+                .configure(|cfg| hot.register(cfg))
+                .service(
+                    web::scope("")
+                        .wrap(middleware::from_fn(observe::track_requests))
+                        .wrap(tracing_actix_web::TracingLogger::<observe::PrivateRootSpan>::new())
+                        .configure(|cfg| api_routes.register(cfg)),
+                )
                 .default_service(web::to(api::unknown_route))
         })
         .shutdown_timeout(10);
@@ -154,6 +196,7 @@ impl Application {
             pool,
             backend,
             generated_operator_token,
+            state,
         })
     }
 
@@ -178,8 +221,11 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGINT/SIGTERM (or a stop through the handle), finishing in-flight requests.
+    /// Serves until SIGINT/SIGTERM (or a stop through the handle), finishing in-flight
+    /// requests, then writes every queued click before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.state.tracking.writer.stop().await;
+        served
     }
 }

@@ -12,6 +12,8 @@ pub struct AppState {
     pub public_url: String,
     /// SHA-256 of the operator token.
     pub operator_hash: String,
+    /// The redirect's cache and click writer.
+    pub tracking: crate::tracking::Tracking,
 }
 
 impl AppState {

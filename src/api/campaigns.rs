@@ -372,6 +372,7 @@ pub async fn update_campaign(
             store::find(conn, &brand_id, &id)?.ok_or_else(ApiError::not_found)
         })
         .await?;
+    state.tracking.cache.invalidate_campaign(&updated.id);
     Ok(HttpResponse::Ok().json(CampaignView::from(updated)))
 }
 

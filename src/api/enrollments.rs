@@ -88,6 +88,20 @@ pub fn enrollment_views(
         .collect())
 }
 
+/// Puts a new link in the redirect cache (replacing a negative entry a scan may have left),
+/// so that its first click is as fast as the rest.
+async fn prime_redirect(state: &web::Data<AppState>, code: String) {
+    let key = code.clone();
+    match state
+        .db(move |conn| Ok(crate::tracking::load_link(conn, &code)?))
+        .await
+    {
+        Ok(Some(link)) => state.tracking.cache.insert(key, std::sync::Arc::new(link)),
+        // The link is committed; the next click loads it instead.
+        _ => state.tracking.cache.invalidate(|_| false),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Enroll {
@@ -225,6 +239,7 @@ pub async fn enroll_influencer(
             })
         })
         .await?;
+    prime_redirect(&state, view.link.code.clone()).await;
     tracing::info!(enrollment_id = %view.enrollment.enrollment_id, "influencer enrolled");
     Ok(HttpResponse::Created().json(view))
 }
@@ -384,6 +399,7 @@ pub async fn create_link(
             Ok(link_view(&public_url, &campaign, &handle, link))
         })
         .await?;
+    prime_redirect(&state, view.code.clone()).await;
     Ok(HttpResponse::Created().json(view))
 }
 

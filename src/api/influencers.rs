@@ -349,6 +349,8 @@ pub async fn update_influencer(
             store::find(conn, &brand_id, &id)?.ok_or_else(ApiError::not_found)
         })
         .await?;
+    // The handle is the default `utm_source` of every link of the influencer.
+    state.tracking.cache.invalidate_influencer(&updated.row.id);
     Ok(HttpResponse::Ok().json(InfluencerView::from(updated)))
 }
 

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::api::extract::{nullable, path_id, Checks, Json};
+use crate::api::extract::{nullable, path_id, Checks, Json, Query};
 use crate::api::views;
 use crate::auth::Principal;
 use crate::db::AnyConnection;
@@ -34,27 +34,19 @@ pub struct LinkView {
 /// Builds a link's view: its destination (the campaign's unless overridden), the UTM it
 /// publishes and the tracking URL a click is sent to.
 pub fn link_view(public_url: &str, campaign: &CampaignRow, handle: &str, row: LinkRow) -> LinkView {
-    let destination = row
-        .destination_url
-        .clone()
-        .unwrap_or_else(|| campaign.destination_url.clone());
-    let utm = urls::link_utm(
-        Utm {
-            source: row.utm_source,
-            medium: row.utm_medium,
-            campaign: row.utm_campaign,
-            content: row.utm_content,
-            term: row.utm_term,
-        },
+    let target = urls::link_target(
+        row.destination_url.as_deref(),
+        &campaign.destination_url,
+        row.utm_overrides(),
         handle,
         &campaign.slug,
         row.label.as_deref(),
     );
     LinkView {
         short_url: format!("{public_url}/r/{}", row.code),
-        tracking_url: urls::tracking_url(&destination, &utm),
-        destination_url: destination,
-        utm,
+        tracking_url: target.tracking_url,
+        destination_url: target.destination,
+        utm: target.utm,
         id: row.id,
         code: row.code,
         label: row.label,
@@ -224,5 +216,146 @@ pub async fn update_link(
             Ok(link_view(&public_url, &campaign, &handle, link))
         })
         .await?;
+    state.tracking.cache.invalidate_link(&view.id);
     Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    /// First UTC day, inclusive (`YYYY-MM-DD`).
+    pub from: Option<chrono::NaiveDate>,
+    /// Last UTC day, inclusive.
+    pub to: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DayStats {
+    pub date: String,
+    pub clicks: i64,
+    pub unique_clicks: i64,
+    pub bot_clicks: i64,
+    pub attributable_clicks: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LinkStats {
+    pub link_id: String,
+    pub clicks: i64,
+    pub unique_clicks: i64,
+    pub bot_clicks: i64,
+    pub attributable_clicks: i64,
+    pub days: Vec<DayStats>,
+}
+
+fn day_number(date: chrono::NaiveDate) -> i32 {
+    (date - chrono::NaiveDate::default()).num_days() as i32
+}
+
+fn day_date(day: i32) -> String {
+    (chrono::NaiveDate::default() + chrono::Days::new(day.max(0) as u64)).to_string()
+}
+
+/// `GET /api/v1/links/{id}/stats?from=&to=`: human clicks, unique clicks (distinct visitors
+/// per UTC day), bot and prefetch hits, attributable clicks; in total and by UTC day.
+pub async fn link_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    query: Query<StatsQuery>,
+) -> ApiResult<HttpResponse> {
+    let brand_id = principal.brand(Access::Read)?.brand_id.clone();
+    let id = path_id(&path)?;
+    let from = query.0.from.map(day_number).unwrap_or(i32::MIN);
+    let to = query.0.to.map(day_number).unwrap_or(i32::MAX);
+    if from > to {
+        return Err(ApiError::invalid("to", "must not be before from"));
+    }
+    let rows = state
+        .db(move |conn| {
+            let link = store::find_link(conn, &brand_id, &id)?.ok_or_else(ApiError::not_found)?;
+            Ok(crate::store::clicks::daily_for_link(
+                conn, &link.id, from, to,
+            )?)
+        })
+        .await?;
+    let mut stats = LinkStats {
+        link_id: path_id(&path)?,
+        clicks: 0,
+        unique_clicks: 0,
+        bot_clicks: 0,
+        attributable_clicks: 0,
+        days: Vec::with_capacity(rows.len()),
+    };
+    for r in rows {
+        stats.clicks += r.clicks;
+        stats.unique_clicks += r.unique_clicks;
+        stats.bot_clicks += r.bot_clicks;
+        stats.attributable_clicks += r.attributable_clicks;
+        stats.days.push(DayStats {
+            date: day_date(r.day),
+            clicks: r.clicks,
+            unique_clicks: r.unique_clicks,
+            bot_clicks: r.bot_clicks,
+            attributable_clicks: r.attributable_clicks,
+        });
+    }
+    Ok(HttpResponse::Ok().json(stats))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClickView {
+    pub id: String,
+    pub at: String,
+    /// `human`, `bot` or `prefetch`.
+    pub kind: String,
+    pub attributable: bool,
+    pub referrer_host: Option<String>,
+    pub device: String,
+    pub browser: String,
+    pub os: String,
+    pub country: Option<String>,
+}
+
+/// `GET /api/v1/links/{id}/clicks`: the link's clicks, newest first (never addresses or
+/// visitor hashes).
+pub async fn list_clicks(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+    query: Query<crate::api::extract::PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let brand_id = principal.brand(Access::Read)?.brand_id.clone();
+    let id = path_id(&path)?;
+    let page = query.0.page()?;
+    let p = page.clone();
+    let rows = state
+        .db(move |conn| {
+            let link = store::find_link(conn, &brand_id, &id)?.ok_or_else(ApiError::not_found)?;
+            Ok(crate::store::clicks::clicks_of_link(
+                conn,
+                &link.id,
+                p.after.as_deref(),
+                p.limit + 1,
+            )?)
+        })
+        .await?;
+    Ok(
+        HttpResponse::Ok().json(crate::api::extract::List::from_rows(
+            rows,
+            &page,
+            |r| r.id.clone(),
+            |r| ClickView {
+                at: views::time(r.ts),
+                id: r.id,
+                kind: r.kind,
+                attributable: r.attributable,
+                referrer_host: r.referrer_host,
+                device: r.device,
+                browser: r.browser,
+                os: r.os,
+                country: r.country,
+            },
+        )),
+    )
 }

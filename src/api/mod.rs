@@ -57,6 +57,13 @@ impl RouteTable {
             .collect()
     }
 
+    /// Splits off the routes `keep` selects, e.g. the redirect, which is served without the
+    /// API's middleware.
+    pub fn split(self, keep: impl Fn(&str) -> bool) -> (RouteTable, RouteTable) {
+        let (kept, rest) = self.entries.into_iter().partition(|(_, p, _)| keep(p));
+        (RouteTable { entries: kept }, RouteTable { entries: rest })
+    }
+
     /// Registers one resource per path, so that a known path with an unknown method is a 405
     /// naming the allowed methods.
     pub fn register(self, cfg: &mut web::ServiceConfig) {
@@ -103,6 +110,8 @@ impl RouteTable {
 /// The whole route table of the service.
 pub fn routes() -> RouteTable {
     let mut t = RouteTable::default();
+    t.get("/r/{code}", crate::tracking::redirect::follow_link)
+        .head("/r/{code}", crate::tracking::redirect::follow_link);
     t.get("/healthz", ops::healthz)
         .get("/readyz", ops::readyz)
         .get("/metrics", ops::metrics);
@@ -153,7 +162,9 @@ pub fn routes() -> RouteTable {
         enrollments::create_code,
     );
     t.get("/api/v1/links/{link_id}", links::get_link)
-        .patch("/api/v1/links/{link_id}", links::update_link);
+        .patch("/api/v1/links/{link_id}", links::update_link)
+        .get("/api/v1/links/{link_id}/stats", links::link_stats)
+        .get("/api/v1/links/{link_id}/clicks", links::list_clicks);
     // The lookup is registered before `/codes/{code_id}` so that it is matched first.
     t.get("/api/v1/codes/lookup", codes::lookup_code)
         .get("/api/v1/codes/{code_id}", codes::get_code)

@@ -143,6 +143,15 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
+/// One connection outside the pool (the click writer's), with the same SQLite settings.
+pub fn open_connection(url: &DatabaseUrl) -> Result<AnyConnection, DbSetupError> {
+    let mut conn = AnyConnection::establish(&url.connect_string())?;
+    SqlitePragmas
+        .on_acquire(&mut conn)
+        .map_err(|e| DbSetupError::InvalidUrl(e.to_string()))?;
+    Ok(conn)
+}
+
 /// Opens the pool and applies the migrations of the URL's backend.
 pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<DbPool, DbSetupError> {
     if url.backend == Backend::Sqlite && url.url == ":memory:" {

@@ -141,6 +141,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    clicks (id) {
+        id -> Text,
+        link_id -> Text,
+        brand_id -> Text,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        influencer_id -> Text,
+        ts -> BigInt,
+        visitor_hash -> Text,
+        kind -> Text,
+        attributable -> Bool,
+        referrer_host -> Nullable<Text>,
+        device -> Text,
+        browser -> Text,
+        os -> Text,
+        country -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    link_daily (link_id, day) {
+        link_id -> Text,
+        day -> Integer,
+        brand_id -> Text,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        clicks -> BigInt,
+        unique_clicks -> BigInt,
+        bot_clicks -> BigInt,
+        attributable_clicks -> BigInt,
+    }
+}
+
+diesel::table! {
+    link_day_visitors (link_id, day, visitor_hash) {
+        link_id -> Text,
+        day -> Integer,
+        visitor_hash -> Text,
+    }
+}
+
+diesel::table! {
+    visitor_salts (day) {
+        day -> Integer,
+        salt -> Text,
+    }
+}
+
 diesel::joinable!(influencer_platforms -> influencers (influencer_id));
 diesel::joinable!(influencer_tags -> influencers (influencer_id));
 diesel::joinable!(enrollments -> campaigns (campaign_id));
@@ -158,4 +207,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrollments,
     links,
     discount_codes,
+    clicks,
+    link_daily,
+    link_day_visitors,
+    visitor_salts,
 );

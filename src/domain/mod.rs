@@ -6,4 +6,5 @@ pub mod keys;
 pub mod money;
 pub mod scope;
 pub mod text;
+pub mod traffic;
 pub mod urls;

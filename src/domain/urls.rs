@@ -116,6 +116,33 @@ pub fn link_utm(overrides: Utm, handle: &str, campaign_slug: &str, label: Option
     }
 }
 
+/// Where a link sends its clicks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkTarget {
+    pub destination: String,
+    pub utm: Utm,
+    pub tracking_url: String,
+}
+
+/// A link's target: its own destination or else the campaign's, with its UTM overrides or
+/// else the defaults.
+pub fn link_target(
+    link_destination: Option<&str>,
+    campaign_destination: &str,
+    overrides: Utm,
+    handle: &str,
+    campaign_slug: &str,
+    label: Option<&str>,
+) -> LinkTarget {
+    let destination = link_destination.unwrap_or(campaign_destination).to_string();
+    let utm = link_utm(overrides, handle, campaign_slug, label);
+    LinkTarget {
+        tracking_url: tracking_url(&destination, &utm),
+        destination,
+        utm,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,6 +65,14 @@ pub fn find(
         .optional()
 }
 
+pub fn find_by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<CampaignRow>> {
+    campaigns::table
+        .find(id)
+        .select(CampaignRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn slug_taken(conn: &mut AnyConnection, brand_id: &str, slug: &str) -> QueryResult<bool> {
     let n: i64 = campaigns::table
         .filter(campaigns::brand_id.eq(brand_id))

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{discount_codes, enrollments, links};
+use crate::db::schema::{campaigns, discount_codes, enrollments, influencers, links};
 use crate::db::AnyConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -48,6 +48,19 @@ pub struct LinkRow {
     pub utm_term: Option<String>,
     pub status: String,
     pub created_at: i64,
+}
+
+impl LinkRow {
+    /// The UTM values the link sets itself (the rest take their defaults).
+    pub fn utm_overrides(&self) -> crate::domain::urls::Utm {
+        crate::domain::urls::Utm {
+            source: self.utm_source.clone(),
+            medium: self.utm_medium.clone(),
+            campaign: self.utm_campaign.clone(),
+            content: self.utm_content.clone(),
+            term: self.utm_term.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -197,6 +210,14 @@ pub fn insert_code(
     Err(diesel::result::Error::RollbackTransaction)
 }
 
+pub fn find_link_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<LinkRow>> {
+    links::table
+        .filter(links::code.eq(code))
+        .select(LinkRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn find_link(
     conn: &mut AnyConnection,
     brand_id: &str,
@@ -263,4 +284,88 @@ pub fn find_by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<Enro
         .select(EnrollmentRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// A link with what the redirect needs of its enrollment, campaign and influencer.
+#[derive(Debug, Clone)]
+pub struct RedirectTarget {
+    pub link: LinkRow,
+    pub enrollment_status: String,
+    pub campaign_status: String,
+    pub campaign_destination: String,
+    pub campaign_slug: String,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+    pub handle: String,
+}
+
+type TargetColumns = (
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    String,
+);
+
+/// One query: the link with that code, or (without a code) the newest `limit` links.
+pub fn redirect_targets(
+    conn: &mut AnyConnection,
+    code: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<RedirectTarget>> {
+    let mut query = links::table
+        .inner_join(
+            enrollments::table
+                .inner_join(campaigns::table)
+                .inner_join(influencers::table),
+        )
+        .select((
+            LinkRow::as_select(),
+            (
+                enrollments::status,
+                campaigns::status,
+                campaigns::destination_url,
+                campaigns::slug,
+                campaigns::starts_at,
+                campaigns::ends_at,
+                influencers::handle,
+            ),
+        ))
+        .order(links::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(code) = code {
+        query = query.filter(links::code.eq(code.to_string()));
+    }
+    let rows: Vec<(LinkRow, TargetColumns)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                link,
+                (
+                    enrollment_status,
+                    campaign_status,
+                    campaign_destination,
+                    campaign_slug,
+                    starts_at,
+                    ends_at,
+                    handle,
+                ),
+            )| {
+                RedirectTarget {
+                    link,
+                    enrollment_status,
+                    campaign_status,
+                    campaign_destination,
+                    campaign_slug,
+                    starts_at,
+                    ends_at,
+                    handle,
+                }
+            },
+        )
+        .collect())
 }

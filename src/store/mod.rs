@@ -3,6 +3,7 @@
 
 pub mod brands;
 pub mod campaigns;
+pub mod clicks;
 pub mod enrollments;
 pub mod influencers;
 pub mod keys;

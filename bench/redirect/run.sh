@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The redirect benchmark: the bare actix-web baseline and influtrack under the same load
+# (wrk, 2 threads, 64 connections, random codes of 10,000 links), on SQLite and PostgreSQL,
+# then again with 10 million clicks already stored. Prints req/s, p50, p99, the ratio to the
+# baseline measured in this run, and checks that stored clicks equal the 302s served.
+#
+#   bash bench/redirect/run.sh            # DURATION=10s LINKS=10000 PREFILL=10000000
+#
+# Needs wrk (apt-get install wrk) and, for PostgreSQL, a server at $PG_ADMIN_URL.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-10s}
+LINKS=${LINKS:-10000}
+PREFILL=${PREFILL:-10000000}
+CONNECTIONS=${CONNECTIONS:-64}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+OUT=bench/out/redirect
+TOKEN=bench-operator-token
+mkdir -p "$OUT"
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --quiet --bin influtrack --example bare_redirect --example seed_links
+BIN=target/release/influtrack
+
+wait_ready() {
+    for _ in $(seq 1 300); do
+        curl -fs "http://$1/readyz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "server on $1 did not start" >&2; exit 1
+}
+
+run_wrk() { # url label
+    CODES="$OUT/codes.tsv" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/redirect/pick.lua "$1" \
+        > "$OUT/$2.wrk" 2>&1
+    grep '^RESULT' "$OUT/$2.wrk" | sed 's/^RESULT //'
+}
+
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+stored_clicks() { # backend url
+    if [ "$1" = sqlite ]; then
+        python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from clicks').fetchone()[0])" "$2"
+    else
+        psql "$2" -Atc 'select count(*) from clicks'
+    fi
+}
+
+prefill() { # backend url rows: old, time-ordered click ids before any real one
+    echo "prefilling $3 clicks ($1)..." >&2
+    if [ "$1" = sqlite ]; then
+        python3 - "$2" "$3" <<'PY'
+import sqlite3, sys
+db, rows = sys.argv[1], int(sys.argv[2])
+c = sqlite3.connect(db)
+link = c.execute("select id, brand_id, campaign_id, enrollment_id, influencer_id from links limit 1").fetchone()
+c.execute("PRAGMA journal_mode=WAL")
+c.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+  INSERT INTO clicks SELECT printf('00000000-0000-7000-8000-%012d', i), ?, ?, ?, ?, ?, i, printf('%032x', i),
+  'human', 1, NULL, 'desktop', 'Chrome', 'Windows 10', NULL FROM n""", (rows,) + link)
+c.commit()
+PY
+    else
+        psql -q "$2" <<SQL
+INSERT INTO clicks SELECT '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'), l.id, l.brand_id, l.campaign_id,
+  l.enrollment_id, l.influencer_id, i, md5(i::text), 'human', true, NULL, 'desktop', 'Chrome', 'Windows 10', NULL
+FROM generate_series(1, $3) i, (SELECT * FROM links LIMIT 1) l;
+ANALYZE clicks;
+SQL
+    fi
+}
+
+declare -A BASE
+bench_backend() { # backend database-url label
+    local backend=$1 url=$2 label=$3 port=18080
+    INFLUTRACK_DATABASE_URL="$url" INFLUTRACK_BIND=127.0.0.1:$port INFLUTRACK_ADMIN_TOKEN=$TOKEN \
+        INFLUTRACK_LOG=warn "$BIN" serve > "$OUT/$label.log" 2>&1 &
+    local pid=$!
+    wait_ready 127.0.0.1:$port
+    target/release/examples/seed_links "http://127.0.0.1:$port" $TOKEN "$LINKS" > "$OUT/codes.tsv"
+    if [ "${4:-}" = prefill ]; then
+        prefill "$backend" "$url" "$PREFILL"
+    fi
+    local before; before=$(stored_clicks "$backend" "$url")
+    local result; result=$(run_wrk "http://127.0.0.1:$port" "$label")
+    kill -TERM $pid; wait $pid || true
+    local after; after=$(stored_clicks "$backend" "$url")
+    local rps; rps=$(field "$result" rps)
+    local found; found=$(field "$result" found)
+    local stored=$((after - before))
+    local ratio; ratio=$(python3 -c "print(f'{$rps / ${BASE[rps]}:.2f}')")
+    # wrk stops counting at the deadline while up to one request per connection is still in
+    # flight: those clicks are stored too. Fewer stored than 302s would be a lost click.
+    local verdict="ok (0 lost)"
+    if [ "$stored" -lt "$found" ] || [ "$stored" -gt $((found + CONNECTIONS)) ]; then verdict=MISMATCH; fi
+    printf '%-22s %9s req/s  p50 %6s ms  p99 %6s ms  ratio %5s x  302s %8s  stored %8s  %s\n' \
+        "$label" "$rps" "$(field "$result" p50_ms)" "$(field "$result" p99_ms)" "$ratio" "$found" "$stored" "$verdict"
+}
+
+# The baseline first, on the codes of a seeded SQLite instance.
+SQLITE_DB=$(mktemp -d)/bench.db
+INFLUTRACK_DATABASE_URL=$SQLITE_DB INFLUTRACK_BIND=127.0.0.1:18081 INFLUTRACK_ADMIN_TOKEN=$TOKEN \
+    INFLUTRACK_LOG=warn "$BIN" serve > "$OUT/seed.log" 2>&1 &
+SEED_PID=$!
+wait_ready 127.0.0.1:18081
+target/release/examples/seed_links http://127.0.0.1:18081 $TOKEN "$LINKS" > "$OUT/codes.tsv"
+kill -TERM $SEED_PID; wait $SEED_PID || true
+target/release/examples/bare_redirect "$OUT/codes.tsv" 127.0.0.1:18090 2> "$OUT/bare.log" &
+BARE_PID=$!
+sleep 0.5
+BASE_RESULT=$(run_wrk http://127.0.0.1:18090 bare)
+kill $BARE_PID; wait $BARE_PID 2>/dev/null || true
+BASE[rps]=$(field "$BASE_RESULT" rps)
+echo "redirect benchmark: wrk -t2 -c$CONNECTIONS -d$DURATION, $LINKS links, $(nproc) cores"
+printf '%-22s %9s req/s  p50 %6s ms  p99 %6s ms  ratio %5s x\n' bare-actix-baseline \
+    "${BASE[rps]}" "$(field "$BASE_RESULT" p50_ms)" "$(field "$BASE_RESULT" p99_ms)" 1.00
+
+fresh_pg() {
+    local name="influtrack_bench_$1"
+    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
+    python3 -c "import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path='/'+sys.argv[2])))" "$PG_ADMIN_URL" "$name"
+}
+
+bench_backend sqlite "$(mktemp -d)/bench.db" sqlite
+if psql "$PG_ADMIN_URL" -Atc 'select 1' >/dev/null 2>&1; then
+    bench_backend postgres "$(fresh_pg plain)" postgres
+fi
+if [ "$PREFILL" -gt 0 ]; then
+    bench_backend sqlite "$(mktemp -d)/bench.db" "sqlite+${PREFILL}clicks" prefill
+    if psql "$PG_ADMIN_URL" -Atc 'select 1' >/dev/null 2>&1; then
+        bench_backend postgres "$(fresh_pg prefill)" "postgres+${PREFILL}clicks" prefill
+    fi
+fi

@@ -1,0 +1,196 @@
+//! The in-process link cache of the redirect: code → what a click needs, with short-lived
+//! negative entries so that a scan of random codes cannot hammer the database.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+/// What the redirect needs to know about a link, loaded once per code.
+#[derive(Debug, Clone)]
+pub struct CachedLink {
+    pub link_id: String,
+    pub brand_id: String,
+    pub campaign_id: String,
+    pub enrollment_id: String,
+    pub influencer_id: String,
+    /// Destination with UTM parameters; the click id is appended per click.
+    pub tracking_url: String,
+    /// Link active, enrollment active and campaign active: the rest is the date range.
+    pub attributable_state: bool,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+}
+
+impl CachedLink {
+    /// Whether a click now may earn the influencer credit.
+    pub fn attributable_at(&self, now_micros: i64) -> bool {
+        self.attributable_state
+            && self.starts_at.is_none_or(|s| now_micros >= s)
+            && self.ends_at.is_none_or(|e| now_micros < e)
+    }
+}
+
+enum Slot {
+    Found(Arc<CachedLink>, Instant),
+    Missing(Instant),
+}
+
+pub enum Lookup {
+    Hit(Arc<CachedLink>),
+    KnownMissing,
+    Miss,
+}
+
+pub struct LinkCache {
+    slots: DashMap<String, Slot>,
+    negatives: AtomicUsize,
+    ttl: Duration,
+    negative_ttl: Duration,
+    max_negatives: usize,
+}
+
+impl LinkCache {
+    /// `ttl` bounds how long another instance's change can go unseen (on PostgreSQL with
+    /// several instances); this instance's own writes invalidate at once.
+    pub fn new(ttl: Duration, negative_ttl: Duration) -> Self {
+        Self {
+            slots: DashMap::new(),
+            negatives: AtomicUsize::new(0),
+            ttl,
+            negative_ttl,
+            max_negatives: 100_000,
+        }
+    }
+
+    pub fn get(&self, code: &str) -> Lookup {
+        let now = Instant::now();
+        match self.slots.get(code).as_deref() {
+            Some(Slot::Found(link, at)) if now.duration_since(*at) < self.ttl => {
+                Lookup::Hit(link.clone())
+            }
+            Some(Slot::Missing(at)) if now.duration_since(*at) < self.negative_ttl => {
+                Lookup::KnownMissing
+            }
+            _ => Lookup::Miss,
+        }
+    }
+
+    pub fn insert(&self, code: String, link: Arc<CachedLink>) {
+        if let Some(Slot::Missing(_)) = self.slots.insert(code, Slot::Found(link, Instant::now())) {
+            self.negatives.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn insert_missing(&self, code: String) {
+        if self.negatives.load(Ordering::Relaxed) >= self.max_negatives {
+            // A scan is under way: forget the negatives rather than grow without bound.
+            self.slots.retain(|_, slot| matches!(slot, Slot::Found(..)));
+            self.negatives.store(0, Ordering::Relaxed);
+        }
+        if !matches!(
+            self.slots.insert(code, Slot::Missing(Instant::now())),
+            Some(Slot::Missing(_))
+        ) {
+            self.negatives.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops every entry for which `stale` holds (and every negative entry, so that a code
+    /// created since is found).
+    pub fn invalidate(&self, stale: impl Fn(&CachedLink) -> bool) {
+        self.slots.retain(|_, slot| match slot {
+            Slot::Found(link, _) => !stale(link),
+            Slot::Missing(_) => false,
+        });
+        self.negatives.store(0, Ordering::Relaxed);
+    }
+
+    pub fn invalidate_campaign(&self, campaign_id: &str) {
+        self.invalidate(|l| l.campaign_id == campaign_id);
+    }
+
+    pub fn invalidate_enrollment(&self, enrollment_id: &str) {
+        self.invalidate(|l| l.enrollment_id == enrollment_id);
+    }
+
+    pub fn invalidate_link(&self, link_id: &str) {
+        self.invalidate(|l| l.link_id == link_id);
+    }
+
+    pub fn invalidate_influencer(&self, influencer_id: &str) {
+        self.invalidate(|l| l.influencer_id == influencer_id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(id: &str, campaign: &str) -> Arc<CachedLink> {
+        Arc::new(CachedLink {
+            link_id: id.into(),
+            brand_id: "b".into(),
+            campaign_id: campaign.into(),
+            enrollment_id: "e".into(),
+            influencer_id: "i".into(),
+            tracking_url: "https://x.example/".into(),
+            attributable_state: true,
+            starts_at: Some(10),
+            ends_at: Some(20),
+        })
+    }
+
+    #[test]
+    fn hits_misses_and_invalidation() {
+        let cache = LinkCache::new(Duration::from_secs(60), Duration::from_secs(10));
+        assert!(matches!(cache.get("abc"), Lookup::Miss));
+        cache.insert("abc".into(), link("l1", "c1"));
+        cache.insert("def".into(), link("l2", "c2"));
+        cache.insert_missing("zzz".into());
+        assert!(matches!(cache.get("abc"), Lookup::Hit(_)));
+        assert!(matches!(cache.get("zzz"), Lookup::KnownMissing));
+        cache.invalidate_campaign("c1");
+        assert!(matches!(cache.get("abc"), Lookup::Miss));
+        assert!(matches!(cache.get("def"), Lookup::Hit(_)));
+        assert!(matches!(cache.get("zzz"), Lookup::Miss));
+    }
+
+    #[test]
+    fn entries_expire() {
+        let cache = LinkCache::new(Duration::ZERO, Duration::ZERO);
+        cache.insert("abc".into(), link("l1", "c1"));
+        cache.insert_missing("zzz".into());
+        assert!(matches!(cache.get("abc"), Lookup::Miss));
+        assert!(matches!(cache.get("zzz"), Lookup::Miss));
+    }
+
+    #[test]
+    fn negatives_are_bounded() {
+        let mut cache = LinkCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        cache.max_negatives = 10;
+        cache.insert("real".into(), link("l1", "c1"));
+        for i in 0..25 {
+            cache.insert_missing(format!("scan{i}"));
+        }
+        assert!(cache.len() <= 11, "{}", cache.len());
+        assert!(matches!(cache.get("real"), Lookup::Hit(_)));
+    }
+
+    #[test]
+    fn dates_bound_attribution() {
+        let l = link("l", "c");
+        assert!(!l.attributable_at(9));
+        assert!(l.attributable_at(10));
+        assert!(!l.attributable_at(20));
+    }
+}

@@ -1,0 +1,129 @@
+//! The hot path: `GET /r/{code}` with its link cache and click writer.
+
+pub mod cache;
+pub mod redirect;
+pub mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::HeaderName;
+use ipnet::IpNet;
+
+use crate::db::AnyConnection;
+use crate::domain::traffic::{AgentClass, Classifier, ClickKind};
+use crate::domain::urls;
+use crate::store;
+use cache::{CachedLink, LinkCache};
+use writer::ClickWriter;
+
+/// Everything the redirect shares.
+pub struct Tracking {
+    pub cache: LinkCache,
+    /// User agent → (bot or human, coarse class): parsing is the costliest step of a click,
+    /// and real traffic repeats a few thousand agents.
+    agents: dashmap::DashMap<String, (ClickKind, AgentClass)>,
+    pub writer: ClickWriter,
+    pub classifier: Classifier,
+    pub trusted_proxies: Vec<IpNet>,
+    pub country_header: Option<HeaderName>,
+}
+
+impl Tracking {
+    pub fn new(
+        writer: ClickWriter,
+        trusted_proxies: Vec<IpNet>,
+        country_header: Option<HeaderName>,
+    ) -> Self {
+        // Exported from the start, so that dashboards see zeros rather than nothing.
+        metrics::counter!("clicks_unrecorded_total").increment(0);
+        metrics::gauge!("click_queue_depth").set(0.0);
+        Self {
+            cache: LinkCache::new(Duration::from_secs(30), Duration::from_secs(10)),
+            agents: dashmap::DashMap::new(),
+            writer,
+            classifier: Classifier::default(),
+            trusted_proxies,
+            country_header,
+        }
+    }
+}
+
+const MAX_AGENTS: usize = 20_000;
+
+impl Tracking {
+    /// Classifies a request: prefetches by their header, the rest by user agent (cached).
+    pub fn classify(
+        &self,
+        user_agent: Option<&str>,
+        purpose: Option<&str>,
+    ) -> (ClickKind, AgentClass) {
+        let ua = user_agent.unwrap_or("");
+        let (kind, class) = match self.agents.get(ua) {
+            Some(hit) => hit.clone(),
+            None => {
+                let result = (
+                    self.classifier.classify(user_agent, None),
+                    crate::domain::traffic::agent_class(user_agent),
+                );
+                if self.agents.len() >= MAX_AGENTS {
+                    self.agents.clear();
+                }
+                if ua.len() <= 512 {
+                    self.agents.insert(ua.to_string(), result.clone());
+                }
+                result
+            }
+        };
+        if crate::domain::traffic::is_prefetch(purpose) {
+            return (ClickKind::Prefetch, class);
+        }
+        (kind, class)
+    }
+}
+
+/// Loads what the redirect needs for a code; `None` when no link has it.
+pub fn load_link(conn: &mut AnyConnection, code: &str) -> diesel::QueryResult<Option<CachedLink>> {
+    Ok(store::enrollments::redirect_targets(conn, Some(code), 1)?
+        .into_iter()
+        .next()
+        .map(cached))
+}
+
+/// Fills the cache with the newest links at start, so that the first click on each is as
+/// fast as the rest.
+pub fn warm(conn: &mut AnyConnection, cache: &LinkCache, limit: i64) -> diesel::QueryResult<usize> {
+    let targets = store::enrollments::redirect_targets(conn, None, limit)?;
+    let n = targets.len();
+    for target in targets {
+        let code = target.link.code.clone();
+        cache.insert(code, Arc::new(cached(target)));
+    }
+    Ok(n)
+}
+
+fn cached(t: store::enrollments::RedirectTarget) -> CachedLink {
+    let target = urls::link_target(
+        t.link.destination_url.as_deref(),
+        &t.campaign_destination,
+        t.link.utm_overrides(),
+        &t.handle,
+        &t.campaign_slug,
+        t.link.label.as_deref(),
+    );
+    CachedLink {
+        attributable_state: t.link.status == "active"
+            && t.enrollment_status == "active"
+            && t.campaign_status == "active",
+        link_id: t.link.id,
+        brand_id: t.link.brand_id,
+        campaign_id: t.link.campaign_id,
+        enrollment_id: t.link.enrollment_id,
+        influencer_id: t.link.influencer_id,
+        tracking_url: target.tracking_url,
+        starts_at: t.starts_at,
+        ends_at: t.ends_at,
+    }
+}
+
+pub type SharedLink = Arc<CachedLink>;
