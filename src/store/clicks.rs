@@ -157,50 +157,62 @@ fn aggregate(
 }
 
 /// Folds the clicks made before `before` (microseconds) that are not yet in the rollups,
-/// at most `limit` of them, in one transaction; returns how many were folded. On PostgreSQL
-/// an advisory lock keeps two instances from folding the same clicks.
+/// at most `limit` of them; returns how many were folded. The clicks are read outside the
+/// write transaction (they no longer change: the writer refuses clicks that old), so the
+/// write lock is held only for the rollup writes. The transaction starts with a write so
+/// that SQLite takes its write lock on the newest snapshot; on PostgreSQL an advisory lock
+/// keeps two instances from folding at once. If another fold moved the watermark meanwhile,
+/// nothing is written.
 pub fn fold(conn: &mut AnyConnection, before: i64, limit: i64) -> QueryResult<usize> {
+    let from = watermark(conn)?;
+    let to = id_floor(before);
+    if from >= to {
+        return Ok(0);
+    }
+    let rows: Vec<ClickRow> = clicks::table
+        .filter(clicks::id.gt(&from))
+        .filter(clicks::id.lt(&to))
+        .order(clicks::id.asc())
+        .limit(limit)
+        .select(ClickRow::as_select())
+        .load(conn)?;
+    let Some(last) = rows.last() else {
+        return Ok(0);
+    };
+    let next = if (rows.len() as i64) < limit {
+        to
+    } else {
+        last.id.clone()
+    };
+    let mut keys: Vec<VisitorKey> = rows
+        .iter()
+        .filter(|c| c.kind == "human")
+        .map(|c| VisitorKey {
+            link_id: c.link_id.clone(),
+            day: utc_day(c.ts),
+            visitor_hash: c.visitor_hash.clone(),
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    keys.sort_by(|a, b| {
+        (&a.link_id, a.day, &a.visitor_hash).cmp(&(&b.link_id, b.day, &b.visitor_hash))
+    });
     conn.transaction(|conn| {
+        with_backend!(conn, |c| diesel::insert_into(settings::table)
+            .values((settings::name.eq(WATERMARK), settings::value.eq("")))
+            .on_conflict_do_nothing()
+            .execute(c))?;
         if let AnyConnection::Postgresql(c) = conn {
             diesel::sql_query("SELECT pg_advisory_xact_lock(7336001)").execute(c)?;
         }
-        let from = watermark(conn)?;
-        let to = id_floor(before);
-        if from >= to {
+        if watermark(conn)? != from {
             return Ok(0);
         }
-        let rows: Vec<ClickRow> = clicks::table
-            .filter(clicks::id.gt(&from))
-            .filter(clicks::id.lt(&to))
-            .order(clicks::id.asc())
-            .limit(limit)
-            .select(ClickRow::as_select())
-            .load(conn)?;
-        let complete = (rows.len() as i64) < limit;
-        // Visitors of these clicks, recorded once per link and day; the ones inserted now are
-        // the new unique visitors.
-        let mut keys: Vec<VisitorKey> = rows
-            .iter()
-            .filter(|c| c.kind == "human")
-            .map(|c| VisitorKey {
-                link_id: c.link_id.clone(),
-                day: utc_day(c.ts),
-                visitor_hash: c.visitor_hash.clone(),
-            })
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        keys.sort_by(|a, b| {
-            (&a.link_id, a.day, &a.visitor_hash).cmp(&(&b.link_id, b.day, &b.visitor_hash))
-        });
+        // The visitors inserted now are the new unique visitors of their link and day.
         let new: HashSet<VisitorKey> = insert_new_visitors(conn, &keys)?.into_iter().collect();
         let sums = aggregate(&rows, |k| new.contains(k));
         add_to_daily(conn, &sums.into_values().collect::<Vec<_>>())?;
-        let next = if complete {
-            to
-        } else {
-            rows.last().map(|r| r.id.clone()).unwrap_or(to)
-        };
         crate::store::settings::set(conn, WATERMARK, &next)?;
         Ok(rows.len())
     })
