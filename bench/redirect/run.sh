@@ -59,6 +59,9 @@ c.execute("PRAGMA journal_mode=WAL")
 c.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
   INSERT INTO clicks SELECT printf('00000000-0000-7000-8000-%012d', i), ?, ?, ?, ?, ?, i, printf('%032x', i),
   'human', 1, NULL, 'desktop', 'Chrome', 'Windows 10', NULL FROM n""", (rows,) + link)
+# The history is already folded into the rollups (as it would be after days of traffic).
+c.execute("INSERT INTO settings (name, value) VALUES ('rollup_watermark', '00000000-0000-7000-8000-999999999999') "
+          "ON CONFLICT (name) DO UPDATE SET value = excluded.value")
 c.commit()
 # A settled database, as after days of traffic: the WAL written by the fill is checkpointed.
 c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -68,7 +71,10 @@ PY
 INSERT INTO clicks SELECT '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'), l.id, l.brand_id, l.campaign_id,
   l.enrollment_id, l.influencer_id, i, md5(i::text), 'human', true, NULL, 'desktop', 'Chrome', 'Windows 10', NULL
 FROM generate_series(1, $3) i, (SELECT * FROM links LIMIT 1) l;
+INSERT INTO settings (name, value) VALUES ('rollup_watermark', '00000000-0000-7000-8000-999999999999')
+  ON CONFLICT (name) DO UPDATE SET value = excluded.value;
 ANALYZE clicks;
+CHECKPOINT;
 SQL
     fi
 }
@@ -119,9 +125,11 @@ fresh_pg() {
     python3 -c "import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path='/'+sys.argv[2])))" "$PG_ADMIN_URL" "$name"
 }
 
+if [ -z "${SKIP_PLAIN:-}" ]; then
 bench_backend sqlite "$(mktemp -d)/bench.db" sqlite
 if psql "$PG_ADMIN_URL" -Atc 'select 1' >/dev/null 2>&1; then
     bench_backend postgres "$(fresh_pg plain)" postgres
+fi
 fi
 if [ "$PREFILL" -gt 0 ]; then
     bench_backend sqlite "$(mktemp -d)/bench.db" "sqlite+${PREFILL}clicks" prefill

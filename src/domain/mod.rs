@@ -1,9 +1,11 @@
 //! Pure rules, no I/O: everything here is tested in place.
 
+pub mod attribution;
 pub mod campaign;
 pub mod codes;
 pub mod keys;
 pub mod money;
+pub mod orders;
 pub mod scope;
 pub mod text;
 pub mod traffic;

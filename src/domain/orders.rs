@@ -1,0 +1,439 @@
+//! Orders, refunds and funnel events as storefronts report them: validated, normalised and
+//! fingerprinted for idempotency, whatever their source (REST, Shopify, WooCommerce).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::codes::normalize_discount_code;
+use crate::domain::money::{self, Currency};
+use crate::error::FieldError;
+
+/// How far in the future an `occurred_at` may lie (clock skew between systems).
+const FUTURE_TOLERANCE_MICROS: i64 = 24 * 3_600 * 1_000_000;
+const MAX_CODES: usize = 20;
+const MAX_CLICKS: usize = 50;
+
+/// An order as reported.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    pub order_id: String,
+    pub amount: String,
+    pub currency: String,
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub discount_codes: Vec<String>,
+    #[serde(default)]
+    pub click_ids: Vec<String>,
+    pub customer_ref: Option<String>,
+}
+
+/// A validated order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub external_id: String,
+    pub amount_micros: i64,
+    pub currency: Currency,
+    pub occurred_at: i64,
+    /// Upper-case, without duplicates, in the order given.
+    pub discount_codes: Vec<String>,
+    /// Canonical UUID text, without duplicates.
+    pub click_ids: Vec<String>,
+    pub customer_ref: Option<String>,
+    pub fingerprint: String,
+}
+
+fn hex(digest: &[u8]) -> String {
+    use std::fmt::Write;
+    digest.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// An external id (order, refund, event): 1 to 128 printable characters.
+pub fn parse_external_id(field: &str, raw: &str) -> Result<String, FieldError> {
+    let id = raw.trim();
+    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            field,
+            "must be 1 to 128 printable characters",
+        ));
+    }
+    Ok(id.to_string())
+}
+
+/// An amount in a currency: a non-negative decimal with no more decimals than the currency's
+/// minor unit.
+pub fn parse_money(field: &str, raw: &str, currency: Currency) -> Result<i64, FieldError> {
+    let micros = money::parse_amount(field, raw)?;
+    let unit = minor_unit_micros(currency);
+    if micros % unit != 0 {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "has more decimals than {} allows ({})",
+                currency.code(),
+                currency.minor_digits()
+            ),
+        ));
+    }
+    Ok(micros)
+}
+
+/// Micro-units in one minor unit of the currency (10,000 for cents).
+pub fn minor_unit_micros(currency: Currency) -> i64 {
+    10_i64.pow(6 - currency.minor_digits().min(6))
+}
+
+/// Keeps the value of a successful check, records the error of a failed one.
+fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
+}
+
+fn parse_time(field: &str, at: Option<DateTime<Utc>>, now: i64) -> Result<i64, FieldError> {
+    match at {
+        None => Ok(now),
+        Some(t) => {
+            let micros = t.timestamp_micros();
+            if micros > now + FUTURE_TOLERANCE_MICROS {
+                Err(FieldError::new(field, "is in the future"))
+            } else {
+                Ok(micros)
+            }
+        }
+    }
+}
+
+impl OrderInput {
+    pub fn validate(self, now: i64) -> Result<NewOrder, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let external_id = keep(&mut errors, parse_external_id("order_id", &self.order_id));
+        let currency = keep(&mut errors, Currency::parse("currency", &self.currency));
+        let amount = match currency {
+            Some(c) => keep(&mut errors, parse_money("amount", &self.amount, c)),
+            None => keep(&mut errors, money::parse_amount("amount", &self.amount)),
+        };
+        let occurred_at = keep(
+            &mut errors,
+            parse_time("occurred_at", self.occurred_at, now),
+        );
+        let customer_ref = match self.customer_ref.as_deref().map(str::trim) {
+            Some(r) if r.len() > 200 => {
+                errors.push(FieldError::new(
+                    "customer_ref",
+                    "must be at most 200 characters",
+                ));
+                None
+            }
+            Some("") | None => None,
+            Some(r) => Some(r.to_string()),
+        };
+        if self.discount_codes.len() > MAX_CODES {
+            errors.push(FieldError::new(
+                "discount_codes",
+                format!("at most {MAX_CODES} codes"),
+            ));
+        }
+        let mut codes: Vec<String> = Vec::new();
+        for (i, c) in self.discount_codes.iter().enumerate() {
+            let code = normalize_discount_code(c);
+            if code.is_empty() || code.len() > 64 {
+                errors.push(FieldError::new(
+                    format!("discount_codes[{i}]"),
+                    "must be 1 to 64 characters",
+                ));
+            } else if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+        if self.click_ids.len() > MAX_CLICKS {
+            errors.push(FieldError::new(
+                "click_ids",
+                format!("at most {MAX_CLICKS} click ids"),
+            ));
+        }
+        let mut clicks: Vec<String> = Vec::new();
+        for (i, c) in self.click_ids.iter().enumerate() {
+            match uuid::Uuid::parse_str(c.trim()) {
+                Ok(u) => {
+                    let id = u.hyphenated().to_string();
+                    if !clicks.contains(&id) {
+                        clicks.push(id);
+                    }
+                }
+                Err(_) => errors.push(FieldError::new(
+                    format!("click_ids[{i}]"),
+                    "must be a click id (a UUID)",
+                )),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (external_id, currency, amount_micros, occurred_at) = (
+            external_id.unwrap_or_default(),
+            currency.expect("checked"),
+            amount.unwrap_or_default(),
+            occurred_at.unwrap_or(now),
+        );
+        // The fingerprint covers what the storefront said, not defaults filled in here: a
+        // resend without `occurred_at` is the same order.
+        let mut sorted_codes = codes.clone();
+        sorted_codes.sort();
+        let mut sorted_clicks = clicks.clone();
+        sorted_clicks.sort();
+        let canonical = serde_json::json!({
+            "order_id": external_id,
+            "amount": amount_micros,
+            "currency": currency.code(),
+            "occurred_at": self.occurred_at.map(|t| t.timestamp_micros()),
+            "discount_codes": sorted_codes,
+            "click_ids": sorted_clicks,
+            "customer_ref": customer_ref,
+        });
+        Ok(NewOrder {
+            fingerprint: hex(&Sha256::digest(canonical.to_string().as_bytes())),
+            external_id,
+            amount_micros,
+            currency,
+            occurred_at,
+            discount_codes: codes,
+            click_ids: clicks,
+            customer_ref,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundInput {
+    pub refund_id: String,
+    pub amount: String,
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefund {
+    pub external_id: String,
+    pub amount_micros: i64,
+    pub occurred_at: i64,
+    pub fingerprint: String,
+}
+
+impl RefundInput {
+    /// Validates against the order's currency.
+    pub fn validate(self, currency: Currency, now: i64) -> Result<NewRefund, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let external_id = keep(&mut errors, parse_external_id("refund_id", &self.refund_id));
+        let amount = keep(&mut errors, parse_money("amount", &self.amount, currency));
+        if amount == Some(0) {
+            errors.push(FieldError::new("amount", "must be greater than zero"));
+        }
+        let occurred_at = keep(
+            &mut errors,
+            parse_time("occurred_at", self.occurred_at, now),
+        );
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let external_id = external_id.unwrap_or_default();
+        let amount_micros = amount.unwrap_or_default();
+        let canonical = serde_json::json!({
+            "refund_id": external_id,
+            "amount": amount_micros,
+            "occurred_at": self.occurred_at.map(|t| t.timestamp_micros()),
+        });
+        Ok(NewRefund {
+            fingerprint: hex(&Sha256::digest(canonical.to_string().as_bytes())),
+            external_id,
+            amount_micros,
+            occurred_at: occurred_at.unwrap_or(now),
+        })
+    }
+}
+
+pub const EVENT_TYPES: [&str; 6] = [
+    "landing_view",
+    "lead",
+    "signup",
+    "trial",
+    "add_to_cart",
+    "checkout_started",
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub click_id: String,
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub external_id: String,
+    pub kind: &'static str,
+    pub click_id: String,
+    pub occurred_at: i64,
+    pub fingerprint: String,
+}
+
+impl EventInput {
+    pub fn validate(self, now: i64) -> Result<NewEvent, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let external_id = keep(&mut errors, parse_external_id("event_id", &self.event_id));
+        let kind = EVENT_TYPES.iter().copied().find(|t| *t == self.kind);
+        if kind.is_none() {
+            errors.push(FieldError::new(
+                "type",
+                format!("must be one of {}", EVENT_TYPES.join(", ")),
+            ));
+        }
+        let click_id = match uuid::Uuid::parse_str(self.click_id.trim()) {
+            Ok(u) => Some(u.hyphenated().to_string()),
+            Err(_) => {
+                errors.push(FieldError::new("click_id", "must be a click id (a UUID)"));
+                None
+            }
+        };
+        let occurred_at = match self.occurred_at {
+            None => Some(now),
+            Some(t) if t.timestamp_micros() > now + FUTURE_TOLERANCE_MICROS => {
+                errors.push(FieldError::new("occurred_at", "is in the future"));
+                None
+            }
+            Some(t) => Some(t.timestamp_micros()),
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (external_id, kind, click_id) = (
+            external_id.unwrap_or_default(),
+            kind.expect("checked"),
+            click_id.unwrap_or_default(),
+        );
+        let canonical = serde_json::json!({
+            "event_id": external_id,
+            "type": kind,
+            "click_id": click_id,
+            "occurred_at": self.occurred_at.map(|t| t.timestamp_micros()),
+        });
+        Ok(NewEvent {
+            fingerprint: hex(&Sha256::digest(canonical.to_string().as_bytes())),
+            external_id,
+            kind,
+            click_id,
+            occurred_at: occurred_at.unwrap_or(now),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> OrderInput {
+        OrderInput {
+            order_id: "1001".into(),
+            amount: "129.90".into(),
+            currency: "eur".into(),
+            occurred_at: None,
+            discount_codes: vec!["anna15".into(), "ANNA15".into()],
+            click_ids: vec![],
+            customer_ref: None,
+        }
+    }
+
+    fn fields(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn normalises_orders() {
+        let o = input().validate(1_000).unwrap();
+        assert_eq!(o.amount_micros, 129_900_000);
+        assert_eq!(o.currency.code(), "EUR");
+        assert_eq!(o.discount_codes, ["ANNA15"]);
+        assert_eq!(o.occurred_at, 1_000);
+        // Defaults do not change the fingerprint; the amount's spelling does not either.
+        let again = OrderInput {
+            amount: "129.9".into(),
+            ..input()
+        }
+        .validate(9_999)
+        .unwrap();
+        assert_eq!(o.fingerprint, again.fingerprint);
+        let other = OrderInput {
+            amount: "129.91".into(),
+            ..input()
+        }
+        .validate(1_000)
+        .unwrap();
+        assert_ne!(o.fingerprint, other.fingerprint);
+    }
+
+    #[test]
+    fn refuses_bad_orders_naming_fields() {
+        let bad = OrderInput {
+            order_id: "".into(),
+            amount: "12.345".into(),
+            currency: "EUR".into(),
+            click_ids: vec!["nope".into()],
+            ..input()
+        };
+        assert_eq!(
+            fields(bad.validate(0).unwrap_err()),
+            ["order_id", "amount", "click_ids[0]"]
+        );
+        for amount in ["-1", "abc", "1e9", "99999999999999999"] {
+            let e = OrderInput {
+                amount: amount.into(),
+                ..input()
+            }
+            .validate(0)
+            .unwrap_err();
+            assert_eq!(fields(e), ["amount"], "{amount}");
+        }
+        let e = OrderInput {
+            currency: "EURO".into(),
+            ..input()
+        }
+        .validate(0)
+        .unwrap_err();
+        assert_eq!(fields(e), ["currency"]);
+        let jpy = OrderInput {
+            currency: "JPY".into(),
+            amount: "100.5".into(),
+            ..input()
+        };
+        assert_eq!(fields(jpy.validate(0).unwrap_err()), ["amount"]);
+    }
+
+    #[test]
+    fn refunds_and_events() {
+        let eur = Currency::parse("c", "EUR").unwrap();
+        let r = RefundInput {
+            refund_id: "r1".into(),
+            amount: "10".into(),
+            occurred_at: None,
+        };
+        assert_eq!(r.validate(eur, 0).unwrap().amount_micros, 10_000_000);
+        let zero = RefundInput {
+            refund_id: "r1".into(),
+            amount: "0".into(),
+            occurred_at: None,
+        };
+        assert_eq!(fields(zero.validate(eur, 0).unwrap_err()), ["amount"]);
+        let e = EventInput {
+            event_id: "e1".into(),
+            kind: "purchase".into(),
+            click_id: uuid::Uuid::now_v7().to_string(),
+            occurred_at: None,
+        };
+        assert_eq!(fields(e.validate(0).unwrap_err()), ["type"]);
+    }
+}
