@@ -27,13 +27,7 @@ pub struct GoalInput {
 impl GoalInput {
     /// `(metric, target in micro-units)`.
     pub fn parse(&self, field: &str) -> Result<(String, i64), FieldError> {
-        let field = format!("{field}.target");
-        let raw = match &self.target {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Number(n) => n.to_string(),
-            _ => return Err(FieldError::new(field, "must be a positive number")),
-        };
-        let target = money::parse_positive_amount(&field, &raw)?;
+        let target = money::parse_positive_value(&format!("{field}.target"), &self.target)?;
         Ok((self.metric.as_str().to_string(), target))
     }
 }

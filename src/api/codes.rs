@@ -45,12 +45,7 @@ impl DiscountInput {
     /// `(type, value in micro-units)`.
     pub fn parse(&self, field: &str) -> Result<(String, i64), FieldError> {
         let field = format!("{field}.value");
-        let raw = match &self.value {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Number(n) => n.to_string(),
-            _ => return Err(FieldError::new(field, "must be a decimal string")),
-        };
-        let value = money::parse_positive_amount(&field, &raw)?;
+        let value = money::parse_positive_value(&field, &self.value)?;
         if self.kind == DiscountType::Percent && value > 100 * money::MICROS {
             return Err(FieldError::new(field, "a percentage must be at most 100"));
         }

@@ -78,6 +78,19 @@ pub fn parse_positive_amount(field: &str, raw: &str) -> Result<i64, FieldError> 
     Ok(micros)
 }
 
+/// A strictly positive amount given as a decimal string or a JSON number (goal targets and
+/// discount values accept both), as micro-units.
+pub fn parse_positive_value(field: &str, value: &serde_json::Value) -> Result<i64, FieldError> {
+    match value {
+        serde_json::Value::String(s) => parse_positive_amount(field, s),
+        serde_json::Value::Number(n) => parse_positive_amount(field, &n.to_string()),
+        _ => Err(FieldError::new(
+            field,
+            "must be a positive decimal string or number",
+        )),
+    }
+}
+
 /// A rate between 0 and 1 inclusive (commission), as millionths.
 pub fn parse_rate(field: &str, raw: &str) -> Result<i64, FieldError> {
     let micros = parse_amount(field, raw)?;

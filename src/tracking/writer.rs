@@ -298,16 +298,16 @@ impl Worker {
         false
     }
 
-    fn salt(&mut self, day: i32) -> Result<String, Box<dyn std::error::Error>> {
-        if let Some(salt) = self.salts.get(&day) {
-            return Ok(salt.clone());
+    /// The day's visitor salt, fetched (or created) once a day.
+    fn salt(&mut self, day: i32) -> Result<&str, Box<dyn std::error::Error>> {
+        if !self.salts.contains_key(&day) {
+            let fresh = crate::domain::keys::mint_operator_token();
+            let conn = self.connection()?;
+            let salt = store::salt_for_day(conn, day, &fresh)?;
+            self.salts.retain(|d, _| *d >= day - 1);
+            self.salts.insert(day, salt);
         }
-        let fresh = crate::domain::keys::mint_operator_token();
-        let conn = self.connection()?;
-        let salt = store::salt_for_day(conn, day, &fresh)?;
-        self.salts.retain(|d, _| *d >= day - 1);
-        self.salts.insert(day, salt.clone());
-        Ok(salt)
+        Ok(self.salts.get(&day).map(String::as_str).unwrap_or_default())
     }
 
     fn connection(&mut self) -> Result<&mut AnyConnection, Box<dyn std::error::Error>> {
@@ -323,7 +323,11 @@ impl Worker {
     ) -> Result<(), Box<dyn std::error::Error>> {
         let mut rows = Vec::with_capacity(batch.len());
         for (click, _) in batch {
-            let salt = self.salt(store::utc_day(click.ts))?;
+            let visitor_hash = traffic::visitor_hash(
+                self.salt(store::utc_day(click.ts))?,
+                click.ip,
+                &click.user_agent,
+            );
             let link = &click.link;
             rows.push(NewClick {
                 id: &click.id,
@@ -333,7 +337,7 @@ impl Worker {
                 enrollment_id: &link.enrollment_id,
                 influencer_id: &link.influencer_id,
                 ts: click.ts,
-                visitor_hash: traffic::visitor_hash(&salt, click.ip, &click.user_agent),
+                visitor_hash,
                 kind: click.kind.as_str(),
                 attributable: click.kind == ClickKind::Human && click.attributable,
                 referrer_host: click.referrer_host.as_deref(),
