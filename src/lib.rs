@@ -59,6 +59,15 @@ pub fn open_database(settings: &Settings) -> Result<(DbPool, Backend), StartupEr
     Ok((pool, url.backend()))
 }
 
+/// One connection (no pool, so no background threads) for the shell's administration
+/// commands, with the migrations applied.
+pub fn open_admin_connection(settings: &Settings) -> Result<db::AnyConnection, StartupError> {
+    let url = DatabaseUrl::parse(&settings.database_url)?;
+    let mut conn = db::open_connection(&url)?;
+    db::run_migrations(&mut conn, url.backend())?;
+    Ok(conn)
+}
+
 /// The operator token's hash: from the setting when given, else the stored one, else a new
 /// token generated now (returned so that it can be shown once).
 fn operator_hash(

@@ -2,7 +2,7 @@ use clap::{Parser, Subcommand};
 use influtrack::api::{brands, keys};
 use influtrack::config::Settings;
 use influtrack::domain::scope::Scope;
-use influtrack::{open_database, telemetry, Application};
+use influtrack::{open_admin_connection, telemetry, Application};
 
 #[derive(Parser)]
 #[command(
@@ -92,8 +92,7 @@ fn describe(e: influtrack::error::ApiError) -> String {
 }
 
 fn run_admin(settings: &Settings, command: Command) {
-    let (pool, _) = open_database(settings).unwrap_or_else(|e| fail(e));
-    let mut conn = pool.get().unwrap_or_else(|e| fail(e));
+    let mut conn = open_admin_connection(settings).unwrap_or_else(|e| fail(e));
     match command {
         Command::Migrate => println!("migrations applied"),
         Command::Brands(BrandCommand::Create { name }) => {
