@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod ingest;
 pub mod observe;
 pub mod state;
 pub mod store;

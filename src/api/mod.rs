@@ -9,7 +9,10 @@ pub mod influencers;
 pub mod keys;
 pub mod links;
 pub mod ops;
+pub mod orders;
+pub mod script;
 pub mod views;
+pub mod webhooks;
 
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route};
@@ -169,6 +172,26 @@ pub fn routes() -> RouteTable {
     t.get("/api/v1/codes/lookup", codes::lookup_code)
         .get("/api/v1/codes/{code_id}", codes::get_code)
         .patch("/api/v1/codes/{code_id}", codes::update_code);
+    t.post("/api/v1/orders", orders::create_order)
+        .get("/api/v1/orders/{order_id}", orders::get_order)
+        .post("/api/v1/orders/{order_id}/refunds", orders::create_refund)
+        .post("/api/v1/events", orders::create_event)
+        .put("/api/v1/fx-rates", orders::put_rate)
+        .get("/api/v1/fx-rates", orders::list_rates);
+    t.put("/api/v1/integrations/{platform}", webhooks::put_integration)
+        .post(
+            "/api/v1/integrations/shopify/{brand_id}/orders",
+            webhooks::shopify_order,
+        )
+        .post(
+            "/api/v1/integrations/shopify/{brand_id}/refunds",
+            webhooks::shopify_refund,
+        )
+        .post(
+            "/api/v1/integrations/woocommerce/{brand_id}/orders",
+            webhooks::woocommerce_order,
+        );
+    t.get("/t.js", script::tracking_script);
     t
 }
 

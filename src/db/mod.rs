@@ -204,6 +204,24 @@ pub fn is_ready(conn: &mut AnyConnection) -> bool {
     }
 }
 
+/// Runs `work` in a transaction that holds the write lock from its first statement. On
+/// SQLite a deferred transaction that reads and then writes fails at once (`SQLITE_BUSY`) when
+/// another writer committed in between; taking the lock up front makes concurrent writers
+/// queue behind `busy_timeout` instead. PostgreSQL needs nothing extra.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        if let AnyConnection::Sqlite(c) = conn {
+            // A write statement (even one that changes nothing) takes the RESERVED lock.
+            c.batch_execute("UPDATE settings SET value = value WHERE 0")?;
+        }
+        work(conn)
+    })
+}
+
 /// Microseconds since the Unix epoch, the unit of every time column.
 pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()

@@ -211,4 +211,114 @@ diesel::allow_tables_to_appear_in_same_query!(
     link_daily,
     link_day_visitors,
     visitor_salts,
+    fx_rates,
+    integrations,
+    orders,
+    order_touches,
+    attributions,
+    refunds,
+    events,
 );
+
+diesel::table! {
+    fx_rates (brand_id, base, quote) {
+        brand_id -> Text,
+        base -> Text,
+        quote -> Text,
+        rate -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    integrations (brand_id, platform) {
+        brand_id -> Text,
+        platform -> Text,
+        webhook_secret -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        brand_id -> Text,
+        external_id -> Text,
+        fingerprint -> Text,
+        source -> Text,
+        amount_micros -> BigInt,
+        currency -> Text,
+        occurred_at -> BigInt,
+        customer_ref -> Nullable<Text>,
+        discount_codes -> Text,
+        click_ids -> Text,
+        self_referral -> Bool,
+        attributed -> Bool,
+        refunded_micros -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    order_touches (order_id, position) {
+        order_id -> Text,
+        position -> Integer,
+        brand_id -> Text,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        influencer_id -> Text,
+        via -> Text,
+        touch_key -> Text,
+        at -> BigInt,
+        attributable -> Bool,
+        model -> Text,
+        window_days -> Integer,
+        code_priority -> Bool,
+    }
+}
+
+diesel::table! {
+    attributions (order_id, position) {
+        order_id -> Text,
+        position -> Integer,
+        brand_id -> Text,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        influencer_id -> Text,
+        via -> Text,
+        model -> Nullable<Text>,
+        share_micros -> BigInt,
+        credited_micros -> BigInt,
+        currency -> Text,
+        occurred_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        brand_id -> Text,
+        order_id -> Text,
+        external_id -> Text,
+        fingerprint -> Text,
+        amount_micros -> BigInt,
+        occurred_at -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        brand_id -> Text,
+        external_id -> Text,
+        fingerprint -> Text,
+        kind -> Text,
+        click_id -> Text,
+        campaign_id -> Nullable<Text>,
+        enrollment_id -> Nullable<Text>,
+        influencer_id -> Nullable<Text>,
+        occurred_at -> BigInt,
+        created_at -> BigInt,
+    }
+}

@@ -14,11 +14,24 @@ const FUTURE_TOLERANCE_MICROS: i64 = 24 * 3_600 * 1_000_000;
 const MAX_CODES: usize = 20;
 const MAX_CLICKS: usize = 50;
 
+/// A decimal given as a string (`"129.90"`, exact) or a JSON number (`129.9`, read as
+/// written), as text for [`money::parse_amount`].
+pub fn decimal_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        _ => Err(serde::de::Error::custom(
+            "expected a decimal string such as \"129.90\"",
+        )),
+    }
+}
+
 /// An order as reported.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
     pub order_id: String,
+    #[serde(deserialize_with = "decimal_text")]
     pub amount: String,
     pub currency: String,
     pub occurred_at: Option<DateTime<Utc>>,
@@ -210,6 +223,7 @@ impl OrderInput {
 #[serde(deny_unknown_fields)]
 pub struct RefundInput {
     pub refund_id: String,
+    #[serde(deserialize_with = "decimal_text")]
     pub amount: String,
     pub occurred_at: Option<DateTime<Utc>>,
 }

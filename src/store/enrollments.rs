@@ -369,3 +369,11 @@ pub fn redirect_targets(
         )
         .collect())
 }
+
+/// Counts one use of a code (an order that reported it).
+pub fn add_redemption(conn: &mut AnyConnection, code_id: &str) -> QueryResult<()> {
+    diesel::update(discount_codes::table.find(code_id))
+        .set(discount_codes::redemptions.eq(discount_codes::redemptions + 1))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -240,3 +240,15 @@ pub fn handles(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<(Str
         .select((influencers::id, influencers::handle))
         .load(conn)
 }
+
+/// How to recognise an influencer as a customer: the normalised handle and the e-mail.
+pub fn contact(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> QueryResult<Option<(String, Option<String>)>> {
+    influencers::table
+        .find(id)
+        .select((influencers::handle_norm, influencers::email))
+        .first(conn)
+        .optional()
+}

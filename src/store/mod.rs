@@ -7,4 +7,5 @@ pub mod clicks;
 pub mod enrollments;
 pub mod influencers;
 pub mod keys;
+pub mod orders;
 pub mod settings;

@@ -60,6 +60,7 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+#[derive(Debug)]
 pub struct Resp {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,

@@ -7,5 +7,7 @@ mod errors;
 mod foundation;
 mod helpers;
 mod openapi;
+mod orders;
 mod redirect;
 mod resources;
+mod webhooks;
