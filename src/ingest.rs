@@ -67,6 +67,8 @@ pub struct Recorded<T> {
 /// or any other error.
 enum Fail {
     Duplicate,
+    /// What the transaction read changed before it wrote: run it again.
+    Retry,
     Api(ApiError),
 }
 
@@ -132,10 +134,25 @@ fn resolve_touches(
         let Some(c) = campaign(conn, &row.campaign_id)? else {
             continue;
         };
-        redeemed.push(row.id.clone());
-        let usable = enrollment.status == "active"
-            && row.status == "active"
-            && row.expires_at.is_none_or(|t| order.occurred_at < t);
+        // The same rules as the storefront's code lookup, judged at the order's time, and
+        // the campaign's dates like clicks.
+        let usable = crate::domain::codes::usable(
+            crate::domain::codes::CodeState {
+                code_status: &row.status,
+                enrollment_status: &enrollment.status,
+                campaign_status: &c.status,
+                expires_at: row.expires_at,
+                max_redemptions: row.max_redemptions,
+                redemptions: row.redemptions,
+            },
+            order.occurred_at,
+        )
+        .is_ok()
+            && c.starts_at.is_none_or(|t| order.occurred_at >= t)
+            && c.ends_at.is_none_or(|t| order.occurred_at < t);
+        if usable {
+            redeemed.push(row.id.clone());
+        }
         let rules = rules_of(&c);
         touches.push(TouchRow {
             order_id: order_pk.to_string(),
@@ -202,7 +219,7 @@ pub fn domain_touches(rows: &[TouchRow]) -> Vec<Touch> {
 
 /// Converts an amount to another currency with the brand's registered rate (or the inverse
 /// of the reverse rate), rounded half away from zero to the target's minor unit.
-fn convert(
+pub fn convert(
     conn: &mut AnyConnection,
     brand_id: &str,
     micros: i64,
@@ -224,7 +241,7 @@ fn convert(
                 ApiError::invalid(
                     "currency",
                     format!(
-                        "no exchange rate from {} to {} (the campaign's currency); register one with PUT /api/v1/fx-rates",
+                        "no exchange rate from {} to {}; register one with PUT /api/v1/fx-rates",
                         from.code(),
                         to.code()
                     ),
@@ -232,11 +249,12 @@ fn convert(
             })?,
     };
     let unit = Decimal::from(minor_unit_micros(to));
-    let converted = (Decimal::from(micros) * rate / unit)
-        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
-        * unit;
-    converted
-        .to_i64()
+    Decimal::from(micros)
+        .checked_mul(rate)
+        .and_then(|d| d.checked_div(unit))
+        .map(|d| d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero))
+        .and_then(|d| d.checked_mul(unit))
+        .and_then(|d| d.to_i64())
         .filter(|m| m.abs() <= money::MAX_MICROS)
         .ok_or_else(|| ApiError::invalid("amount", "is too large once converted"))
 }
@@ -357,39 +375,54 @@ pub fn record_order(
     if let Some(existing) = store::orders::find_order(conn, brand_id, &order.external_id)? {
         return replay_order(conn, existing, &order.fingerprint);
     }
-    let attempt = crate::db::write_transaction::<_, Fail, _>(conn, |conn| {
-        let order_pk = uuid::Uuid::now_v7().to_string();
-        let (touches, redeemed) = resolve_touches(conn, brand_id, &order_pk, &order)?;
-        let credits = credit(conn, brand_id, &order, &touches)?;
-        let credited_influencers: Vec<String> =
-            credits.iter().map(|c| c.influencer_id.clone()).collect();
-        let row = OrderRow {
-            id: order_pk.clone(),
-            brand_id: brand_id.to_string(),
-            external_id: order.external_id.clone(),
-            fingerprint: order.fingerprint.clone(),
-            source: source.to_string(),
-            amount_micros: order.amount_micros,
-            currency: order.currency.code().to_string(),
-            occurred_at: order.occurred_at,
-            customer_ref: order.customer_ref.clone(),
-            discount_codes: serde_json::to_string(&order.discount_codes).unwrap_or_default(),
-            click_ids: serde_json::to_string(&order.click_ids).unwrap_or_default(),
-            self_referral: is_self_referral(
-                conn,
-                order.customer_ref.as_deref(),
-                &credited_influencers,
-            )?,
-            attributed: !credits.is_empty(),
-            refunded_micros: 0,
-            created_at: crate::db::now_micros(),
-        };
-        store::orders::insert_order(conn, &row, &touches, &credits)?;
-        for code_id in &redeemed {
-            store::enrollments::add_redemption(conn, code_id)?;
+    let mut tries = 0;
+    let attempt = loop {
+        tries += 1;
+        let result = crate::db::write_transaction::<_, Fail, _>(conn, |conn| {
+            let order_pk = uuid::Uuid::now_v7().to_string();
+            let (touches, redeemed) = resolve_touches(conn, brand_id, &order_pk, &order)?;
+            let credits = credit(conn, brand_id, &order, &touches)?;
+            let credited_influencers: Vec<String> =
+                credits.iter().map(|c| c.influencer_id.clone()).collect();
+            let row = OrderRow {
+                id: order_pk.clone(),
+                brand_id: brand_id.to_string(),
+                external_id: order.external_id.clone(),
+                fingerprint: order.fingerprint.clone(),
+                source: source.to_string(),
+                amount_micros: order.amount_micros,
+                currency: order.currency.code().to_string(),
+                occurred_at: order.occurred_at,
+                customer_ref: order.customer_ref.clone(),
+                discount_codes: serde_json::to_string(&order.discount_codes).unwrap_or_default(),
+                click_ids: serde_json::to_string(&order.click_ids).unwrap_or_default(),
+                self_referral: is_self_referral(
+                    conn,
+                    order.customer_ref.as_deref(),
+                    &credited_influencers,
+                )?,
+                attributed: !credits.is_empty(),
+                refunded_micros: 0,
+                created_at: crate::db::now_micros(),
+            };
+            store::orders::insert_order(conn, &row, &touches, &credits)?;
+            // Locked in one order whatever the order of the codes, so concurrent orders with the
+            // same codes cannot deadlock on PostgreSQL.
+            let mut redeemed = redeemed;
+            redeemed.sort();
+            for code_id in &redeemed {
+                if !store::enrollments::add_redemption(conn, code_id)? {
+                    // Another order took the code's last redemption after we read it.
+                    return Err(Fail::Retry);
+                }
+            }
+            Ok(order_view(conn, row, &touches, &credits)?)
+        });
+        match result {
+            Err(Fail::Retry) if tries < 3 => continue,
+            other => break other,
         }
-        Ok(order_view(conn, row, &touches, &credits)?)
-    });
+    };
     match attempt {
         Ok(view) => {
             metrics::counter!("orders_recorded_total", "source" => source.to_string()).increment(1);
@@ -399,6 +432,9 @@ pub fn record_order(
             })
         }
         Err(Fail::Api(e)) => Err(e),
+        Err(Fail::Retry) => Err(ApiError::Conflict(
+            "the order's discount codes changed while it was recorded; retry".into(),
+        )),
         // The same order_id committed concurrently: answer like a resend.
         Err(Fail::Duplicate) => {
             let existing = store::orders::find_order(conn, brand_id, &order.external_id)?
@@ -592,6 +628,9 @@ pub fn record_refund(
             view,
         }),
         Err(Fail::Api(e)) => Err(e),
+        Err(Fail::Retry) => Err(ApiError::Conflict(
+            "the order changed meanwhile; retry".into(),
+        )),
         Err(Fail::Duplicate) => {
             let existing = store::orders::find_refund(conn, brand_id, &refund.external_id)?
                 .ok_or_else(|| {

@@ -89,10 +89,13 @@ pub async fn put_integration(
     let brand_id = principal.brand(Access::Write)?.brand_id.clone();
     let platform = Platform::parse(&path).ok_or_else(ApiError::not_found)?;
     let secret = body.0.webhook_secret;
-    if secret.trim() != secret || !(8..=512).contains(&secret.len()) {
+    if secret.trim() != secret
+        || !(8..=512).contains(&secret.len())
+        || secret.chars().any(char::is_control)
+    {
         return Err(ApiError::invalid(
             "webhook_secret",
-            "must be 8 to 512 characters without surrounding spaces",
+            "must be 8 to 512 printable characters without surrounding spaces",
         ));
     }
     let base = format!(
@@ -323,14 +326,16 @@ fn record_webhook_order(
     platform: Platform,
     input: OrderInput,
 ) -> ApiResult<(Option<ingest::Recorded<ingest::OrderView>>, Option<String>)> {
-    let order = input.validate(crate::db::now_micros()).map_err(|errors| {
-        ApiError::Validation(
-            errors
-                .into_iter()
-                .map(|e| rename_field(platform, e))
-                .collect(),
-        )
-    })?;
+    let order = lenient(input)
+        .validate(crate::db::now_micros())
+        .map_err(|errors| {
+            ApiError::Validation(
+                errors
+                    .into_iter()
+                    .map(|e| rename_field(platform, e))
+                    .collect(),
+            )
+        })?;
     let external_id = order.external_id.clone();
     match ingest::record_order(conn, brand_id, order, platform.as_str()) {
         Ok(r) => Ok((Some(r), None)),
@@ -351,6 +356,27 @@ fn record_webhook_order(
         }
         Err(e) => Err(e),
     }
+}
+
+/// What a storefront cannot fix on its side is dropped rather than refused (a refusal would
+/// only make the platform retry the same body): codes we could never have issued (empty,
+/// longer than 64 or with control characters) and codes beyond the twentieth. The
+/// customer's e-mail is kept only as the SHA-256 of its lower-case form, which is all the
+/// self-referral check needs.
+fn lenient(mut input: OrderInput) -> OrderInput {
+    input.discount_codes.retain(|c| {
+        let c = c.trim();
+        !c.is_empty() && c.len() <= 64 && !c.chars().any(char::is_control)
+    });
+    input.discount_codes.truncate(20);
+    input.customer_ref = input.customer_ref.map(|email| {
+        use sha2::Digest;
+        Sha256::digest(email.trim().to_lowercase().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    });
+    input
 }
 
 /// Field names of our order model mapped back to the platform's.
@@ -382,30 +408,44 @@ fn record_webhook_refund(
         )));
     };
     if let Some(existing) = store::find_refund(conn, brand_id, &refund_id)? {
+        if existing.order_id != order.id {
+            return Err(ApiError::Conflict(format!(
+                "refund {refund_id} belongs to another order"
+            )));
+        }
         let current = store::find_order(conn, brand_id, order_external_id)?.unwrap_or(order);
         return Ok(Some(ingest::Recorded {
             created: false,
             view: ingest::refund_view(&current, &existing, current.refunded_micros),
         }));
     }
-    let remaining = order.amount_micros - order.refunded_micros;
-    let amount = amount_micros.min(remaining);
-    if amount <= 0 {
-        return Ok(None);
+    // Capped at what remains; if a concurrent refund takes part of it in between, capped
+    // again on the next try.
+    let mut order = order;
+    for _ in 0..3 {
+        let amount = amount_micros.min(order.amount_micros - order.refunded_micros);
+        if amount <= 0 {
+            return Ok(None);
+        }
+        let refund = NewRefund {
+            external_id: refund_id.clone(),
+            amount_micros: amount,
+            occurred_at,
+            // The platform's refund id names the refund: a redelivery is the same refund.
+            fingerprint: "webhook".into(),
+        };
+        match ingest::record_refund(conn, brand_id, &order, refund) {
+            Ok(r) => return Ok(Some(r)),
+            Err(ApiError::Validation(_)) => {
+                order = store::find_order(conn, brand_id, order_external_id)?
+                    .ok_or_else(ApiError::not_found)?;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let refund = NewRefund {
-        external_id: refund_id,
-        amount_micros: amount,
-        occurred_at,
-        // The platform's refund id names the refund: a redelivery is the same refund.
-        fingerprint: "webhook".into(),
-    };
-    match ingest::record_refund(conn, brand_id, &order, refund) {
-        Ok(r) => Ok(Some(r)),
-        // A concurrent refund took what remained in between: capped again on the retry.
-        Err(ApiError::Validation(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Err(ApiError::Conflict(
+        "the order is being refunded concurrently; retry".into(),
+    ))
 }
 
 fn micros_of(field: &str, raw: &str, currency: Currency) -> ApiResult<i64> {
@@ -435,6 +475,7 @@ struct ShopifyCustomer {
 #[derive(Debug, Deserialize)]
 struct ShopifyTransaction {
     kind: Option<String>,
+    currency: Option<String>,
     status: Option<String>,
     amount: Option<Amount>,
 }
@@ -451,12 +492,29 @@ struct ShopifyRefund {
 
 impl ShopifyRefund {
     /// The money refunded: successful `refund` transactions.
-    fn amount_micros(&self, currency: Currency) -> ApiResult<i64> {
-        let mut total = 0;
+    /// Transactions in another currency than the order's (the presentment currency of a
+    /// multi-currency shop) are converted with the brand's rates.
+    fn amount_micros(
+        &self,
+        conn: &mut AnyConnection,
+        brand_id: &str,
+        currency: Currency,
+    ) -> ApiResult<i64> {
+        let mut total: i64 = 0;
         for (i, t) in self.transactions.iter().enumerate() {
             if t.kind.as_deref() == Some("refund") && t.status.as_deref() == Some("success") {
                 if let Some(a) = &t.amount {
-                    total += micros_of(&format!("transactions[{i}].amount"), &a.text(), currency)?;
+                    let field = format!("transactions[{i}].amount");
+                    let paid_in = match t.currency.as_deref() {
+                        Some(c) => Currency::parse(&format!("transactions[{i}].currency"), c)
+                            .map_err(|e| ApiError::Validation(vec![e]))?,
+                        None => currency,
+                    };
+                    let micros = micros_of(&field, &a.text(), paid_in)?;
+                    let micros = ingest::convert(conn, brand_id, micros, paid_in, currency)?;
+                    total = total
+                        .checked_add(micros)
+                        .ok_or_else(|| ApiError::invalid(field, "is too large"))?;
                 }
             }
         }
@@ -487,6 +545,8 @@ struct ShopifyOrder {
     customer: Option<ShopifyCustomer>,
     #[serde(default)]
     refunds: Vec<ShopifyRefund>,
+    #[serde(default)]
+    test: bool,
 }
 
 fn shopify_order_id(id: &str) -> String {
@@ -546,16 +606,17 @@ pub async fn shopify_order(
         .db(move |conn| {
             verify(conn, &brand_id, Platform::Shopify, &headers, &body)?;
             let order: ShopifyOrder = unwrap_root(&body, "order")?;
+            if order.test {
+                return Ok(ignored("a test order (test: true) is not recorded".into()));
+            }
             let input = order.input();
             let external_id = input.order_id.clone();
             let (result, note) = record_webhook_order(conn, &brand_id, Platform::Shopify, input)?;
-            let Some(recorded_order) = result else {
-                return Ok(ignored(note.unwrap_or_default()));
-            };
-            let currency = Currency::parse("currency", &order.currency)
-                .map_err(|e| ApiError::Validation(vec![e]))?;
+            let stored = store::find_order(conn, &brand_id, &external_id)?
+                .ok_or_else(ApiError::not_found)?;
+            let currency = ingest::order_currency(&stored);
             for refund in &order.refunds {
-                let amount = refund.amount_micros(currency)?;
+                let amount = refund.amount_micros(conn, &brand_id, currency)?;
                 record_webhook_refund(
                     conn,
                     &brand_id,
@@ -565,11 +626,14 @@ pub async fn shopify_order(
                     refund.occurred_at(),
                 )?;
             }
+            if let Some(note) = note {
+                return Ok(ignored(format!("{note}; its refunds are recorded")));
+            }
             // The view after any refunds recorded from the same delivery.
             let stored = store::find_order(conn, &brand_id, &external_id)?
                 .ok_or_else(ApiError::not_found)?;
             Ok(Outcome::Order(ingest::Recorded {
-                created: recorded_order.created,
+                created: result.is_some_and(|r| r.created),
                 view: ingest::stored_order_view(conn, stored)?,
             }))
         })
@@ -602,7 +666,7 @@ pub async fn shopify_refund(
                     "Shopify order {order_id} is not recorded (yet); Shopify will retry"
                 ))
             })?;
-            let amount = refund.amount_micros(ingest::order_currency(&order))?;
+            let amount = refund.amount_micros(conn, &brand_id, ingest::order_currency(&order))?;
             if amount == 0 {
                 return Ok(ignored(
                     "no successful refund transaction (nothing was paid back)".into(),
@@ -714,11 +778,14 @@ impl WooOrder {
     fn input(&self, currency: Currency) -> ApiResult<OrderInput> {
         let mut subtotal = 0_i64;
         for (i, line) in self.line_items.iter().enumerate() {
-            subtotal += micros_of(
+            let line = micros_of(
                 &format!("line_items[{i}].total"),
                 &line.total.text(),
                 currency,
             )?;
+            subtotal = subtotal
+                .checked_add(line)
+                .ok_or_else(|| ApiError::invalid("line_items", "add up to too much"))?;
         }
         let mut click_ids = Vec::new();
         for meta in &self.meta_data {
@@ -787,9 +854,9 @@ pub async fn woocommerce_order(
                     )));
                 }
                 let (result, note) = record_webhook_order(conn, &brand_id, Platform::WooCommerce, order.input(currency)?)?;
-                match result {
-                    Some(r) => created = r.created,
-                    None => return Ok(ignored(note.unwrap_or_default())),
+                created = result.is_some_and(|r| r.created);
+                if let Some(note) = note {
+                    tracing::debug!(%note, "woocommerce order recorded concurrently");
                 }
             }
             // Refunds carry no time of their own in the order body: the delivery's modification time.

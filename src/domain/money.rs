@@ -53,9 +53,11 @@ fn parse_decimal(field: &str, raw: &str) -> Result<Decimal, FieldError> {
 }
 
 fn to_micros(field: &str, value: Decimal) -> Result<i64, FieldError> {
-    let micros = (value * Decimal::from(MICROS)).trunc();
-    i64::try_from(micros)
-        .ok()
+    // Checked: a long enough number would overflow the decimal itself.
+    value
+        .checked_mul(Decimal::from(MICROS))
+        .map(|m| m.trunc())
+        .and_then(|m| i64::try_from(m).ok())
         .filter(|m| m.abs() <= MAX_MICROS)
         .ok_or_else(|| FieldError::new(field, "is too large"))
 }

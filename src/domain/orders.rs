@@ -133,10 +133,10 @@ impl OrderInput {
             parse_time("occurred_at", self.occurred_at, now),
         );
         let customer_ref = match self.customer_ref.as_deref().map(str::trim) {
-            Some(r) if r.len() > 200 => {
+            Some(r) if r.len() > 200 || r.chars().any(char::is_control) => {
                 errors.push(FieldError::new(
                     "customer_ref",
-                    "must be at most 200 characters",
+                    "must be at most 200 printable characters",
                 ));
                 None
             }
@@ -152,10 +152,10 @@ impl OrderInput {
         let mut codes: Vec<String> = Vec::new();
         for (i, c) in self.discount_codes.iter().enumerate() {
             let code = normalize_discount_code(c);
-            if code.is_empty() || code.len() > 64 {
+            if code.is_empty() || code.len() > 64 || code.chars().any(char::is_control) {
                 errors.push(FieldError::new(
                     format!("discount_codes[{i}]"),
-                    "must be 1 to 64 characters",
+                    "must be 1 to 64 printable characters",
                 ));
             } else if !codes.contains(&code) {
                 codes.push(code);

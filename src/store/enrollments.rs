@@ -370,10 +370,19 @@ pub fn redirect_targets(
         .collect())
 }
 
-/// Counts one use of a code (an order that reported it).
-pub fn add_redemption(conn: &mut AnyConnection, code_id: &str) -> QueryResult<()> {
-    diesel::update(discount_codes::table.find(code_id))
-        .set(discount_codes::redemptions.eq(discount_codes::redemptions + 1))
-        .execute(conn)
-        .map(|_| ())
+/// Counts one use of a code (an order that reported it), unless its limit is reached
+/// meanwhile: `Ok(false)` then. One statement, so concurrent orders cannot overshoot.
+pub fn add_redemption(conn: &mut AnyConnection, code_id: &str) -> QueryResult<bool> {
+    diesel::update(
+        discount_codes::table.find(code_id).filter(
+            discount_codes::max_redemptions
+                .is_null()
+                .or(discount_codes::redemptions
+                    .nullable()
+                    .lt(discount_codes::max_redemptions)),
+        ),
+    )
+    .set(discount_codes::redemptions.eq(discount_codes::redemptions + 1))
+    .execute(conn)
+    .map(|n| n == 1)
 }

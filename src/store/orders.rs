@@ -7,6 +7,7 @@ use crate::db::schema::{
     attributions, events, fx_rates, integrations, order_touches, orders, refunds,
 };
 use crate::db::AnyConnection;
+use crate::with_backend;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders)]
@@ -242,23 +243,16 @@ pub fn rate(
 }
 
 pub fn put_rate(conn: &mut AnyConnection, row: &RateRow) -> QueryResult<()> {
-    let updated = diesel::update(
-        fx_rates::table
-            .filter(fx_rates::brand_id.eq(&row.brand_id))
-            .filter(fx_rates::base.eq(&row.base))
-            .filter(fx_rates::quote.eq(&row.quote)),
-    )
-    .set((
-        fx_rates::rate.eq(&row.rate),
-        fx_rates::updated_at.eq(row.updated_at),
-    ))
-    .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(fx_rates::table)
-            .values(row)
-            .execute(conn)?;
-    }
-    Ok(())
+    with_backend!(conn, |c| diesel::insert_into(fx_rates::table)
+        .values(row)
+        .on_conflict((fx_rates::brand_id, fx_rates::base, fx_rates::quote))
+        .do_update()
+        .set((
+            fx_rates::rate.eq(&row.rate),
+            fx_rates::updated_at.eq(row.updated_at),
+        ))
+        .execute(c))
+    .map(|_| ())
 }
 
 pub fn webhook_secret(
@@ -281,25 +275,19 @@ pub fn put_webhook_secret(
     secret: &str,
     at: i64,
 ) -> QueryResult<()> {
-    let updated = diesel::update(
-        integrations::table
-            .filter(integrations::brand_id.eq(brand_id))
-            .filter(integrations::platform.eq(platform)),
-    )
-    .set((
-        integrations::webhook_secret.eq(secret),
-        integrations::updated_at.eq(at),
-    ))
-    .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(integrations::table)
-            .values((
-                integrations::brand_id.eq(brand_id),
-                integrations::platform.eq(platform),
-                integrations::webhook_secret.eq(secret),
-                integrations::updated_at.eq(at),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    with_backend!(conn, |c| diesel::insert_into(integrations::table)
+        .values((
+            integrations::brand_id.eq(brand_id),
+            integrations::platform.eq(platform),
+            integrations::webhook_secret.eq(secret),
+            integrations::updated_at.eq(at),
+        ))
+        .on_conflict((integrations::brand_id, integrations::platform))
+        .do_update()
+        .set((
+            integrations::webhook_secret.eq(secret),
+            integrations::updated_at.eq(at),
+        ))
+        .execute(c))
+    .map(|_| ())
 }

@@ -265,6 +265,17 @@ async fn garbage_amounts_currencies_and_ids_are_refused_naming_the_field() {
         (with("amount", json!("99999999999999999999")), "amount"),
         (with("amount", json!("10.001")), "amount"),
         (with("amount", json!(true)), "amount"),
+        (with("amount", json!("100000000000000000000000")), "amount"),
+        (with("amount", json!(1e23)), "amount"),
+        (
+            with("amount", json!("79228162514264337593543950335")),
+            "amount",
+        ),
+        (
+            with("discount_codes", json!(["A\u{0}B"])),
+            "discount_codes[0]",
+        ),
+        (with("customer_ref", json!("x\u{0}")), "customer_ref"),
         (with("currency", json!("EURO")), "currency"),
         (with("currency", json!("XYZ")), "currency"),
         (with("order_id", json!("")), "order_id"),
@@ -356,7 +367,7 @@ async fn refunds_are_partial_or_full_idempotent_and_never_exceed_the_order() {
     )
     .await
     .invalid_field("amount");
-    for bad in ["0", "-1", "abc"] {
+    for bad in ["0", "-1", "abc", "100000000000000000000000"] {
         app.post(
             "/api/v1/orders/R-1/refunds",
             &s.storefront,
@@ -655,4 +666,50 @@ async fn the_tracking_script_is_served() {
         .starts_with("application/javascript"));
     let text = r.text().await.unwrap();
     assert!(text.contains("itk_click") && text.contains("clickIds"));
+}
+
+#[tokio::test]
+async fn a_code_past_its_redemption_limit_earns_nothing() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({}), &["anna"]).await;
+    let code_id = s.enrollments[0]["discount_code"]["id"].as_str().unwrap();
+    let r = app
+        .patch(
+            &format!("/api/v1/codes/{code_id}"),
+            &s.admin,
+            json!({"max_redemptions": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let statuses: Vec<String> = {
+        let mut out = Vec::new();
+        for id in ["m-1", "m-2"] {
+            let o = order(
+                &app,
+                &s.storefront,
+                json!({"order_id": id, "amount": "10.00", "currency": "EUR", "discount_codes": [s.code(0)]}),
+            )
+            .await
+            .json();
+            out.push(o["status"].as_str().unwrap().to_string());
+        }
+        out
+    };
+    assert_eq!(statuses, ["attributed", "unattributed"]);
+    let code = app
+        .get(&format!("/api/v1/codes/{code_id}"), &s.admin)
+        .await
+        .json();
+    assert_eq!(code["redemptions"], 1);
+    let lookup = app
+        .get(
+            &format!("/api/v1/codes/lookup?code={}", s.code(0)),
+            &s.storefront,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (lookup["valid"].as_bool(), lookup["reason"].as_str()),
+        (Some(false), Some("exhausted"))
+    );
 }

@@ -235,6 +235,7 @@ async fn a_shopify_order_with_our_code_or_click_is_attributed_and_its_refund_fol
     // The refund webhook of order 9001: its successful transaction, 209.00.
     let mut refund: Value = serde_json::from_slice(&fixture("shopify_refund.json")).unwrap();
     refund["order_id"] = json!(9001);
+    refund["transactions"][0]["currency"] = json!("EUR");
     let bytes = serde_json::to_vec(&refund).unwrap();
     let r = shopify(&app, &s, "refunds", bytes.clone()).await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -382,6 +383,9 @@ async fn webhook_garbage_is_a_4xx_never_a_5xx() {
     put_secret(&app, &s.admin, "shopify", "short")
         .await
         .invalid_field("webhook_secret");
+    put_secret(&app, &s.admin, "shopify", "secret\u{0}secret")
+        .await
+        .invalid_field("webhook_secret");
     put_secret(&app, &s.admin, "magento", SECRET)
         .await
         .problem(404);
@@ -401,4 +405,34 @@ async fn put_secret(app: &TestApp, key: &str, platform: &str, secret: &str) -> R
         Some(json!({"webhook_secret": secret})),
     )
     .await
+}
+
+#[tokio::test]
+async fn shopify_test_orders_are_skipped_and_customers_are_checked_by_email_hash() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({}), &["anna"]).await;
+    configure(&app, &s, "shopify").await;
+    let now = chrono::Utc::now().to_rfc3339();
+    let mut order: Value = serde_json::from_slice(&fixture("shopify_order.json")).unwrap();
+    order["currency"] = json!("EUR");
+    order["created_at"] = json!(now);
+    order["processed_at"] = json!(now);
+    order["refunds"] = json!([]);
+    order["test"] = json!(true);
+    let r = shopify(&app, &s, "orders", serde_json::to_vec(&order).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "ignored");
+    app.get("/api/v1/orders/shopify:450789469", &s.admin)
+        .await
+        .problem(404);
+    // Anna buying with her own code, garbage codes beside it (dropped, not refused).
+    order["test"] = json!(false);
+    order["email"] = json!("Anna@Creators.example");
+    order["customer"]["email"] = json!("Anna@Creators.example");
+    order["discount_codes"] = json!([{"code": s.code(0)}, {"code": "x".repeat(200)}, {"code": ""}]);
+    let r = shopify(&app, &s, "orders", serde_json::to_vec(&order).unwrap()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let o = r.json();
+    assert_eq!(o["status"], "attributed");
+    assert_eq!(o["self_referral"], true);
 }
