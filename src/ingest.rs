@@ -378,7 +378,11 @@ pub fn record_order(
     let mut tries = 0;
     let attempt = loop {
         tries += 1;
-        let result = crate::db::write_transaction::<_, Fail, _>(conn, |conn| {
+        // Touches and credit are worked out before the write lock is taken (they only read);
+        // the transaction only writes, so writers hold the lock briefly. What may change in
+        // between is guarded in the transaction itself: a code's last redemption (retry) and
+        // the order id (a concurrent duplicate).
+        let result = (|| -> Result<OrderView, Fail> {
             let order_pk = uuid::Uuid::now_v7().to_string();
             let (touches, redeemed) = resolve_touches(conn, brand_id, &order_pk, &order)?;
             let credits = credit(conn, brand_id, &order, &touches)?;
@@ -405,19 +409,22 @@ pub fn record_order(
                 refunded_micros: 0,
                 created_at: crate::db::now_micros(),
             };
-            store::orders::insert_order(conn, &row, &touches, &credits)?;
-            // Locked in one order whatever the order of the codes, so concurrent orders with the
-            // same codes cannot deadlock on PostgreSQL.
+            // Locked in one order whatever the order of the codes, so concurrent orders with
+            // the same codes cannot deadlock on PostgreSQL.
             let mut redeemed = redeemed;
             redeemed.sort();
-            for code_id in &redeemed {
-                if !store::enrollments::add_redemption(conn, code_id)? {
-                    // Another order took the code's last redemption after we read it.
-                    return Err(Fail::Retry);
+            crate::db::write_transaction::<_, Fail, _>(conn, |conn| {
+                store::orders::insert_order(conn, &row, &touches, &credits)?;
+                for code_id in &redeemed {
+                    if !store::enrollments::add_redemption(conn, code_id)? {
+                        // Another order took the code's last redemption after we read it.
+                        return Err(Fail::Retry);
+                    }
                 }
-            }
+                Ok(())
+            })?;
             Ok(order_view(conn, row, &touches, &credits)?)
-        });
+        })();
         match result {
             Err(Fail::Retry) if tries < 3 => continue,
             other => break other,

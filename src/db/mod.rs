@@ -204,6 +204,8 @@ pub fn is_ready(conn: &mut AnyConnection) -> bool {
     }
 }
 
+static SQLITE_WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `work` in a transaction that holds the write lock from its first statement. On
 /// SQLite a deferred transaction that reads and then writes fails at once (`SQLITE_BUSY`) when
 /// another writer committed in between; taking the lock up front makes concurrent writers
@@ -213,6 +215,18 @@ where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    // SQLite has one writer at a time, and a writer waiting in `busy_timeout` polls with
+    // sleeps of up to 100 ms: queueing this process's writers on a mutex first hands the lock
+    // over at once and in order. (Other processes, and the click writer's own connection,
+    // still meet the busy handler.)
+    let _queued = match conn {
+        AnyConnection::Sqlite(_) => Some(
+            SQLITE_WRITERS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ),
+        AnyConnection::Postgresql(_) => None,
+    };
     conn.transaction(|conn| {
         if let AnyConnection::Sqlite(c) = conn {
             // A write statement (even one that changes nothing) takes the RESERVED lock.

@@ -50,7 +50,7 @@ pub struct TouchRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = attributions)]
+#[diesel(table_name = attributions, treat_none_as_default_value = false)]
 pub struct AttributionRow {
     pub order_id: String,
     pub position: i32,
@@ -127,15 +127,16 @@ pub fn insert_order(
     diesel::insert_into(orders::table)
         .values(order)
         .execute(conn)?;
-    for t in touches {
-        diesel::insert_into(order_touches::table)
-            .values(t)
-            .execute(conn)?;
+    // Multi-row inserts need the concrete backend.
+    if !touches.is_empty() {
+        with_backend!(conn, |c| diesel::insert_into(order_touches::table)
+            .values(touches)
+            .execute(c))?;
     }
-    for a in credits {
-        diesel::insert_into(attributions::table)
-            .values(a)
-            .execute(conn)?;
+    if !credits.is_empty() {
+        with_backend!(conn, |c| diesel::insert_into(attributions::table)
+            .values(credits)
+            .execute(c))?;
     }
     Ok(())
 }
