@@ -297,13 +297,14 @@ fn credit(
     brand_id: &str,
     order: &NewOrder,
     touches: &[TouchRow],
+    model: Option<Model>,
 ) -> ApiResult<Vec<AttributionRow>> {
     let unit = minor_unit_micros(order.currency);
     let decision = attribution::attribute(
         &domain_touches(touches),
         order.occurred_at,
         order.amount_micros / unit,
-        None,
+        model,
     );
     let mut currencies: Vec<Currency> = Vec::with_capacity(decision.credits.len());
     for c in &decision.credits {
@@ -385,7 +386,11 @@ pub fn record_order(
         let result = (|| -> Result<OrderView, Fail> {
             let order_pk = uuid::Uuid::now_v7().to_string();
             let (touches, redeemed) = resolve_touches(conn, brand_id, &order_pk, &order)?;
-            let credits = credit(conn, brand_id, &order, &touches)?;
+            let credits = credit(conn, brand_id, &order, &touches, None)?;
+            let mut by_model = Vec::with_capacity(Model::ALL.len());
+            for m in Model::ALL {
+                by_model.push((m, credit(conn, brand_id, &order, &touches, Some(m))?));
+            }
             let credited_influencers: Vec<String> =
                 credits.iter().map(|c| c.influencer_id.clone()).collect();
             let row = OrderRow {
@@ -415,6 +420,12 @@ pub fn record_order(
             redeemed.sort();
             crate::db::write_transaction::<_, Fail, _>(conn, |conn| {
                 store::orders::insert_order(conn, &row, &touches, &credits)?;
+                let redeemed_enrollments: Vec<(&str, &str)> = touches
+                    .iter()
+                    .filter(|t| t.via == Via::Code.as_str() && t.attributable)
+                    .map(|t| (t.campaign_id.as_str(), t.enrollment_id.as_str()))
+                    .collect();
+                store::reports::record_credits(conn, &row, &by_model, &redeemed_enrollments)?;
                 for code_id in &redeemed {
                     if !store::enrollments::add_redemption(conn, code_id)? {
                         // Another order took the code's last redemption after we read it.
@@ -627,6 +638,8 @@ pub fn record_refund(
         }
         let current = store::orders::find_order(conn, brand_id, order_external_id)?
             .ok_or_else(ApiError::not_found)?;
+        // The credits of the order, under every model, follow the refund.
+        store::reports::apply_refund(conn, &current, current.refunded_micros - row.amount_micros)?;
         Ok(refund_view(&current, &row, current.refunded_micros))
     });
     match attempt {

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod links;
 pub mod ops;
 pub mod orders;
+pub mod reports;
 pub mod script;
 pub mod views;
 pub mod webhooks;
@@ -191,6 +192,20 @@ pub fn routes() -> RouteTable {
             "/api/v1/integrations/woocommerce/{brand_id}/orders",
             webhooks::woocommerce_order,
         );
+    t.get(
+        "/api/v1/campaigns/{campaign_id}/leaderboard",
+        reports::leaderboard,
+    )
+    .get("/api/v1/campaigns/{campaign_id}/report", reports::report)
+    .get(
+        "/api/v1/campaigns/{campaign_id}/timeseries",
+        reports::timeseries,
+    )
+    .get("/api/v1/campaigns/{campaign_id}/funnel", reports::funnel)
+    .post(
+        "/api/v1/campaigns/{campaign_id}/influencers/{influencer_id}/posts",
+        reports::upsert_post,
+    );
     t.get("/t.js", script::tracking_script);
     t
 }

@@ -218,6 +218,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     attributions,
     refunds,
     events,
+    order_credits,
+    enrollment_daily,
+    enrollment_hourly,
+    posts,
 );
 
 diesel::table! {
@@ -320,5 +324,67 @@ diesel::table! {
         influencer_id -> Nullable<Text>,
         occurred_at -> BigInt,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    order_credits (order_id, model, position) {
+        order_id -> Text,
+        model -> Text,
+        position -> Integer,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        share_micros -> BigInt,
+        credited_micros -> BigInt,
+        refunded_micros -> BigInt,
+        occurred_at -> BigInt,
+        self_referral -> Bool,
+    }
+}
+
+diesel::table! {
+    enrollment_daily (campaign_id, model, day, enrollment_id) {
+        campaign_id -> Text,
+        model -> Text,
+        day -> Integer,
+        enrollment_id -> Text,
+        orders -> BigInt,
+        redemptions -> BigInt,
+        conversions_micros -> BigInt,
+        gross_micros -> BigInt,
+        refunded_micros -> BigInt,
+        self_gross_micros -> BigInt,
+        self_refunded_micros -> BigInt,
+    }
+}
+
+diesel::table! {
+    enrollment_hourly (campaign_id, hour, enrollment_id) {
+        campaign_id -> Text,
+        hour -> Integer,
+        enrollment_id -> Text,
+        clicks -> BigInt,
+    }
+}
+
+diesel::table! {
+    posts (id) {
+        id -> Text,
+        brand_id -> Text,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        influencer_id -> Text,
+        post_url -> Text,
+        platform -> Text,
+        paid -> Bool,
+        reach -> BigInt,
+        impressions -> BigInt,
+        likes -> BigInt,
+        comments -> BigInt,
+        shares -> BigInt,
+        saves -> BigInt,
+        video_views -> Nullable<BigInt>,
+        posted_at -> Nullable<BigInt>,
+        updated_at -> BigInt,
     }
 }

@@ -61,6 +61,14 @@ pub enum Model {
 }
 
 impl Model {
+    pub const ALL: [Model; 5] = [
+        Model::LastClick,
+        Model::FirstClick,
+        Model::Linear,
+        Model::TimeDecay,
+        Model::PositionBased,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LastClick => "last_click",

@@ -4,6 +4,7 @@ pub mod attribution;
 pub mod campaign;
 pub mod codes;
 pub mod keys;
+pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod scope;

@@ -213,9 +213,27 @@ pub fn fold(conn: &mut AnyConnection, before: i64, limit: i64) -> QueryResult<us
         let new: HashSet<VisitorKey> = insert_new_visitors(conn, &keys)?.into_iter().collect();
         let sums = aggregate(&rows, |k| new.contains(k));
         add_to_daily(conn, &sums.into_values().collect::<Vec<_>>())?;
+        crate::store::reports::add_hourly(conn, &hourly(&rows))?;
         crate::store::settings::set(conn, WATERMARK, &next)?;
         Ok(rows.len())
     })
+}
+
+/// Human clicks per (campaign, UTC hour, enrollment), sorted.
+fn hourly(rows: &[ClickRow]) -> Vec<(String, i32, String, i64)> {
+    let mut sums: BTreeMap<(String, i32, String), i64> = BTreeMap::new();
+    for c in rows.iter().filter(|c| c.kind == "human") {
+        *sums
+            .entry((
+                c.campaign_id.clone(),
+                utc_hour(c.ts),
+                c.enrollment_id.clone(),
+            ))
+            .or_default() += 1;
+    }
+    sums.into_iter()
+        .map(|((c, h, e), n)| (c, h, e, n))
+        .collect()
 }
 
 fn insert_new_visitors(
@@ -313,6 +331,36 @@ pub fn daily_for_link(
         }
         Ok(by_day.into_values().collect())
     })
+}
+
+/// The clicks of a campaign after the watermark (the last few seconds).
+pub fn recent_of_campaign(
+    conn: &mut AnyConnection,
+    campaign_id: &str,
+) -> QueryResult<Vec<ClickRow>> {
+    let from = watermark(conn)?;
+    clicks::table
+        .filter(clicks::id.gt(from))
+        .filter(clicks::campaign_id.eq(campaign_id))
+        .select(ClickRow::as_select())
+        .load(conn)
+}
+
+/// Per link and day, the counts that these (recent) clicks add to the rollups: a visitor
+/// already recorded for its link and day is not unique again.
+pub fn pending_daily(conn: &mut AnyConnection, rows: &[ClickRow]) -> QueryResult<Vec<DailyRow>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let seen = known_visitors(conn, rows)?;
+    Ok(aggregate(rows, |k| !seen.contains(k))
+        .into_values()
+        .collect())
+}
+
+/// The UTC hour (hours since the epoch) of a time in microseconds.
+pub fn utc_hour(micros: i64) -> i32 {
+    micros.div_euclid(3_600_000_000) as i32
 }
 
 /// The clicks after the watermark (the last few seconds), of one link or all.

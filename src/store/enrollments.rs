@@ -112,6 +112,18 @@ pub fn find(
         .optional()
 }
 
+/// Every enrollment of a campaign (reports), in id order.
+pub fn list_all_for_campaign(
+    conn: &mut AnyConnection,
+    campaign_id: &str,
+) -> QueryResult<Vec<EnrollmentRow>> {
+    enrollments::table
+        .filter(enrollments::campaign_id.eq(campaign_id))
+        .select(EnrollmentRow::as_select())
+        .order(enrollments::id.asc())
+        .load(conn)
+}
+
 pub fn list_for_campaign(
     conn: &mut AnyConnection,
     campaign_id: &str,

@@ -8,4 +8,5 @@ pub mod enrollments;
 pub mod influencers;
 pub mod keys;
 pub mod orders;
+pub mod reports;
 pub mod settings;

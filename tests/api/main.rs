@@ -9,5 +9,6 @@ mod helpers;
 mod openapi;
 mod orders;
 mod redirect;
+mod reports;
 mod resources;
 mod webhooks;

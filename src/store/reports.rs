@@ -1,0 +1,568 @@
+//! What reports read: credits of orders under every model and their per-day rollups
+//! (maintained as orders and refunds arrive), click rollups per enrollment, post metrics and
+//! funnel events. Sums are done by the database (`GROUP BY`), never by scanning raw rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::upsert::excluded;
+
+use crate::db::schema::{campaigns, enrollment_daily, enrollment_hourly, order_credits, posts};
+use crate::db::AnyConnection;
+use crate::domain::campaign::Model;
+use crate::store::clicks::{self, utc_day, ClickRow};
+use crate::store::orders::{AttributionRow, OrderRow};
+use crate::with_backend;
+
+const CHUNK: usize = 500;
+
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = order_credits, treat_none_as_default_value = false)]
+pub struct CreditRow {
+    pub order_id: String,
+    pub model: String,
+    pub position: i32,
+    pub campaign_id: String,
+    pub enrollment_id: String,
+    pub share_micros: i64,
+    pub credited_micros: i64,
+    pub refunded_micros: i64,
+    pub occurred_at: i64,
+    pub self_referral: bool,
+}
+
+#[derive(Debug, Clone, Default, Insertable)]
+#[diesel(table_name = enrollment_daily, treat_none_as_default_value = false)]
+pub struct DailyDelta {
+    pub campaign_id: String,
+    pub model: String,
+    pub day: i32,
+    pub enrollment_id: String,
+    pub orders: i64,
+    pub redemptions: i64,
+    pub conversions_micros: i64,
+    pub gross_micros: i64,
+    pub refunded_micros: i64,
+    pub self_gross_micros: i64,
+    pub self_refunded_micros: i64,
+}
+
+type DailyKey = (String, String, i32, String);
+
+fn delta<'a>(
+    map: &'a mut BTreeMap<DailyKey, DailyDelta>,
+    campaign_id: &str,
+    model: &str,
+    day: i32,
+    enrollment_id: &str,
+) -> &'a mut DailyDelta {
+    map.entry((
+        campaign_id.to_string(),
+        model.to_string(),
+        day,
+        enrollment_id.to_string(),
+    ))
+    .or_insert_with(|| DailyDelta {
+        campaign_id: campaign_id.to_string(),
+        model: model.to_string(),
+        day,
+        enrollment_id: enrollment_id.to_string(),
+        ..DailyDelta::default()
+    })
+}
+
+/// Adds to the daily rollups, in key order (so concurrent writers cannot deadlock).
+fn add_daily(conn: &mut AnyConnection, deltas: BTreeMap<DailyKey, DailyDelta>) -> QueryResult<()> {
+    let rows: Vec<DailyDelta> = deltas.into_values().collect();
+    with_backend!(conn, |c| {
+        for chunk in rows.chunks(CHUNK) {
+            diesel::insert_into(enrollment_daily::table)
+                .values(chunk)
+                .on_conflict((
+                    enrollment_daily::campaign_id,
+                    enrollment_daily::model,
+                    enrollment_daily::day,
+                    enrollment_daily::enrollment_id,
+                ))
+                .do_update()
+                .set(
+                    (
+                        enrollment_daily::orders
+                            .eq(enrollment_daily::orders + excluded(enrollment_daily::orders)),
+                        enrollment_daily::redemptions
+                            .eq(enrollment_daily::redemptions
+                                + excluded(enrollment_daily::redemptions)),
+                        enrollment_daily::conversions_micros
+                            .eq(enrollment_daily::conversions_micros
+                                + excluded(enrollment_daily::conversions_micros)),
+                        enrollment_daily::gross_micros.eq(enrollment_daily::gross_micros
+                            + excluded(enrollment_daily::gross_micros)),
+                        enrollment_daily::refunded_micros.eq(enrollment_daily::refunded_micros
+                            + excluded(enrollment_daily::refunded_micros)),
+                        enrollment_daily::self_gross_micros.eq(enrollment_daily::self_gross_micros
+                            + excluded(enrollment_daily::self_gross_micros)),
+                        enrollment_daily::self_refunded_micros
+                            .eq(enrollment_daily::self_refunded_micros
+                                + excluded(enrollment_daily::self_refunded_micros)),
+                    ),
+                )
+                .execute(c)?;
+        }
+        QueryResult::Ok(())
+    })
+}
+
+/// Stores an order's credit under every model and adds it to the daily rollups.
+/// `redeemed` are the `(campaign, enrollment)` whose usable code the order carried.
+pub fn record_credits(
+    conn: &mut AnyConnection,
+    order: &OrderRow,
+    by_model: &[(Model, Vec<AttributionRow>)],
+    redeemed: &[(&str, &str)],
+) -> QueryResult<()> {
+    let day = utc_day(order.occurred_at);
+    let mut rows = Vec::new();
+    let mut deltas = BTreeMap::new();
+    for (model, credits) in by_model {
+        let model = model.as_str();
+        let mut credited_enrollments: Vec<&str> = Vec::new();
+        for c in credits {
+            rows.push(CreditRow {
+                order_id: order.id.clone(),
+                model: model.to_string(),
+                position: c.position,
+                campaign_id: c.campaign_id.clone(),
+                enrollment_id: c.enrollment_id.clone(),
+                share_micros: c.share_micros,
+                credited_micros: c.credited_micros,
+                refunded_micros: 0,
+                occurred_at: order.occurred_at,
+                self_referral: order.self_referral,
+            });
+            let d = delta(&mut deltas, &c.campaign_id, model, day, &c.enrollment_id);
+            if !credited_enrollments.contains(&c.enrollment_id.as_str()) {
+                d.orders += 1;
+                credited_enrollments.push(&c.enrollment_id);
+            }
+            d.conversions_micros += c.share_micros;
+            d.gross_micros += c.credited_micros;
+            if order.self_referral {
+                d.self_gross_micros += c.credited_micros;
+            }
+        }
+        let mut counted: Vec<&str> = Vec::new();
+        for (campaign_id, enrollment_id) in redeemed {
+            if !counted.contains(enrollment_id) {
+                delta(&mut deltas, campaign_id, model, day, enrollment_id).redemptions += 1;
+                counted.push(enrollment_id);
+            }
+        }
+    }
+    if !rows.is_empty() {
+        with_backend!(conn, |c| {
+            for chunk in rows.chunks(CHUNK) {
+                diesel::insert_into(order_credits::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+            QueryResult::Ok(())
+        })?;
+    }
+    add_daily(conn, deltas)
+}
+
+/// `credited × refunded / amount`, rounded half away from zero to the minor unit `unit`.
+fn refunded_part(credited: i64, refunded: i64, amount: i64, unit: i64) -> i64 {
+    if amount <= 0 {
+        return 0;
+    }
+    let units = i128::from(credited / unit);
+    let (num, den) = (units * i128::from(refunded), i128::from(amount));
+    let rounded = (2 * num + den) / (2 * den);
+    (rounded as i64) * unit
+}
+
+/// Moves the order's credits (every model) and their rollups from `previous` refunded to the
+/// order's current refunded total. Each credit's refunded part is its proportional share of
+/// the total, so a fully refunded order nets exactly zero everywhere.
+pub fn apply_refund(conn: &mut AnyConnection, order: &OrderRow, previous: i64) -> QueryResult<()> {
+    let credits: Vec<CreditRow> = order_credits::table
+        .filter(order_credits::order_id.eq(&order.id))
+        .select(CreditRow::as_select())
+        .load(conn)?;
+    let mut units: HashMap<String, i64> = HashMap::new();
+    let mut deltas = BTreeMap::new();
+    let day = utc_day(order.occurred_at);
+    for c in &credits {
+        let unit = match units.get(&c.campaign_id) {
+            Some(u) => *u,
+            None => {
+                let code: String = campaigns::table
+                    .find(&c.campaign_id)
+                    .select(campaigns::currency)
+                    .first(conn)?;
+                let u = crate::domain::money::Currency::parse("currency", &code)
+                    .map(crate::domain::orders::minor_unit_micros)
+                    .unwrap_or(10_000);
+                units.insert(c.campaign_id.clone(), u);
+                u
+            }
+        };
+        let now = refunded_part(
+            c.credited_micros,
+            order.refunded_micros,
+            order.amount_micros,
+            unit,
+        );
+        let before = refunded_part(c.credited_micros, previous, order.amount_micros, unit);
+        let change = now - before;
+        if change == 0 {
+            continue;
+        }
+        diesel::update(
+            order_credits::table
+                .filter(order_credits::order_id.eq(&c.order_id))
+                .filter(order_credits::model.eq(&c.model))
+                .filter(order_credits::position.eq(c.position)),
+        )
+        .set(order_credits::refunded_micros.eq(now))
+        .execute(conn)?;
+        let d = delta(&mut deltas, &c.campaign_id, &c.model, day, &c.enrollment_id);
+        d.refunded_micros += change;
+        if c.self_referral {
+            d.self_refunded_micros += change;
+        }
+    }
+    add_daily(conn, deltas)
+}
+
+/// What orders brought an enrollment in a window, under one model.
+#[derive(Debug, Clone, Default, QueryableByName)]
+pub struct OrderSums {
+    #[diesel(sql_type = Text)]
+    pub enrollment_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub orders: i64,
+    #[diesel(sql_type = BigInt)]
+    pub redemptions: i64,
+    #[diesel(sql_type = BigInt)]
+    pub conversions_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    pub gross_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    pub refunded_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    pub self_gross_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    pub self_refunded_micros: i64,
+}
+
+/// Text that is safe to put in SQL as a literal: ids are UUIDs and models come from the enum,
+/// so this only guards against a mistake.
+fn literal(s: &str) -> String {
+    debug_assert!(s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// Per enrollment of the campaign: the sums of the days `from_day..=to_day` under `model`.
+pub fn order_sums(
+    conn: &mut AnyConnection,
+    campaign_id: &str,
+    model: Model,
+    from_day: i32,
+    to_day: i32,
+) -> QueryResult<HashMap<String, OrderSums>> {
+    let sql = format!(
+        "SELECT enrollment_id, \
+           CAST(SUM(orders) AS BIGINT) AS orders, \
+           CAST(SUM(redemptions) AS BIGINT) AS redemptions, \
+           CAST(SUM(conversions_micros) AS BIGINT) AS conversions_micros, \
+           CAST(SUM(gross_micros) AS BIGINT) AS gross_micros, \
+           CAST(SUM(refunded_micros) AS BIGINT) AS refunded_micros, \
+           CAST(SUM(self_gross_micros) AS BIGINT) AS self_gross_micros, \
+           CAST(SUM(self_refunded_micros) AS BIGINT) AS self_refunded_micros \
+         FROM enrollment_daily \
+         WHERE campaign_id = '{}' AND model = '{}' AND day BETWEEN {from_day} AND {to_day} \
+         GROUP BY enrollment_id",
+        literal(campaign_id),
+        model.as_str()
+    );
+    let rows: Vec<OrderSums> = with_backend!(conn, |c| diesel::sql_query(sql).load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.enrollment_id.clone(), r))
+        .collect())
+}
+
+#[derive(Debug, Clone, Default, QueryableByName)]
+pub struct ClickSums {
+    #[diesel(sql_type = Text)]
+    pub enrollment_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub clicks: i64,
+    #[diesel(sql_type = BigInt)]
+    pub unique_clicks: i64,
+    #[diesel(sql_type = BigInt)]
+    pub bot_clicks: i64,
+}
+
+/// Per enrollment of the campaign: human clicks, unique clicks (distinct visitors per link per
+/// UTC day, summed) and bot clicks of the days `from_day..=to_day`: the rollups plus the
+/// clicks not folded yet, read in one snapshot.
+pub fn click_sums(
+    conn: &mut AnyConnection,
+    campaign_id: &str,
+    from_day: i32,
+    to_day: i32,
+) -> QueryResult<HashMap<String, ClickSums>> {
+    conn.transaction(|conn| {
+        clicks::snapshot(conn)?;
+        let sql = format!(
+            "SELECT enrollment_id, \
+               CAST(SUM(clicks) AS BIGINT) AS clicks, \
+               CAST(SUM(unique_clicks) AS BIGINT) AS unique_clicks, \
+               CAST(SUM(bot_clicks) AS BIGINT) AS bot_clicks \
+             FROM link_daily \
+             WHERE campaign_id = '{}' AND day BETWEEN {from_day} AND {to_day} \
+             GROUP BY enrollment_id",
+            literal(campaign_id)
+        );
+        let rows: Vec<ClickSums> = with_backend!(conn, |c| diesel::sql_query(sql).load(c))?;
+        let mut sums: HashMap<String, ClickSums> = rows
+            .into_iter()
+            .map(|r| (r.enrollment_id.clone(), r))
+            .collect();
+        let recent: Vec<ClickRow> = clicks::recent_of_campaign(conn, campaign_id)?
+            .into_iter()
+            .filter(|c| (from_day..=to_day).contains(&utc_day(c.ts)))
+            .collect();
+        for p in clicks::pending_daily(conn, &recent)? {
+            let s = sums
+                .entry(p.enrollment_id.clone())
+                .or_insert_with(|| ClickSums {
+                    enrollment_id: p.enrollment_id.clone(),
+                    ..ClickSums::default()
+                });
+            s.clicks += p.clicks;
+            s.unique_clicks += p.unique_clicks;
+            s.bot_clicks += p.bot_clicks;
+        }
+        Ok(sums)
+    })
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct HourClicks {
+    #[diesel(sql_type = Integer)]
+    pub hour: i32,
+    #[diesel(sql_type = Text)]
+    pub enrollment_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub clicks: i64,
+}
+
+/// Human clicks per enrollment and UTC hour between two hours (inclusive), folded and recent.
+pub fn hourly_clicks(
+    conn: &mut AnyConnection,
+    campaign_id: &str,
+    from_hour: i32,
+    to_hour: i32,
+) -> QueryResult<Vec<HourClicks>> {
+    conn.transaction(|conn| {
+        clicks::snapshot(conn)?;
+        let sql = format!(
+            "SELECT hour, enrollment_id, clicks FROM enrollment_hourly \
+             WHERE campaign_id = '{}' AND hour BETWEEN {from_hour} AND {to_hour}",
+            literal(campaign_id)
+        );
+        let mut rows: Vec<HourClicks> = with_backend!(conn, |c| diesel::sql_query(sql).load(c))?;
+        for c in clicks::recent_of_campaign(conn, campaign_id)? {
+            let hour = clicks::utc_hour(c.ts);
+            if c.kind == "human" && (from_hour..=to_hour).contains(&hour) {
+                rows.push(HourClicks {
+                    hour,
+                    enrollment_id: c.enrollment_id,
+                    clicks: 1,
+                });
+            }
+        }
+        Ok(rows)
+    })
+}
+
+/// The credits of a campaign's orders under a model between two instants (for time series).
+pub fn credits_between(
+    conn: &mut AnyConnection,
+    campaign_id: &str,
+    model: Model,
+    from: i64,
+    to: i64,
+) -> QueryResult<Vec<CreditRow>> {
+    order_credits::table
+        .filter(order_credits::campaign_id.eq(campaign_id))
+        .filter(order_credits::model.eq(model.as_str()))
+        .filter(order_credits::occurred_at.ge(from))
+        .filter(order_credits::occurred_at.lt(to))
+        .select(CreditRow::as_select())
+        .load(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = posts, treat_none_as_default_value = false)]
+pub struct PostRow {
+    pub id: String,
+    pub brand_id: String,
+    pub campaign_id: String,
+    pub enrollment_id: String,
+    pub influencer_id: String,
+    pub post_url: String,
+    pub platform: String,
+    pub paid: bool,
+    pub reach: i64,
+    pub impressions: i64,
+    pub likes: i64,
+    pub comments: i64,
+    pub shares: i64,
+    pub saves: i64,
+    pub video_views: Option<i64>,
+    pub posted_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// Inserts a post or replaces its metrics (one post per URL per enrollment); returns whether
+/// it was new.
+pub fn upsert_post(conn: &mut AnyConnection, row: &PostRow) -> QueryResult<bool> {
+    let existing: Option<String> = posts::table
+        .filter(posts::enrollment_id.eq(&row.enrollment_id))
+        .filter(posts::post_url.eq(&row.post_url))
+        .select(posts::id)
+        .first(conn)
+        .optional()?;
+    with_backend!(conn, |c| diesel::insert_into(posts::table)
+        .values(row)
+        .on_conflict((posts::enrollment_id, posts::post_url))
+        .do_update()
+        .set((
+            posts::platform.eq(excluded(posts::platform)),
+            posts::paid.eq(excluded(posts::paid)),
+            posts::reach.eq(excluded(posts::reach)),
+            posts::impressions.eq(excluded(posts::impressions)),
+            posts::likes.eq(excluded(posts::likes)),
+            posts::comments.eq(excluded(posts::comments)),
+            posts::shares.eq(excluded(posts::shares)),
+            posts::saves.eq(excluded(posts::saves)),
+            posts::video_views.eq(excluded(posts::video_views)),
+            posts::posted_at.eq(excluded(posts::posted_at)),
+            posts::updated_at.eq(excluded(posts::updated_at)),
+        ))
+        .execute(c))?;
+    Ok(existing.is_none())
+}
+
+pub fn find_post(conn: &mut AnyConnection, enrollment_id: &str, url: &str) -> QueryResult<PostRow> {
+    posts::table
+        .filter(posts::enrollment_id.eq(enrollment_id))
+        .filter(posts::post_url.eq(url))
+        .select(PostRow::as_select())
+        .first(conn)
+}
+
+pub fn posts_of_campaign(conn: &mut AnyConnection, campaign_id: &str) -> QueryResult<Vec<PostRow>> {
+    posts::table
+        .filter(posts::campaign_id.eq(campaign_id))
+        .select(PostRow::as_select())
+        .load(conn)
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct EventCount {
+    #[diesel(sql_type = Text)]
+    pub enrollment_id: String,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+/// Funnel events per enrollment and type between two instants.
+pub fn event_counts(
+    conn: &mut AnyConnection,
+    campaign_id: &str,
+    from: i64,
+    to: i64,
+) -> QueryResult<Vec<EventCount>> {
+    let sql = format!(
+        "SELECT enrollment_id, kind, CAST(COUNT(*) AS BIGINT) AS n FROM events \
+         WHERE campaign_id = '{}' AND occurred_at >= {from} AND occurred_at < {to} \
+         AND enrollment_id IS NOT NULL GROUP BY enrollment_id, kind",
+        literal(campaign_id)
+    );
+    with_backend!(conn, |c| diesel::sql_query(sql).load(c))
+}
+
+/// Adds folded clicks to the hourly rollups (sorted keys).
+pub fn add_hourly(
+    conn: &mut AnyConnection,
+    rows: &[(String, i32, String, i64)],
+) -> QueryResult<()> {
+    #[derive(Insertable)]
+    #[diesel(table_name = enrollment_hourly, treat_none_as_default_value = false)]
+    struct Row<'a> {
+        campaign_id: &'a str,
+        hour: i32,
+        enrollment_id: &'a str,
+        clicks: i64,
+    }
+    let values: Vec<Row<'_>> = rows
+        .iter()
+        .map(|(c, h, e, n)| Row {
+            campaign_id: c,
+            hour: *h,
+            enrollment_id: e,
+            clicks: *n,
+        })
+        .collect();
+    with_backend!(conn, |c| {
+        for chunk in values.chunks(CHUNK) {
+            diesel::insert_into(enrollment_hourly::table)
+                .values(chunk)
+                .on_conflict((
+                    enrollment_hourly::campaign_id,
+                    enrollment_hourly::hour,
+                    enrollment_hourly::enrollment_id,
+                ))
+                .do_update()
+                .set(
+                    enrollment_hourly::clicks
+                        .eq(enrollment_hourly::clicks + excluded(enrollment_hourly::clicks)),
+                )
+                .execute(c)?;
+        }
+        QueryResult::Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refunded_parts_round_to_the_unit_and_end_at_the_credit() {
+        // 33.33 of a 100.00 order, 50.00 refunded: 16.665 → 16.67.
+        assert_eq!(
+            refunded_part(33_330_000, 50_000_000, 100_000_000, 10_000),
+            16_670_000
+        );
+        assert_eq!(
+            refunded_part(33_330_000, 100_000_000, 100_000_000, 10_000),
+            33_330_000
+        );
+        assert_eq!(refunded_part(33_330_000, 0, 100_000_000, 10_000), 0);
+        assert_eq!(refunded_part(0, 5, 0, 10_000), 0);
+    }
+}
