@@ -387,9 +387,15 @@ pub fn record_order(
             let order_pk = uuid::Uuid::now_v7().to_string();
             let (touches, redeemed) = resolve_touches(conn, brand_id, &order_pk, &order)?;
             let credits = credit(conn, brand_id, &order, &touches, None)?;
-            let mut by_model = Vec::with_capacity(Model::ALL.len());
+            // The credit as decided (each campaign's own model), and under every model for
+            // reports that ask for another.
+            let mut by_model = Vec::with_capacity(Model::ALL.len() + 1);
+            by_model.push((store::reports::AS_DECIDED, credits.clone()));
             for m in Model::ALL {
-                by_model.push((m, credit(conn, brand_id, &order, &touches, Some(m))?));
+                by_model.push((
+                    m.as_str(),
+                    credit(conn, brand_id, &order, &touches, Some(m))?,
+                ));
             }
             let credited_influencers: Vec<String> =
                 credits.iter().map(|c| c.influencer_id.clone()).collect();
@@ -639,7 +645,7 @@ pub fn record_refund(
         let current = store::orders::find_order(conn, brand_id, order_external_id)?
             .ok_or_else(ApiError::not_found)?;
         // The credits of the order, under every model, follow the refund.
-        store::reports::apply_refund(conn, &current, current.refunded_micros - row.amount_micros)?;
+        store::reports::apply_refund(conn, &current)?;
         Ok(refund_view(&current, &row, current.refunded_micros))
     });
     match attempt {

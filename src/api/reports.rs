@@ -157,12 +157,18 @@ pub fn rows(
     conn: &mut AnyConnection,
     campaign: &CampaignRow,
     enrollments: Vec<EnrollmentRow>,
-    model: Model,
+    model: Option<Model>,
     window: Window,
 ) -> ApiResult<Vec<Row>> {
     let currency = currency_of(campaign);
     let clicks = store::click_sums(conn, &campaign.id, window.from_day, window.to_day)?;
-    let orders = store::order_sums(conn, &campaign.id, model, window.from_day, window.to_day)?;
+    let orders = store::order_sums(
+        conn,
+        &campaign.id,
+        store::credit_key(model),
+        window.from_day,
+        window.to_day,
+    )?;
     let mut posts: HashMap<String, (i64, i64, i64)> = HashMap::new();
     for p in store::posts_of_campaign(conn, &campaign.id)? {
         let e = posts.entry(p.enrollment_id).or_default();
@@ -282,16 +288,52 @@ pub fn rank(rows: Vec<(Row, Metrics)>, sort: &str, descending: bool) -> Vec<Lead
         .collect()
 }
 
+/// Whether the client prefers CSV to JSON (by `Accept` and its q-values; JSON on a tie).
 fn wants_csv(request: &HttpRequest) -> bool {
-    request
+    let Some(accept) = request
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.to_ascii_lowercase().contains("text/csv"))
+    else {
+        return false;
+    };
+    let (mut csv, mut json) = (0.0_f32, 0.0_f32);
+    for part in accept.split(',') {
+        let mut fields = part.split(';');
+        let media = fields
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let q = fields
+            .filter_map(|f| {
+                f.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .next()
+            .unwrap_or(1.0);
+        match media.as_str() {
+            "text/csv" => csv = csv.max(q),
+            "application/json" | "application/*" | "*/*" => json = json.max(q),
+            _ => {}
+        }
+    }
+    csv > 0.0 && csv > json
 }
 
-/// The leaderboard's rows as CSV: a header row, then one line per row, in the JSON's fields
-/// and order; nulls are empty cells.
+/// A text cell that a spreadsheet would run as a formula gets a leading apostrophe.
+fn csv_text(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// The leaderboard's rows as CSV: a header row (rank, ids, handle, status, then the metrics
+/// in the order of [`metrics::SORTABLE`], impressions, reach, currency), one line per row in
+/// the JSON's order; nulls are empty cells.
 fn leaderboard_csv(items: &[LeaderboardRow]) -> ApiResult<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = Vec::new();
@@ -308,7 +350,7 @@ fn leaderboard_csv(items: &[LeaderboardRow]) -> ApiResult<String> {
             .iter()
             .map(|k| match map.get(k) {
                 None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::String(s)) => csv_text(s),
                 Some(v) => v.to_string(),
             })
             .collect();
@@ -373,7 +415,8 @@ pub async fn leaderboard(
     let board = state
         .db(move |conn| {
             let (campaign, enrollments) = load_campaign(conn, &reader, &campaign_id)?;
-            let model = model.unwrap_or_else(|| campaign_model(&campaign));
+            // No model asked: the credit as each order's campaigns decided it.
+            let model_name = model.unwrap_or_else(|| campaign_model(&campaign)).as_str();
             let currency = currency_of(&campaign);
             let rows = rows(conn, &campaign, enrollments, model, window)?;
             let with_metrics: Vec<(Row, Metrics)> = rows
@@ -386,7 +429,7 @@ pub async fn leaderboard(
                 .collect();
             Ok(Leaderboard {
                 campaign_id: campaign.id,
-                model: model.as_str(),
+                model: model_name,
                 order: if descending { "desc" } else { "asc" },
                 items: rank(with_metrics, &sort, descending),
                 sort,
@@ -530,7 +573,8 @@ pub async fn report(
     let report = state
         .db(move |conn| {
             let (campaign, enrollments) = load_campaign(conn, &reader, &campaign_id)?;
-            let model = model.unwrap_or_else(|| campaign_model(&campaign));
+            // No model asked: the credit as each order's campaigns decided it.
+            let model_name = model.unwrap_or_else(|| campaign_model(&campaign)).as_str();
             let currency = currency_of(&campaign);
             let posts = store::posts_of_campaign(conn, &campaign.id)?;
             let rows = rows(conn, &campaign, enrollments, model, window)?;
@@ -538,12 +582,17 @@ pub async fn report(
             for r in &rows {
                 totals.add(&r.sums);
             }
-            let goal = goal_progress(
-                campaign.goal_metric.as_deref(),
-                campaign.goal_target_micros,
-                &totals,
-                currency,
-            );
+            // The campaign's goal is the brand's: an influencer sees only its own.
+            let goal = if reader.influencer_id.is_some() {
+                None
+            } else {
+                goal_progress(
+                    campaign.goal_metric.as_deref(),
+                    campaign.goal_target_micros,
+                    &totals,
+                    currency,
+                )
+            };
             let now = crate::db::now_micros();
             let pace = match (&goal, campaign.starts_at, campaign.ends_at) {
                 (Some(_), Some(start), Some(end)) if end > start => {
@@ -607,7 +656,7 @@ pub async fn report(
                 campaign_id: campaign.id.clone(),
                 name: campaign.name.clone(),
                 status: campaign.status.clone(),
-                model: model.as_str(),
+                model: model_name,
                 currency: currency.code().to_string(),
                 from: Window::bound(window.from_day),
                 to: Window::bound(window.to_day),
@@ -643,6 +692,8 @@ const SERIES_METRICS: [&str; 6] = [
     "net_revenue",
 ];
 const MAX_BUCKETS: i64 = 5_000;
+/// Three years.
+const MAX_SPAN_HOURS: i64 = 3 * 366 * 24;
 
 #[derive(Debug, Default, Clone)]
 struct Bucket {
@@ -668,11 +719,15 @@ pub struct Timeseries {
 fn bucket_start(t: DateTime<Utc>, interval: &str, tz: chrono_tz::Tz) -> DateTime<Utc> {
     use chrono::Timelike;
     let local = t.with_timezone(&tz);
+    if interval == "hour" {
+        // Back to the start of the local hour from the instant itself: exact on DST days
+        // (the repeated hour is two buckets) and in zones with half-hour offsets.
+        let into_hour = i64::from(local.minute()) * 60_000_000_000
+            + i64::from(local.second()) * 1_000_000_000
+            + i64::from(local.nanosecond());
+        return t - chrono::Duration::nanoseconds(into_hour);
+    }
     let naive = match interval {
-        "hour" => local
-            .date_naive()
-            .and_hms_opt(local.hour(), 0, 0)
-            .expect("valid hour"),
         "week" => {
             let d = local.date_naive();
             (d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday())))
@@ -745,9 +800,15 @@ pub async fn timeseries(
         }
     }
     let now = Utc::now();
-    let parse_instant = |field: &str, raw: &str| -> Result<DateTime<Utc>, FieldError> {
+    // A date is local midnight in `tz`; `to` as a date includes that whole day.
+    let parse_instant = |field: &str, raw: &str, end: bool| -> Result<DateTime<Utc>, FieldError> {
         if let Ok(d) = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
-            return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+            let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+            let midnight = d.and_hms_opt(0, 0, 0).expect("midnight");
+            return Ok(tz
+                .and_then(|tz| tz.from_local_datetime(&midnight).earliest())
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|| midnight.and_utc()));
         }
         DateTime::parse_from_rfc3339(raw.trim())
             .map(|t| t.with_timezone(&Utc))
@@ -756,24 +817,33 @@ pub async fn timeseries(
     let from = q
         .from
         .as_deref()
-        .and_then(|f| checks.take(parse_instant("from", f)));
+        .and_then(|f| checks.take(parse_instant("from", f, false)));
     let to =
         q.to.as_deref()
-            .and_then(|t| checks.take(parse_instant("to", t)));
+            .and_then(|t| checks.take(parse_instant("to", t, true)));
     checks.finish()?;
     let tz = tz.expect("checked");
     let result = state
         .db(move |conn| {
             let (campaign, enrollments) = load_campaign(conn, &reader, &campaign_id)?;
-            let model = model.unwrap_or_else(|| campaign_model(&campaign));
+            // No model asked: the credit as each order's campaigns decided it.
+            let model_name = model.unwrap_or_else(|| campaign_model(&campaign)).as_str();
             let currency = currency_of(&campaign);
             let to = to.unwrap_or(now);
+            // By default from the campaign's start, but at most a week of hours or a year of
+            // days and weeks back.
+            let longest = if interval == "hour" {
+                chrono::Duration::days(7)
+            } else {
+                chrono::Duration::days(366)
+            };
             let from = from.unwrap_or_else(|| {
                 campaign
                     .starts_at
                     .and_then(|s| Utc.timestamp_micros(s).single())
                     .filter(|s| *s < to)
                     .unwrap_or(to - chrono::Duration::days(30))
+                    .max(to - longest)
             });
             if from >= to {
                 return Err(ApiError::invalid("to", "must be after from"));
@@ -784,13 +854,17 @@ pub async fn timeseries(
                 "week" => 168,
                 _ => 24,
             };
-            if span_hours / per_bucket > MAX_BUCKETS {
+            if span_hours / per_bucket > MAX_BUCKETS || span_hours > MAX_SPAN_HOURS {
                 return Err(ApiError::invalid(
                     "interval",
-                    format!("more than {MAX_BUCKETS} buckets; use a longer interval or a shorter window"),
+                    format!(
+                        "more than {MAX_BUCKETS} buckets or {} days; use a longer interval or a shorter window",
+                        MAX_SPAN_HOURS / 24
+                    ),
                 ));
             }
-            let visible: Vec<String> = enrollments.iter().map(|e| e.id.clone()).collect();
+            let visible: std::collections::HashSet<String> =
+                enrollments.iter().map(|e| e.id.clone()).collect();
             let mut buckets: BTreeMap<DateTime<Utc>, Bucket> = BTreeMap::new();
             let mut start = bucket_start(from, &interval, tz);
             while start < to {
@@ -814,7 +888,7 @@ pub async fn timeseries(
             let credits = store::credits_between(
                 conn,
                 &campaign.id,
-                model,
+                store::credit_key(model),
                 from.timestamp_micros(),
                 to.timestamp_micros(),
             )?;
@@ -861,7 +935,7 @@ pub async fn timeseries(
                 campaign_id: campaign.id.clone(),
                 interval,
                 tz: tz.name().to_string(),
-                model: model.as_str(),
+                model: model_name,
                 currency: currency.code().to_string(),
                 metrics: wanted,
                 buckets: out,
@@ -952,7 +1026,8 @@ pub async fn funnel(
     let result = state
         .db(move |conn| {
             let (campaign, enrollments) = load_campaign(conn, &reader, &campaign_id)?;
-            let model = model.unwrap_or_else(|| campaign_model(&campaign));
+            // No model asked: the credit as each order's campaigns decided it.
+            let model_name = model.unwrap_or_else(|| campaign_model(&campaign)).as_str();
             let events = store::event_counts(
                 conn,
                 &campaign.id,
@@ -983,7 +1058,7 @@ pub async fn funnel(
             }
             Ok(Funnel {
                 campaign_id: campaign.id.clone(),
-                model: model.as_str(),
+                model: model_name,
                 from: Window::bound(window.from_day),
                 to: Window::bound(window.to_day),
                 total: FunnelRow {

@@ -343,7 +343,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    enrollment_daily (campaign_id, model, day, enrollment_id) {
+    enrollment_daily (campaign_id, model, enrollment_id, day) {
         campaign_id -> Text,
         model -> Text,
         day -> Integer,

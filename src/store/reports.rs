@@ -17,6 +17,15 @@ use crate::with_backend;
 
 const CHUNK: usize = 500;
 
+/// The key of credits as the order's campaigns decided them (each its own model); the other
+/// keys are the models' names.
+pub const AS_DECIDED: &str = "campaign";
+
+/// The credit key a report reads: the given model, or the credit as decided.
+pub fn credit_key(model: Option<Model>) -> &'static str {
+    model.map(Model::as_str).unwrap_or(AS_DECIDED)
+}
+
 #[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = order_credits, treat_none_as_default_value = false)]
 pub struct CreditRow {
@@ -118,14 +127,14 @@ fn add_daily(conn: &mut AnyConnection, deltas: BTreeMap<DailyKey, DailyDelta>) -
 pub fn record_credits(
     conn: &mut AnyConnection,
     order: &OrderRow,
-    by_model: &[(Model, Vec<AttributionRow>)],
+    by_model: &[(&str, Vec<AttributionRow>)],
     redeemed: &[(&str, &str)],
 ) -> QueryResult<()> {
     let day = utc_day(order.occurred_at);
     let mut rows = Vec::new();
     let mut deltas = BTreeMap::new();
     for (model, credits) in by_model {
-        let model = model.as_str();
+        let model = *model;
         let mut credited_enrollments: Vec<&str> = Vec::new();
         for c in credits {
             rows.push(CreditRow {
@@ -173,7 +182,7 @@ pub fn record_credits(
 }
 
 /// `credited × refunded / amount`, rounded half away from zero to the minor unit `unit`.
-fn refunded_part(credited: i64, refunded: i64, amount: i64, unit: i64) -> i64 {
+pub fn refunded_part(credited: i64, refunded: i64, amount: i64, unit: i64) -> i64 {
     if amount <= 0 {
         return 0;
     }
@@ -183,55 +192,68 @@ fn refunded_part(credited: i64, refunded: i64, amount: i64, unit: i64) -> i64 {
     (rounded as i64) * unit
 }
 
-/// Moves the order's credits (every model) and their rollups from `previous` refunded to the
-/// order's current refunded total. Each credit's refunded part is its proportional share of
-/// the total, so a fully refunded order nets exactly zero everywhere.
-pub fn apply_refund(conn: &mut AnyConnection, order: &OrderRow, previous: i64) -> QueryResult<()> {
+/// Moves the order's credits (under every key) and their rollups to the order's current
+/// refunded total. Per key, the refunded part of all the order's credits is the proportional
+/// share of their sum (rounded to the minor unit), split over the credits by their amounts
+/// like the credit itself ([`attribution::allocate`]), so the parts add up exactly and a
+/// fully refunded order nets zero everywhere. Stored parts are absolute, so the change is
+/// recomputed from them: any sequence of refunds ends where one refund of the same total would.
+pub fn apply_refund(conn: &mut AnyConnection, order: &OrderRow) -> QueryResult<()> {
     let credits: Vec<CreditRow> = order_credits::table
         .filter(order_credits::order_id.eq(&order.id))
+        .order((order_credits::model.asc(), order_credits::position.asc()))
         .select(CreditRow::as_select())
         .load(conn)?;
     let mut units: HashMap<String, i64> = HashMap::new();
+    for c in &credits {
+        if !units.contains_key(&c.campaign_id) {
+            let code: String = campaigns::table
+                .find(&c.campaign_id)
+                .select(campaigns::currency)
+                .first(conn)?;
+            let u = crate::domain::money::Currency::parse("currency", &code)
+                .map(crate::domain::orders::minor_unit_micros)
+                .unwrap_or(10_000);
+            units.insert(c.campaign_id.clone(), u);
+        }
+    }
+    // Groups of credits split together: one key, one minor unit.
+    let mut groups: BTreeMap<(String, i64), Vec<&CreditRow>> = BTreeMap::new();
+    for c in &credits {
+        groups
+            .entry((c.model.clone(), units[&c.campaign_id]))
+            .or_default()
+            .push(c);
+    }
     let mut deltas = BTreeMap::new();
     let day = utc_day(order.occurred_at);
-    for c in &credits {
-        let unit = match units.get(&c.campaign_id) {
-            Some(u) => *u,
-            None => {
-                let code: String = campaigns::table
-                    .find(&c.campaign_id)
-                    .select(campaigns::currency)
-                    .first(conn)?;
-                let u = crate::domain::money::Currency::parse("currency", &code)
-                    .map(crate::domain::orders::minor_unit_micros)
-                    .unwrap_or(10_000);
-                units.insert(c.campaign_id.clone(), u);
-                u
+    for ((_, unit), members) in groups {
+        let credited: i64 = members.iter().map(|c| c.credited_micros).sum();
+        let total = refunded_part(credited, order.refunded_micros, order.amount_micros, unit);
+        let weights: Vec<u128> = members
+            .iter()
+            .map(|c| c.credited_micros.max(0) as u128)
+            .collect();
+        let parts = crate::domain::attribution::allocate(total / unit, &weights);
+        for (c, part) in members.into_iter().zip(parts) {
+            let now = part * unit;
+            let change = now - c.refunded_micros;
+            if change == 0 {
+                continue;
             }
-        };
-        let now = refunded_part(
-            c.credited_micros,
-            order.refunded_micros,
-            order.amount_micros,
-            unit,
-        );
-        let before = refunded_part(c.credited_micros, previous, order.amount_micros, unit);
-        let change = now - before;
-        if change == 0 {
-            continue;
-        }
-        diesel::update(
-            order_credits::table
-                .filter(order_credits::order_id.eq(&c.order_id))
-                .filter(order_credits::model.eq(&c.model))
-                .filter(order_credits::position.eq(c.position)),
-        )
-        .set(order_credits::refunded_micros.eq(now))
-        .execute(conn)?;
-        let d = delta(&mut deltas, &c.campaign_id, &c.model, day, &c.enrollment_id);
-        d.refunded_micros += change;
-        if c.self_referral {
-            d.self_refunded_micros += change;
+            diesel::update(
+                order_credits::table
+                    .filter(order_credits::order_id.eq(&c.order_id))
+                    .filter(order_credits::model.eq(&c.model))
+                    .filter(order_credits::position.eq(c.position)),
+            )
+            .set(order_credits::refunded_micros.eq(now))
+            .execute(conn)?;
+            let d = delta(&mut deltas, &c.campaign_id, &c.model, day, &c.enrollment_id);
+            d.refunded_micros += change;
+            if c.self_referral {
+                d.self_refunded_micros += change;
+            }
         }
     }
     add_daily(conn, deltas)
@@ -273,7 +295,7 @@ fn literal(s: &str) -> String {
 pub fn order_sums(
     conn: &mut AnyConnection,
     campaign_id: &str,
-    model: Model,
+    key: &str,
     from_day: i32,
     to_day: i32,
 ) -> QueryResult<HashMap<String, OrderSums>> {
@@ -290,7 +312,7 @@ pub fn order_sums(
          WHERE campaign_id = '{}' AND model = '{}' AND day BETWEEN {from_day} AND {to_day} \
          GROUP BY enrollment_id",
         literal(campaign_id),
-        model.as_str()
+        literal(key)
     );
     let rows: Vec<OrderSums> = with_backend!(conn, |c| diesel::sql_query(sql).load(c))?;
     Ok(rows
@@ -399,13 +421,13 @@ pub fn hourly_clicks(
 pub fn credits_between(
     conn: &mut AnyConnection,
     campaign_id: &str,
-    model: Model,
+    key: &str,
     from: i64,
     to: i64,
 ) -> QueryResult<Vec<CreditRow>> {
     order_credits::table
         .filter(order_credits::campaign_id.eq(campaign_id))
-        .filter(order_credits::model.eq(model.as_str()))
+        .filter(order_credits::model.eq(key))
         .filter(order_credits::occurred_at.ge(from))
         .filter(order_credits::occurred_at.lt(to))
         .select(CreditRow::as_select())

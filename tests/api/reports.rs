@@ -611,3 +611,235 @@ async fn figures_do_not_change_when_clicks_are_folded_into_rollups() {
     assert_eq!(app.get(&board, &f.admin).await.json()["items"], before.0);
     assert_eq!(app.get(&series, &f.admin).await.json()["buckets"], before.1);
 }
+
+#[tokio::test]
+async fn refunds_split_over_credits_add_up_exactly() {
+    let app = spawn_app().await;
+    let s = crate::orders::shop(&app, json!({"model": "linear"}), &["anna", "ben", "cleo"]).await;
+    let mut clicks = Vec::new();
+    for i in 0..3 {
+        clicks.push(click_id(&app, s.link(i), CHROME).await);
+    }
+    let r = app
+        .post(
+            "/api/v1/orders",
+            &s.storefront,
+            json!({"order_id": "L-1", "amount": "100.00", "currency": "EUR", "click_ids": clicks}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let board = format!("/api/v1/campaigns/{}/leaderboard", s.campaign_id);
+    let refunds = |b: &Value| -> i64 {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (r["refunds"].as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64
+            })
+            .sum()
+    };
+    // One cent refunded: one credit carries it, none is lost to rounding.
+    let r = app
+        .post(
+            "/api/v1/orders/L-1/refunds",
+            &s.storefront,
+            json!({"refund_id": "c", "amount": "0.01"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    for model in [
+        "",
+        "?model=linear",
+        "?model=last_click",
+        "?model=time_decay",
+    ] {
+        assert_eq!(
+            refunds(&app.get(&format!("{board}{model}"), &s.admin).await.json()),
+            1,
+            "{model}"
+        );
+    }
+    // Half of it: 50.00 in all, not 50.01.
+    let r = app
+        .post(
+            "/api/v1/orders/L-1/refunds",
+            &s.storefront,
+            json!({"refund_id": "h", "amount": "49.99"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(refunds(&app.get(&board, &s.admin).await.json()), 5_000);
+    // All of it: every credit nets exactly zero.
+    let r = app
+        .post(
+            "/api/v1/orders/L-1/refunds",
+            &s.storefront,
+            json!({"refund_id": "a", "amount": "50.00"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let b = app
+        .get(&format!("{board}?model=position_based"), &s.admin)
+        .await
+        .json();
+    assert!(
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["net_revenue"] == "0.00"),
+        "{b}"
+    );
+    let b = app.get(&board, &s.admin).await.json();
+    assert!(
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["net_revenue"] == "0.00"),
+        "{b}"
+    );
+}
+
+#[tokio::test]
+async fn an_order_touching_two_campaigns_is_counted_once_by_default() {
+    let app = spawn_app().await;
+    let s = crate::orders::shop(&app, json!({"model": "linear"}), &["anna"]).await;
+    // A second campaign of the same brand, last click, with ben.
+    let r = app
+        .post(
+            "/api/v1/campaigns",
+            &s.admin,
+            json!({"name": "Autumn", "destination_url": "https://shop.example/autumn",
+                   "currency": "EUR", "attribution": {"model": "last_click", "code_priority": false}}),
+        )
+        .await;
+    let autumn = r.json()["id"].as_str().unwrap().to_string();
+    let ben = app
+        .post("/api/v1/influencers", &s.admin, json!({"handle": "ben"}))
+        .await
+        .json();
+    let e = app
+        .post(
+            &format!("/api/v1/campaigns/{autumn}/influencers"),
+            &s.admin,
+            json!({"influencer_id": ben["id"]}),
+        )
+        .await
+        .json();
+    let a = click_id(&app, s.link(0), CHROME).await;
+    let b = click_id(&app, e["link"]["code"].as_str().unwrap(), CHROME).await;
+    let r = app
+        .post(
+            "/api/v1/orders",
+            &s.storefront,
+            json!({"order_id": "X-1", "amount": "90.00", "currency": "EUR", "click_ids": [a, b]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let decided: f64 = r.json()["attribution"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["credited_amount"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(decided, 90.0);
+    let net = |campaign: &str, q: &str| {
+        let app = &app;
+        let admin = s.admin.clone();
+        let path = format!("/api/v1/campaigns/{campaign}/report{q}");
+        async move {
+            app.get(&path, &admin).await.json()["totals"]["net_revenue"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        }
+    };
+    // As decided: the two campaigns' reports add up to the order, never more.
+    assert_eq!(net(&s.campaign_id, "").await + net(&autumn, "").await, 90.0);
+    // Under one model for both, too.
+    for q in ["?model=linear", "?model=last_click", "?model=first_click"] {
+        assert_eq!(
+            net(&s.campaign_id, q).await + net(&autumn, q).await,
+            90.0,
+            "{q}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hourly_buckets_follow_the_zone_through_a_dst_change() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    // Europe/Berlin leaves summer time at 01:00Z on 2026-10-25: 02:00 local happens twice.
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/campaigns/{}/timeseries?interval=hour&tz=Europe/Berlin&metrics=clicks&from=2026-10-24T22:00:00Z&to=2026-10-25T03:00:00Z",
+                f.campaign_id
+            ),
+            &f.admin,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let starts: Vec<String> = r.json()["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["start"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2026-10-25T00:00:00+02:00",
+            "2026-10-25T01:00:00+02:00",
+            "2026-10-25T02:00:00+02:00",
+            "2026-10-25T02:00:00+01:00",
+            "2026-10-25T03:00:00+01:00",
+        ]
+    );
+    // Days in a zone: a date is local midnight; the last date is included.
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/campaigns/{}/timeseries?interval=day&tz=America/New_York&from=2026-10-24&to=2026-10-25",
+                f.campaign_id
+            ),
+            &f.admin,
+        )
+        .await;
+    let starts: Vec<String> = r.json()["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["start"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        starts,
+        ["2026-10-24T00:00:00-04:00", "2026-10-25T00:00:00-04:00"]
+    );
+    // JSON unless CSV is preferred.
+    let r = app
+        .client
+        .get(format!(
+            "{}/api/v1/campaigns/{}/leaderboard",
+            app.address, f.campaign_id
+        ))
+        .bearer_auth(&f.admin)
+        .header("accept", "application/json, text/csv;q=0.1")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+}

@@ -33,8 +33,15 @@ CREATE TABLE enrollment_daily (
     refunded_micros BIGINT NOT NULL,
     self_gross_micros BIGINT NOT NULL,
     self_refunded_micros BIGINT NOT NULL,
-    PRIMARY KEY (campaign_id, model, day, enrollment_id)
-);
+    -- Enrollment before day: a report groups by enrollment while it reads the campaign's rows
+    -- in key order, with no sort.
+    PRIMARY KEY (campaign_id, model, enrollment_id, day)
+) WITHOUT ROWID;
+
+-- Reports sum a campaign's link rollups per enrollment: read from this index alone, in order.
+DROP INDEX link_daily_campaign;
+CREATE INDEX link_daily_campaign
+    ON link_daily (campaign_id, enrollment_id, day, clicks, unique_clicks, bot_clicks);
 
 -- Clicks per enrollment and UTC hour (folded with the daily link rollups), for time series.
 CREATE TABLE enrollment_hourly (
@@ -43,7 +50,15 @@ CREATE TABLE enrollment_hourly (
     enrollment_id TEXT NOT NULL,
     clicks BIGINT NOT NULL,
     PRIMARY KEY (campaign_id, hour, enrollment_id)
-);
+) WITHOUT ROWID;
+
+-- The clicks folded before this migration.
+INSERT INTO enrollment_hourly (campaign_id, hour, enrollment_id, clicks)
+SELECT campaign_id, CAST(ts / 3600000000 AS INTEGER), enrollment_id, COUNT(*)
+FROM clicks
+WHERE kind = 'human'
+  AND id <= COALESCE((SELECT value FROM settings WHERE name = 'rollup_watermark'), '')
+GROUP BY campaign_id, CAST(ts / 3600000000 AS INTEGER), enrollment_id;
 
 -- A post's latest metrics, as the brand reports them.
 CREATE TABLE posts (
