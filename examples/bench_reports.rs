@@ -241,7 +241,10 @@ async fn main() {
     let t0 = Instant::now();
     let step = (30 * DAY - DAY) / n_clicks as i64;
     let series = if postgres {
-        format!("SELECT generate_series(0, {}) AS i", n_clicks - 1)
+        format!(
+            "SELECT generate_series(CAST(0 AS BIGINT), {}) AS i",
+            n_clicks - 1
+        )
     } else {
         format!(
             "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {}) SELECT i FROM s",

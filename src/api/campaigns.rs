@@ -156,7 +156,7 @@ impl From<CampaignRow> for CampaignView {
 }
 
 /// A free slug derived from `base`: `base`, `base-2`, `base-3`…
-fn free_slug(conn: &mut AnyConnection, brand_id: &str, base: &str) -> ApiResult<String> {
+pub fn free_slug(conn: &mut AnyConnection, brand_id: &str, base: &str) -> ApiResult<String> {
     if !store::slug_taken(conn, brand_id, base)? {
         return Ok(base.to_string());
     }

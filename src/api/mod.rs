@@ -10,8 +10,11 @@ pub mod keys;
 pub mod links;
 pub mod ops;
 pub mod orders;
+pub mod payouts;
+pub mod pruning;
 pub mod reports;
 pub mod script;
+pub mod successor;
 pub mod views;
 pub mod webhooks;
 
@@ -205,6 +208,28 @@ pub fn routes() -> RouteTable {
     .post(
         "/api/v1/campaigns/{campaign_id}/influencers/{influencer_id}/posts",
         reports::upsert_post,
+    );
+    t.post("/api/v1/campaigns/{campaign_id}/prune", pruning::prune)
+        .get(
+            "/api/v1/campaigns/{campaign_id}/prune-log",
+            pruning::prune_log,
+        )
+        .post(
+            "/api/v1/campaigns/{campaign_id}/influencers/{influencer_id}/reinstate",
+            pruning::reinstate,
+        );
+    t.get(
+        "/api/v1/campaigns/{campaign_id}/payouts",
+        payouts::list_payouts,
+    )
+    .post(
+        "/api/v1/campaigns/{campaign_id}/payouts/{influencer_id}/mark-paid",
+        payouts::mark_paid,
+    )
+    .get("/api/v1/me", payouts::me);
+    t.post(
+        "/api/v1/campaigns/{campaign_id}/successor",
+        successor::successor,
     );
     t.get("/t.js", script::tracking_script);
     t

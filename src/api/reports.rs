@@ -289,7 +289,7 @@ pub fn rank(rows: Vec<(Row, Metrics)>, sort: &str, descending: bool) -> Vec<Lead
 }
 
 /// Whether the client prefers CSV to JSON (by `Accept` and its q-values; JSON on a tie).
-fn wants_csv(request: &HttpRequest) -> bool {
+pub fn wants_csv(request: &HttpRequest) -> bool {
     let Some(accept) = request
         .headers()
         .get(header::ACCEPT)
@@ -323,7 +323,7 @@ fn wants_csv(request: &HttpRequest) -> bool {
 }
 
 /// A text cell that a spreadsheet would run as a formula gets a leading apostrophe.
-fn csv_text(s: &str) -> String {
+pub fn csv_text(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
         format!("'{s}")
     } else {

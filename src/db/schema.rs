@@ -222,6 +222,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     enrollment_daily,
     enrollment_hourly,
     posts,
+    prune_log,
+    payouts,
 );
 
 diesel::table! {
@@ -386,5 +388,33 @@ diesel::table! {
         video_views -> Nullable<BigInt>,
         posted_at -> Nullable<BigInt>,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    prune_log (id) {
+        id -> Text,
+        brand_id -> Text,
+        campaign_id -> Text,
+        action -> Text,
+        key_id -> Text,
+        at -> BigInt,
+        model -> Nullable<Text>,
+        rules -> Text,
+        entries -> Text,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> Text,
+        brand_id -> Text,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        influencer_id -> Text,
+        amount_micros -> BigInt,
+        reference -> Nullable<Text>,
+        key_id -> Text,
+        paid_at -> BigInt,
     }
 }

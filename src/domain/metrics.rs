@@ -164,6 +164,19 @@ pub fn wilson_lower_bound(successes: f64, trials: f64) -> Option<f64> {
     Some(round6(((centre - margin) / (1.0 + z2 / trials)).max(0.0)))
 }
 
+/// Wilson score interval's upper bound at 95% for `successes` of `trials`.
+pub fn wilson_upper_bound(successes: f64, trials: f64) -> Option<f64> {
+    if trials <= 0.0 {
+        return None;
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let p = (successes / trials).clamp(0.0, 1.0);
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * trials);
+    let margin = z * ((p * (1.0 - p) + z2 / (4.0 * trials)) / trials).sqrt();
+    Some(round6(((centre + margin) / (1.0 + z2 / trials)).min(1.0)))
+}
+
 pub fn compute(s: &Sums, currency: Currency) -> Metrics {
     let net = s.net_micros();
     let cost = s.cost_micros();

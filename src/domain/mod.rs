@@ -7,6 +7,7 @@ pub mod keys;
 pub mod metrics;
 pub mod money;
 pub mod orders;
+pub mod pruning;
 pub mod scope;
 pub mod text;
 pub mod traffic;

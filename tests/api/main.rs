@@ -1,6 +1,7 @@
 //! Black-box HTTP tests. One binary; each test starts the app on port 0 with its own database
 //! (SQLite by default, PostgreSQL when INFLUTRACK_TEST_POSTGRES_URL is set).
 
+mod campaign_loop;
 mod cli;
 mod crash;
 mod errors;
@@ -8,6 +9,7 @@ mod foundation;
 mod helpers;
 mod openapi;
 mod orders;
+mod pruning;
 mod redirect;
 mod reports;
 mod resources;
