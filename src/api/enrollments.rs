@@ -70,7 +70,14 @@ pub fn enrollment_views(
                     .collect(),
                 discount_codes: my_codes
                     .into_iter()
-                    .map(|c| code_view(currency, c))
+                    .map(|c| {
+                        let mut v = code_view(currency, c);
+                        // A pruned influencer's codes are stopped whatever their own status.
+                        if row.status == "pruned" {
+                            v.status = "pruned".into();
+                        }
+                        v
+                    })
                     .collect(),
                 goal: goal_view(row.goal_metric.as_deref(), row.goal_target_micros, currency),
                 fee: money::format_amount(row.fee_micros, currency),

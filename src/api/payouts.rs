@@ -319,6 +319,15 @@ pub async fn mark_paid(
                 return Err(ApiError::invalid("amount", "must be greater than zero"));
             }
             let row = crate::db::write_transaction::<_, ApiError, _>(conn, |conn| {
+                // Concurrent payments to one influencer queue here (a row lock on PostgreSQL;
+                // SQLite's write lock is already held), so each sees the balance the other
+                // left.
+                diesel::update(crate::db::schema::enrollments::table.find(&enrollment.id))
+                    .set(
+                        crate::db::schema::enrollments::status
+                            .eq(crate::db::schema::enrollments::status),
+                    )
+                    .execute(conn)?;
                 if let Some(r) = &reference {
                     let taken: i64 = payouts::table
                         .filter(payouts::campaign_id.eq(&campaign.id))
@@ -357,7 +366,16 @@ pub async fn mark_paid(
                 };
                 diesel::insert_into(payouts::table)
                     .values(&row)
-                    .execute(conn)?;
+                    .execute(conn)
+                    .map_err(|e| match e {
+                        diesel::result::Error::DatabaseError(
+                            diesel::result::DatabaseErrorKind::UniqueViolation,
+                            _,
+                        ) => ApiError::Conflict(
+                            "a payment with this reference is already recorded".into(),
+                        ),
+                        other => other.into(),
+                    })?;
                 Ok(row)
             })?;
             let (line, _) = lines(

@@ -222,11 +222,12 @@ pub async fn prune(
                 .filter(|e| e.status == "pruned")
                 .map(|e| e.id.clone())
                 .collect();
-            let active: Vec<_> = all.into_iter().filter(|e| e.status != "pruned").collect();
+            // Everyone is judged, the pruned too, so that a share rule (`bottom_percent`) is
+            // taken over the same population each time and re-applying changes nothing.
             let rows = reports::rows(
                 conn,
                 &campaign,
-                active,
+                all,
                 model,
                 Window::parse(&mut Checks::default(), None, None),
             )?;
@@ -264,6 +265,9 @@ pub async fn prune(
                         conversion_rate_lower_bound: m.conversion_rate_lower_bound,
                     },
                 };
+                if row.enrollment.status == "pruned" {
+                    continue;
+                }
                 match verdict {
                     Verdict::Pruned(reasons) => result.pruned.push(judged(reasons, None)),
                     Verdict::Kept => result.kept.push(judged(vec![], None)),
@@ -272,51 +276,78 @@ pub async fn prune(
                     }
                 }
             }
-            let mut changed = Vec::new();
+            let mut changed: Vec<String> = Vec::new();
             if !dry_run && !result.pruned.is_empty() {
                 let now = crate::db::now_micros();
-                let log = LogRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    brand_id: campaign.brand_id.clone(),
-                    campaign_id: campaign.id.clone(),
-                    action: "prune".into(),
-                    key_id: key.key_id.clone(),
-                    at: now,
-                    model: Some(model_name.to_string()),
-                    rules: result.rules.to_string(),
-                    entries: serde_json::to_string(&result.pruned).unwrap_or_default(),
-                };
-                let ids: Vec<String> = result
-                    .pruned
-                    .iter()
-                    .map(|p| p.enrollment_id.clone())
-                    .collect();
-                crate::db::write_transaction::<_, ApiError, _>(conn, |conn| {
-                    diesel::update(
-                        enrollments::table
-                            .filter(enrollments::id.eq_any(&ids))
-                            .filter(enrollments::status.eq("active")),
-                    )
-                    .set((
-                        enrollments::status.eq("pruned"),
-                        enrollments::pruned_at.eq(Some(now)),
-                    ))
-                    .execute(conn)?;
-                    diesel::insert_into(prune_log::table)
-                        .values(&log)
+                let log_id = uuid::Uuid::now_v7().to_string();
+                let candidates: Vec<Judged> = result.pruned.clone();
+                let applied = crate::db::write_transaction::<_, ApiError, _>(conn, |conn| {
+                    // Only what this call changes is pruned and logged (a concurrent apply
+                    // may have taken some already).
+                    let mut applied = Vec::new();
+                    for j in candidates {
+                        let n = diesel::update(
+                            enrollments::table
+                                .filter(enrollments::id.eq(&j.enrollment_id))
+                                .filter(enrollments::status.eq("active")),
+                        )
+                        .set((
+                            enrollments::status.eq("pruned"),
+                            enrollments::pruned_at.eq(Some(now)),
+                        ))
                         .execute(conn)?;
-                    Ok(())
+                        if n == 1 {
+                            applied.push(j);
+                        }
+                    }
+                    if !applied.is_empty() {
+                        let log = LogRow {
+                            id: log_id.clone(),
+                            brand_id: campaign.brand_id.clone(),
+                            campaign_id: campaign.id.clone(),
+                            action: "prune".into(),
+                            key_id: key.key_id.clone(),
+                            at: now,
+                            model: Some(model_name.to_string()),
+                            rules: result.rules.to_string(),
+                            entries: serde_json::to_string(&applied).unwrap_or_default(),
+                        };
+                        diesel::insert_into(prune_log::table)
+                            .values(&log)
+                            .execute(conn)?;
+                    }
+                    Ok(applied)
                 })?;
-                result.log_id = Some(log.id);
-                changed = ids;
+                changed = applied.iter().map(|j| j.enrollment_id.clone()).collect();
+                if !applied.is_empty() {
+                    result.log_id = Some(log_id);
+                }
+                result.pruned = applied;
             }
             Ok((result, changed))
         })
         .await?;
-    for id in &changed {
+    invalidate_soon(&state, changed);
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// Drops the enrollments' links from the redirect cache now, and again a moment later: a
+/// redirect that loaded a link just before the change committed may have put the old state
+/// back meanwhile.
+fn invalidate_soon(state: &web::Data<AppState>, enrollment_ids: Vec<String>) {
+    if enrollment_ids.is_empty() {
+        return;
+    }
+    for id in &enrollment_ids {
         state.tracking.cache.invalidate_enrollment(id);
     }
-    Ok(HttpResponse::Ok().json(result))
+    let state = state.clone();
+    actix_web::rt::spawn(async move {
+        actix_web::rt::time::sleep(std::time::Duration::from_secs(1)).await;
+        for id in &enrollment_ids {
+            state.tracking.cache.invalidate_enrollment(id);
+        }
+    });
 }
 
 #[derive(Debug, Serialize)]
@@ -393,10 +424,7 @@ pub async fn reinstate(
             })
         })
         .await?;
-    state
-        .tracking
-        .cache
-        .invalidate_enrollment(&view.enrollment_id);
+    invalidate_soon(&state, vec![view.enrollment_id.clone()]);
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -138,7 +138,8 @@ pub async fn successor(
                     })
                     .collect(),
                 &sort,
-                true,
+                // The best first: highest, or lowest for costs.
+                !metrics::LOWER_IS_BETTER.contains(&sort.as_str()),
             );
             let kept: Vec<String> = ranked
                 .iter()

@@ -127,6 +127,18 @@ pub const SORTABLE: [&str; 24] = [
     "engagement_rate_by_reach",
 ];
 
+/// Metrics where a lower figure is the better one.
+pub const LOWER_IS_BETTER: [&str; 8] = [
+    "bot_clicks",
+    "refunds",
+    "fee",
+    "commission",
+    "cost",
+    "cpc",
+    "cpa",
+    "cpm",
+];
+
 fn ratio(num: i64, den: i64) -> Option<f64> {
     (den != 0).then(|| round6(num as f64 / den as f64))
 }

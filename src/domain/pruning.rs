@@ -160,18 +160,23 @@ pub fn judge(rules: &Rules, rows: &[(Sums, Metrics)], currency: Currency) -> Vec
             .collect();
         let n = judged.len();
         let cut = ((n as f64) * pct / 100.0).floor() as usize;
-        let mut order = judged.clone();
-        // Worst first; a missing figure counts as the worst; ties keep the given order.
+        // Worst first: lowest of a metric where more is better, highest where less is better
+        // (costs); an enrollment without the figure is not ranked among the worst; ties keep
+        // the given order.
+        let lower_is_better = metrics::LOWER_IS_BETTER.contains(&rules.rank_by.as_str());
+        let mut order: Vec<usize> = judged
+            .iter()
+            .copied()
+            .filter(|&i| rows[i].1.sort_value(&rules.rank_by).is_some())
+            .collect();
         order.sort_by(|&a, &b| {
-            let (x, y) = (
-                rows[a].1.sort_value(&rules.rank_by),
-                rows[b].1.sort_value(&rules.rank_by),
-            );
-            match (x, y) {
-                (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
-                (None, Some(_)) => std::cmp::Ordering::Less,
-                (Some(_), None) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
+            let x = rows[a].1.sort_value(&rules.rank_by).unwrap_or_default();
+            let y = rows[b].1.sort_value(&rules.rank_by).unwrap_or_default();
+            let o = x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal);
+            if lower_is_better {
+                o.reverse()
+            } else {
+                o
             }
         });
         for (rank, &i) in order.iter().take(cut).enumerate() {

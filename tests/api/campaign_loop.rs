@@ -379,3 +379,48 @@ async fn a_successor_keeps_the_best_never_the_pruned_and_can_carry_codes() {
         .await
         .problem(404);
 }
+
+#[tokio::test]
+async fn concurrent_payments_never_pay_more_than_the_balance() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({}), &["anna"]).await;
+    set_fee(&app, &s, 0, "100").await;
+    let pay = format!(
+        "/api/v1/campaigns/{}/payouts/{}/mark-paid",
+        s.campaign_id,
+        s.influencer(0)
+    );
+    let sends = (0..6).map(|i| {
+        app.post(
+            &pay,
+            &s.admin,
+            json!({"amount": "100.00", "reference": format!("T-{i}")}),
+        )
+    });
+    let answers = futures::future::join_all(sends).await;
+    let paid = answers.iter().filter(|r| r.status == 201).count();
+    assert_eq!(paid, 1, "{answers:?}");
+    assert!(answers.iter().all(|r| r.status == 201 || r.status == 422));
+    // The same reference at once: one payment.
+    let sends = (0..4).map(|_| {
+        app.post(
+            &pay,
+            &s.admin,
+            json!({"amount": "0.01", "reference": "DUP"}),
+        )
+    });
+    let answers = futures::future::join_all(sends).await;
+    assert!(
+        answers.iter().all(|r| r.status == 422 || r.status == 409),
+        "{answers:?}"
+    );
+    let p = app
+        .get(
+            &format!("/api/v1/campaigns/{}/payouts", s.campaign_id),
+            &s.admin,
+        )
+        .await
+        .json();
+    assert_eq!(p["items"][0]["paid"], "100.00");
+    assert_eq!(p["items"][0]["balance"], "0.00");
+}

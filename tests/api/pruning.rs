@@ -266,3 +266,31 @@ async fn prune_rules_are_validated_and_only_the_brands_admin_may_prune() {
     .await
     .problem(404);
 }
+
+#[tokio::test]
+async fn a_share_rule_applied_twice_prunes_once() {
+    let app = spawn_app().await;
+    let s = campaign(&app).await;
+    let path = format!("/api/v1/campaigns/{}/prune", s.campaign_id);
+    // The judged are star, weak and steady (newbie has too few clicks): the bottom 50% is
+    // one of three by net revenue: weak.
+    let body =
+        json!({"rules": {"bottom_percent": 50, "min_clicks_for_judgement": 10}, "dry_run": false});
+    let first = app.post(&path, &s.admin, body.clone()).await.json();
+    assert_eq!(handles(&first["pruned"]), ["weak"]);
+    for _ in 0..2 {
+        let again = app.post(&path, &s.admin, body.clone()).await.json();
+        assert_eq!(again["pruned"], json!([]), "{again}");
+        assert_eq!(again["log_id"], Value::Null);
+    }
+    // Lower is better for costs: the bottom by cost per acquisition is the most expensive.
+    let r = app
+        .post(
+            &path,
+            &s.admin,
+            json!({"rules": {"bottom_percent": 50, "rank_by": "cpa", "min_clicks_for_judgement": 10}}),
+        )
+        .await
+        .json();
+    assert_eq!(handles(&r["pruned"]), ["steady"], "{r}");
+}

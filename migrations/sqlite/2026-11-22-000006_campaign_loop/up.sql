@@ -26,3 +26,5 @@ CREATE TABLE payouts (
     paid_at BIGINT NOT NULL
 );
 CREATE INDEX payouts_campaign ON payouts (campaign_id, enrollment_id);
+-- A reference names one payment (NULLs are many).
+CREATE UNIQUE INDEX payouts_reference ON payouts (campaign_id, reference);
