@@ -86,7 +86,7 @@ impl FromRequest for Principal {
     }
 }
 
-async fn authenticate(state: &AppState, token: String) -> Result<Principal, ApiError> {
+pub async fn authenticate(state: &AppState, token: String) -> Result<Principal, ApiError> {
     let presented_hash = keys::hash_secret(&token);
     let lookup = match keys::classify(&token) {
         Presented::Operator => {

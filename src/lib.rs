@@ -3,7 +3,9 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod ingest;

@@ -29,6 +29,9 @@ enum Command {
     /// Manage a brand's API keys from the shell.
     #[command(subcommand)]
     Keys(KeyCommand),
+    /// Seed a demo brand (two campaigns, a dozen influencers, 30 days of traffic and sales),
+    /// print its dashboard URL and keys, then serve.
+    Demo,
 }
 
 #[derive(Subcommand)]
@@ -141,7 +144,7 @@ fn run_admin(settings: &Settings, command: Command) {
                 None => fail(format!("no key {key_id}")),
             }
         }
-        Command::Serve => unreachable!("handled by main"),
+        Command::Serve | Command::Demo => unreachable!("handled by main"),
     }
 }
 
@@ -151,8 +154,29 @@ async fn main() {
     telemetry::init(&cli.settings.log, cli.settings.log_json);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.settings).await,
+        Command::Demo => demo(cli.settings).await,
         other => run_admin(&cli.settings, other),
     }
+}
+
+async fn demo(settings: Settings) {
+    let s = settings.clone();
+    let seeded = actix_web::web::block(move || {
+        let mut conn = open_admin_connection(&s).map_err(|e| e.to_string())?;
+        influtrack::demo::seed(&mut conn).map_err(describe)
+    })
+    .await
+    .unwrap_or_else(|e| fail(e))
+    .unwrap_or_else(|e| fail(e));
+    let base = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.bind.replace("0.0.0.0", "127.0.0.1")));
+    println!(
+        "\nDemo brand seeded: two campaigns, 12 influencers, 30 days of clicks, orders and refunds.\n\n         Dashboard:        {base}/dashboard\n         Admin key:        {}\n         Read-only key:    {}\n         Influencer key:   {} ({})\n\n         Sign in with one of the keys (they are shown once).\n",
+        seeded.admin_key, seeded.read_key, seeded.influencer_key, seeded.influencer_handle
+    );
+    serve(settings).await;
 }
 
 async fn serve(settings: Settings) {

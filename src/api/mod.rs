@@ -232,6 +232,29 @@ pub fn routes() -> RouteTable {
         successor::successor,
     );
     t.get("/t.js", script::tracking_script);
+    t.get("/dashboard", crate::dashboard::home)
+        .get("/dashboard/app.css", crate::dashboard::css)
+        .get("/dashboard/app.js", crate::dashboard::js)
+        .get("/dashboard/login", crate::dashboard::login_page)
+        .post("/dashboard/login", crate::dashboard::login)
+        .post("/dashboard/logout", crate::dashboard::logout)
+        .get("/dashboard/me", crate::dashboard::me)
+        .get(
+            "/dashboard/campaigns/{campaign_id}",
+            crate::dashboard::campaign,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/prune",
+            crate::dashboard::prune,
+        )
+        .get(
+            "/dashboard/campaigns/{campaign_id}/influencers/{influencer_id}",
+            crate::dashboard::influencer,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/influencers/{influencer_id}/reinstate",
+            crate::dashboard::reinstate,
+        );
     t
 }
 

@@ -55,7 +55,7 @@ pub struct PruneInput {
     pub model: Option<String>,
 }
 
-fn parse_rules(checks: &mut Checks, r: &RulesInput) -> Rules {
+pub fn parse_rules(checks: &mut Checks, r: &RulesInput) -> Rules {
     let min_roi = decimal_value(checks, "rules.min_roi", &r.min_roi);
     let min_net_revenue = r.min_net_revenue.as_ref().and_then(|v| {
         let text = match v {
@@ -178,6 +178,135 @@ pub struct LogRow {
     pub entries: String,
 }
 
+/// Judges the campaign's enrollments and, unless `dry_run`, prunes the failures; returns the
+/// verdicts and the enrollments changed (whose links must leave the redirect cache).
+pub fn run(
+    conn: &mut crate::db::AnyConnection,
+    key: &crate::auth::BrandKey,
+    campaign_id: &str,
+    rules: &Rules,
+    model: Option<Model>,
+    dry_run: bool,
+) -> ApiResult<(PruneResult, Vec<String>)> {
+    let reader = Reader {
+        brand_id: key.brand_id.clone(),
+        influencer_id: None,
+    };
+    let (campaign, all) = reports::load_campaign(conn, &reader, campaign_id)?;
+    let currency = currency_of(&campaign);
+    let model_name = model
+        .unwrap_or_else(|| Model::parse(&campaign.attribution_model).unwrap_or(Model::LastClick))
+        .as_str();
+    let already: Vec<String> = all
+        .iter()
+        .filter(|e| e.status == "pruned")
+        .map(|e| e.id.clone())
+        .collect();
+    // Everyone is judged, the pruned too, so that a share rule (`bottom_percent`) is
+    // taken over the same population each time and re-applying changes nothing.
+    let rows = reports::rows(
+        conn,
+        &campaign,
+        all,
+        model,
+        Window::parse(&mut Checks::default(), None, None),
+    )?;
+    let figures: Vec<(metrics::Sums, metrics::Metrics)> = rows
+        .iter()
+        .map(|r| (r.sums, metrics::compute(&r.sums, currency)))
+        .collect();
+    let verdicts = pruning::judge(rules, &figures, currency);
+    let mut result = PruneResult {
+        campaign_id: campaign.id.clone(),
+        dry_run,
+        model: model_name,
+        rules: rules_json(rules, currency),
+        pruned: vec![],
+        kept: vec![],
+        insufficient_data: vec![],
+        already_pruned: already,
+        log_id: None,
+    };
+    for ((row, (_, m)), verdict) in rows.iter().zip(&figures).zip(verdicts) {
+        let judged = |reasons: Vec<Reason>, why: Option<String>| Judged {
+            enrollment_id: row.enrollment.id.clone(),
+            influencer_id: row.enrollment.influencer_id.clone(),
+            handle: row.handle.clone(),
+            reasons,
+            why,
+            figures: Figures {
+                clicks: m.clicks,
+                unique_clicks: m.unique_clicks,
+                conversions: m.conversions,
+                net_revenue: m.net_revenue.clone(),
+                cost: m.cost.clone(),
+                roi: m.roi,
+                conversion_rate: m.conversion_rate,
+                conversion_rate_lower_bound: m.conversion_rate_lower_bound,
+            },
+        };
+        if row.enrollment.status == "pruned" {
+            continue;
+        }
+        match verdict {
+            Verdict::Pruned(reasons) => result.pruned.push(judged(reasons, None)),
+            Verdict::Kept => result.kept.push(judged(vec![], None)),
+            Verdict::InsufficientData(why) => {
+                result.insufficient_data.push(judged(vec![], Some(why)))
+            }
+        }
+    }
+    let mut changed: Vec<String> = Vec::new();
+    if !dry_run && !result.pruned.is_empty() {
+        let now = crate::db::now_micros();
+        let log_id = uuid::Uuid::now_v7().to_string();
+        let candidates: Vec<Judged> = result.pruned.clone();
+        let applied = crate::db::write_transaction::<_, ApiError, _>(conn, |conn| {
+            // Only what this call changes is pruned and logged (a concurrent apply
+            // may have taken some already).
+            let mut applied = Vec::new();
+            for j in candidates {
+                let n = diesel::update(
+                    enrollments::table
+                        .filter(enrollments::id.eq(&j.enrollment_id))
+                        .filter(enrollments::status.eq("active")),
+                )
+                .set((
+                    enrollments::status.eq("pruned"),
+                    enrollments::pruned_at.eq(Some(now)),
+                ))
+                .execute(conn)?;
+                if n == 1 {
+                    applied.push(j);
+                }
+            }
+            if !applied.is_empty() {
+                let log = LogRow {
+                    id: log_id.clone(),
+                    brand_id: campaign.brand_id.clone(),
+                    campaign_id: campaign.id.clone(),
+                    action: "prune".into(),
+                    key_id: key.key_id.clone(),
+                    at: now,
+                    model: Some(model_name.to_string()),
+                    rules: result.rules.to_string(),
+                    entries: serde_json::to_string(&applied).unwrap_or_default(),
+                };
+                diesel::insert_into(prune_log::table)
+                    .values(&log)
+                    .execute(conn)?;
+            }
+            Ok(applied)
+        })?;
+        changed = applied.iter().map(|j| j.enrollment_id.clone()).collect();
+        if !applied.is_empty() {
+            result.log_id = Some(log_id);
+        }
+        result.pruned = applied;
+    }
+    Ok((result, changed))
+}
+
 /// `POST /api/v1/campaigns/{campaign_id}/prune`
 pub async fn prune(
     state: web::Data<AppState>,
@@ -204,128 +333,8 @@ pub async fn prune(
     };
     checks.finish()?;
     let dry_run = req.dry_run.unwrap_or(true);
-    let reader = Reader {
-        brand_id: key.brand_id.clone(),
-        influencer_id: None,
-    };
     let (result, changed) = state
-        .db(move |conn| {
-            let (campaign, all) = reports::load_campaign(conn, &reader, &campaign_id)?;
-            let currency = currency_of(&campaign);
-            let model_name = model
-                .unwrap_or_else(|| {
-                    Model::parse(&campaign.attribution_model).unwrap_or(Model::LastClick)
-                })
-                .as_str();
-            let already: Vec<String> = all
-                .iter()
-                .filter(|e| e.status == "pruned")
-                .map(|e| e.id.clone())
-                .collect();
-            // Everyone is judged, the pruned too, so that a share rule (`bottom_percent`) is
-            // taken over the same population each time and re-applying changes nothing.
-            let rows = reports::rows(
-                conn,
-                &campaign,
-                all,
-                model,
-                Window::parse(&mut Checks::default(), None, None),
-            )?;
-            let figures: Vec<(metrics::Sums, metrics::Metrics)> = rows
-                .iter()
-                .map(|r| (r.sums, metrics::compute(&r.sums, currency)))
-                .collect();
-            let verdicts = pruning::judge(&rules, &figures, currency);
-            let mut result = PruneResult {
-                campaign_id: campaign.id.clone(),
-                dry_run,
-                model: model_name,
-                rules: rules_json(&rules, currency),
-                pruned: vec![],
-                kept: vec![],
-                insufficient_data: vec![],
-                already_pruned: already,
-                log_id: None,
-            };
-            for ((row, (_, m)), verdict) in rows.iter().zip(&figures).zip(verdicts) {
-                let judged = |reasons: Vec<Reason>, why: Option<String>| Judged {
-                    enrollment_id: row.enrollment.id.clone(),
-                    influencer_id: row.enrollment.influencer_id.clone(),
-                    handle: row.handle.clone(),
-                    reasons,
-                    why,
-                    figures: Figures {
-                        clicks: m.clicks,
-                        unique_clicks: m.unique_clicks,
-                        conversions: m.conversions,
-                        net_revenue: m.net_revenue.clone(),
-                        cost: m.cost.clone(),
-                        roi: m.roi,
-                        conversion_rate: m.conversion_rate,
-                        conversion_rate_lower_bound: m.conversion_rate_lower_bound,
-                    },
-                };
-                if row.enrollment.status == "pruned" {
-                    continue;
-                }
-                match verdict {
-                    Verdict::Pruned(reasons) => result.pruned.push(judged(reasons, None)),
-                    Verdict::Kept => result.kept.push(judged(vec![], None)),
-                    Verdict::InsufficientData(why) => {
-                        result.insufficient_data.push(judged(vec![], Some(why)))
-                    }
-                }
-            }
-            let mut changed: Vec<String> = Vec::new();
-            if !dry_run && !result.pruned.is_empty() {
-                let now = crate::db::now_micros();
-                let log_id = uuid::Uuid::now_v7().to_string();
-                let candidates: Vec<Judged> = result.pruned.clone();
-                let applied = crate::db::write_transaction::<_, ApiError, _>(conn, |conn| {
-                    // Only what this call changes is pruned and logged (a concurrent apply
-                    // may have taken some already).
-                    let mut applied = Vec::new();
-                    for j in candidates {
-                        let n = diesel::update(
-                            enrollments::table
-                                .filter(enrollments::id.eq(&j.enrollment_id))
-                                .filter(enrollments::status.eq("active")),
-                        )
-                        .set((
-                            enrollments::status.eq("pruned"),
-                            enrollments::pruned_at.eq(Some(now)),
-                        ))
-                        .execute(conn)?;
-                        if n == 1 {
-                            applied.push(j);
-                        }
-                    }
-                    if !applied.is_empty() {
-                        let log = LogRow {
-                            id: log_id.clone(),
-                            brand_id: campaign.brand_id.clone(),
-                            campaign_id: campaign.id.clone(),
-                            action: "prune".into(),
-                            key_id: key.key_id.clone(),
-                            at: now,
-                            model: Some(model_name.to_string()),
-                            rules: result.rules.to_string(),
-                            entries: serde_json::to_string(&applied).unwrap_or_default(),
-                        };
-                        diesel::insert_into(prune_log::table)
-                            .values(&log)
-                            .execute(conn)?;
-                    }
-                    Ok(applied)
-                })?;
-                changed = applied.iter().map(|j| j.enrollment_id.clone()).collect();
-                if !applied.is_empty() {
-                    result.log_id = Some(log_id);
-                }
-                result.pruned = applied;
-            }
-            Ok((result, changed))
-        })
+        .db(move |conn| run(conn, &key, &campaign_id, &rules, model, dry_run))
         .await?;
     invalidate_soon(&state, changed);
     Ok(HttpResponse::Ok().json(result))
@@ -334,7 +343,7 @@ pub async fn prune(
 /// Drops the enrollments' links from the redirect cache now, and again a moment later: a
 /// redirect that loaded a link just before the change committed may have put the old state
 /// back meanwhile.
-fn invalidate_soon(state: &web::Data<AppState>, enrollment_ids: Vec<String>) {
+pub fn invalidate_soon(state: &web::Data<AppState>, enrollment_ids: Vec<String>) {
     if enrollment_ids.is_empty() {
         return;
     }

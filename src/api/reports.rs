@@ -556,6 +556,115 @@ fn goal_progress(
     })
 }
 
+/// The campaign report as the reader may see it.
+pub fn build_report(
+    conn: &mut AnyConnection,
+    reader: &Reader,
+    campaign_id: &str,
+    model: Option<Model>,
+    window: Window,
+) -> ApiResult<Report> {
+    let (campaign, enrollments) = load_campaign(conn, reader, campaign_id)?;
+    // No model asked: the credit as each order's campaigns decided it.
+    let model_name = model.unwrap_or_else(|| campaign_model(&campaign)).as_str();
+    let currency = currency_of(&campaign);
+    let posts = store::posts_of_campaign(conn, &campaign.id)?;
+    let rows = rows(conn, &campaign, enrollments, model, window)?;
+    let mut totals = Sums::default();
+    for r in &rows {
+        totals.add(&r.sums);
+    }
+    // The campaign's goal is the brand's: an influencer sees only its own.
+    let goal = if reader.influencer_id.is_some() {
+        None
+    } else {
+        goal_progress(
+            campaign.goal_metric.as_deref(),
+            campaign.goal_target_micros,
+            &totals,
+            currency,
+        )
+    };
+    let now = crate::db::now_micros();
+    let pace = match (&goal, campaign.starts_at, campaign.ends_at) {
+        (Some(_), Some(start), Some(end)) if end > start => {
+            let metric = GoalMetric::parse(campaign.goal_metric.as_deref().unwrap_or(""))
+                .expect("goal parsed");
+            let target = campaign.goal_target_micros.unwrap_or(0);
+            let elapsed = ((now - start) as f64 / (end - start) as f64).clamp(0.0, 1.0);
+            let unit = if metric == GoalMetric::NetRevenue {
+                crate::domain::orders::minor_unit_micros(currency)
+            } else {
+                1
+            };
+            let expected = ((target as f64 * elapsed) / unit as f64).round() as i64 * unit;
+            let actual = goal_actual(metric, &totals);
+            let pace =
+                (expected != 0).then(|| (actual as f64 / expected as f64 * 1e6).round() / 1e6);
+            Some(Pace {
+                elapsed: (elapsed * 1e6).round() / 1e6,
+                expected: goal_text(metric, expected, currency),
+                pace,
+                on_track: (expected != 0).then_some(actual >= expected),
+            })
+        }
+        _ => None,
+    };
+    let mut split = PaidOrganic {
+        paid: PostSplit::default(),
+        organic: PostSplit::default(),
+    };
+    let visible: Vec<&str> = rows.iter().map(|r| r.enrollment.id.as_str()).collect();
+    for p in posts
+        .iter()
+        .filter(|p| visible.contains(&p.enrollment_id.as_str()))
+    {
+        let side = if p.paid {
+            &mut split.paid
+        } else {
+            &mut split.organic
+        };
+        side.posts += 1;
+        side.impressions += p.impressions;
+        side.reach += p.reach;
+        side.engagements += p.likes + p.comments + p.shares + p.saves;
+    }
+    for side in [&mut split.paid, &mut split.organic] {
+        side.engagement_rate = (side.impressions != 0)
+            .then(|| (side.engagements as f64 / side.impressions as f64 * 1e6).round() / 1e6);
+    }
+    let influencers = rows
+        .iter()
+        .map(|r| InfluencerGoal {
+            enrollment_id: r.enrollment.id.clone(),
+            influencer_id: r.enrollment.influencer_id.clone(),
+            handle: r.handle.clone(),
+            status: r.enrollment.status.clone(),
+            goal: goal_progress(
+                r.enrollment.goal_metric.as_deref(),
+                r.enrollment.goal_target_micros,
+                &r.sums,
+                currency,
+            ),
+        })
+        .collect();
+    Ok(Report {
+        campaign_id: campaign.id.clone(),
+        name: campaign.name.clone(),
+        status: campaign.status.clone(),
+        model: model_name,
+        currency: currency.code().to_string(),
+        from: Window::bound(window.from_day),
+        to: Window::bound(window.to_day),
+        influencers_enrolled: rows.len(),
+        totals: metrics::compute(&totals, currency),
+        goal,
+        pace,
+        influencers,
+        paid_vs_organic: split,
+    })
+}
+
 /// `GET /api/v1/campaigns/{campaign_id}/report`
 pub async fn report(
     state: web::Data<AppState>,
@@ -571,103 +680,7 @@ pub async fn report(
     let window = Window::parse(&mut checks, q.from.as_deref(), q.to.as_deref());
     checks.finish()?;
     let report = state
-        .db(move |conn| {
-            let (campaign, enrollments) = load_campaign(conn, &reader, &campaign_id)?;
-            // No model asked: the credit as each order's campaigns decided it.
-            let model_name = model.unwrap_or_else(|| campaign_model(&campaign)).as_str();
-            let currency = currency_of(&campaign);
-            let posts = store::posts_of_campaign(conn, &campaign.id)?;
-            let rows = rows(conn, &campaign, enrollments, model, window)?;
-            let mut totals = Sums::default();
-            for r in &rows {
-                totals.add(&r.sums);
-            }
-            // The campaign's goal is the brand's: an influencer sees only its own.
-            let goal = if reader.influencer_id.is_some() {
-                None
-            } else {
-                goal_progress(
-                    campaign.goal_metric.as_deref(),
-                    campaign.goal_target_micros,
-                    &totals,
-                    currency,
-                )
-            };
-            let now = crate::db::now_micros();
-            let pace = match (&goal, campaign.starts_at, campaign.ends_at) {
-                (Some(_), Some(start), Some(end)) if end > start => {
-                    let metric = GoalMetric::parse(campaign.goal_metric.as_deref().unwrap_or(""))
-                        .expect("goal parsed");
-                    let target = campaign.goal_target_micros.unwrap_or(0);
-                    let elapsed = ((now - start) as f64 / (end - start) as f64).clamp(0.0, 1.0);
-                    let expected = (target as f64 * elapsed).round() as i64;
-                    let actual = goal_actual(metric, &totals);
-                    let pace = (expected != 0)
-                        .then(|| (actual as f64 / expected as f64 * 1e6).round() / 1e6);
-                    Some(Pace {
-                        elapsed: (elapsed * 1e6).round() / 1e6,
-                        expected: goal_text(metric, expected, currency),
-                        pace,
-                        on_track: (expected != 0).then_some(actual >= expected),
-                    })
-                }
-                _ => None,
-            };
-            let mut split = PaidOrganic {
-                paid: PostSplit::default(),
-                organic: PostSplit::default(),
-            };
-            let visible: Vec<&str> = rows.iter().map(|r| r.enrollment.id.as_str()).collect();
-            for p in posts
-                .iter()
-                .filter(|p| visible.contains(&p.enrollment_id.as_str()))
-            {
-                let side = if p.paid {
-                    &mut split.paid
-                } else {
-                    &mut split.organic
-                };
-                side.posts += 1;
-                side.impressions += p.impressions;
-                side.reach += p.reach;
-                side.engagements += p.likes + p.comments + p.shares + p.saves;
-            }
-            for side in [&mut split.paid, &mut split.organic] {
-                side.engagement_rate = (side.impressions != 0).then(|| {
-                    (side.engagements as f64 / side.impressions as f64 * 1e6).round() / 1e6
-                });
-            }
-            let influencers = rows
-                .iter()
-                .map(|r| InfluencerGoal {
-                    enrollment_id: r.enrollment.id.clone(),
-                    influencer_id: r.enrollment.influencer_id.clone(),
-                    handle: r.handle.clone(),
-                    status: r.enrollment.status.clone(),
-                    goal: goal_progress(
-                        r.enrollment.goal_metric.as_deref(),
-                        r.enrollment.goal_target_micros,
-                        &r.sums,
-                        currency,
-                    ),
-                })
-                .collect();
-            Ok(Report {
-                campaign_id: campaign.id.clone(),
-                name: campaign.name.clone(),
-                status: campaign.status.clone(),
-                model: model_name,
-                currency: currency.code().to_string(),
-                from: Window::bound(window.from_day),
-                to: Window::bound(window.to_day),
-                influencers_enrolled: rows.len(),
-                totals: metrics::compute(&totals, currency),
-                goal,
-                pace,
-                influencers,
-                paid_vs_organic: split,
-            })
-        })
+        .db(move |conn| build_report(conn, &reader, &campaign_id, model, window))
         .await?;
     Ok(HttpResponse::Ok().json(report))
 }

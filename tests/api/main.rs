@@ -4,6 +4,7 @@
 mod campaign_loop;
 mod cli;
 mod crash;
+mod dashboard;
 mod errors;
 mod foundation;
 mod helpers;

@@ -1,0 +1,201 @@
+//! The dashboard over HTTP: sessions, cookie flags, CSRF, scopes, security headers (the
+//! browser run is tests/dashboard.rs).
+
+use crate::helpers::*;
+use crate::orders::shop;
+use serde_json::json;
+
+async fn sign_in(app: &TestApp, key: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{}/dashboard/login", app.address))
+        .header("origin", &app.address)
+        .form(&[("key", key)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session(r: &reqwest::Response) -> String {
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let lower = set.to_lowercase();
+    assert!(
+        lower.contains("httponly")
+            && lower.contains("samesite=strict")
+            && lower.contains("path=/dashboard"),
+        "{set}"
+    );
+    set.split(';').next().unwrap().to_string()
+}
+
+async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.get(format!("{}{path}", app.address));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn sessions_scopes_and_forms_are_guarded() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({}), &["anna", "ben"]).await;
+    // No session: to the sign-in page.
+    let r = get(&app, "/dashboard", None).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/dashboard/login");
+    let r = get(
+        &app,
+        &format!("/dashboard/campaigns/{}", s.campaign_id),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    // Wrong key, operator token: refused.
+    assert_eq!(sign_in(&app, "itk_nope_nope").await.status(), 401);
+    assert_eq!(sign_in(&app, OPERATOR).await.status(), 403);
+    // The admin: a session cookie, pages with security headers.
+    let r = sign_in(&app, &s.admin).await;
+    assert_eq!(r.status(), 303);
+    let admin = session(&r);
+    let r = get(&app, "/dashboard", Some(&admin)).await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.text().await.unwrap().contains("Spring Sale"));
+    let page = get(
+        &app,
+        &format!("/dashboard/campaigns/{}", s.campaign_id),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("@anna") && html.contains("Preview"),
+        "the admin gets the prune panel"
+    );
+    // A form from another site is refused, even with the cookie.
+    let r = app
+        .client
+        .post(format!(
+            "{}/dashboard/campaigns/{}/prune",
+            app.address, s.campaign_id
+        ))
+        .header("cookie", &admin)
+        .header("origin", "https://evil.example")
+        .form(&[("min_roi", "0"), ("action", "apply")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A preview from our own page changes nothing.
+    let r = app
+        .client
+        .post(format!(
+            "{}/dashboard/campaigns/{}/prune",
+            app.address, s.campaign_id
+        ))
+        .header("cookie", &admin)
+        .header("origin", &app.address)
+        .form(&[("min_net_revenue", "1"), ("action", "preview")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Preview: 2 to prune"));
+    let lookup = app
+        .get(
+            &format!("/api/v1/codes/lookup?code={}", s.code(0)),
+            &s.storefront,
+        )
+        .await
+        .json();
+    assert_eq!(lookup["valid"], true);
+    // A read key reads but gets no prune panel and cannot post one.
+    let (_, read) = app
+        .create_key(&s.brand_id, &s.admin, json!({"scope": "read"}))
+        .await;
+    let read = session(&sign_in(&app, &read).await);
+    let html = get(
+        &app,
+        &format!("/dashboard/campaigns/{}", s.campaign_id),
+        Some(&read),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(html.contains("@anna") && !html.contains("Preview"));
+    let r = app
+        .client
+        .post(format!(
+            "{}/dashboard/campaigns/{}/prune",
+            app.address, s.campaign_id
+        ))
+        .header("cookie", &read)
+        .header("origin", &app.address)
+        .form(&[("min_roi", "0"), ("action", "apply")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // An influencer sees its own page and nobody else's.
+    let (_, anna) = app
+        .create_key(
+            &s.brand_id,
+            &s.admin,
+            json!({"scope": "influencer", "influencer_id": s.influencer(0)}),
+        )
+        .await;
+    let anna = session(&sign_in(&app, &anna).await);
+    let r = get(&app, "/dashboard", Some(&anna)).await;
+    assert_eq!(r.headers()["location"], "/dashboard/me");
+    let html = get(&app, "/dashboard/me", Some(&anna))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(s.code(0)) && !html.contains(s.code(1)));
+    let r = get(
+        &app,
+        &format!(
+            "/dashboard/campaigns/{}/influencers/{}",
+            s.campaign_id,
+            s.influencer(1)
+        ),
+        Some(&anna),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    // Another brand's campaign is a 404 page.
+    let (_, other) = app.create_brand("Other").await;
+    let other = session(&sign_in(&app, &other).await);
+    let r = get(
+        &app,
+        &format!("/dashboard/campaigns/{}", s.campaign_id),
+        Some(&other),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    // Signing out removes the cookie.
+    let r = app
+        .client
+        .post(format!("{}/dashboard/logout", app.address))
+        .header("cookie", &admin)
+        .header("origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("itk_session=;"));
+}
