@@ -172,6 +172,7 @@ async fn main() {
     settings.bind = "127.0.0.1:0".into();
     settings.admin_token = Some(OPERATOR.into());
     settings.log = "warn".into();
+    settings.db_pool_size = 24;
     let app = Application::build(settings).await.expect("server starts");
     let pool = app.pool().clone();
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -285,10 +286,21 @@ async fn main() {
     // Orders through the ingestion path (attribution, every model, rollups): 30% with the
     // enrollment's code, 60% with one to three of its earlier clicks, 10% unattributed; 5%
     // partly refunded.
+    // The clicks are folded first (as the background fold would, and as a live system has
+    // them), then the orders are recorded from several connections at once.
+    let t0 = Instant::now();
+    {
+        let mut conn = pool.get().expect("connection");
+        let horizon = chrono::Utc::now().timestamp_micros();
+        while influtrack::store::clicks::fold(&mut conn, horizon, 200_000).expect("fold") > 0 {}
+    }
+    println!(
+        "folded the clicks into rollups in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     let t0 = Instant::now();
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    let mut conn = pool.get().expect("connection");
-    let mut refunded = 0;
+    let mut work: Vec<(OrderInput, Option<String>)> = Vec::with_capacity(n_orders as usize);
     for o in 0..n_orders {
         let e = rng.below(n_enrollments);
         let at = start + DAY + rng.below((28 * DAY) as u64) as i64;
@@ -305,7 +317,7 @@ async fn main() {
         match rng.below(10) {
             0..=2 => input.discount_codes.push(format!("CODE{e:04}")),
             3..=8 => {
-                // Clicks of this enrollment (and one of a neighbour) shortly before the order.
+                // Clicks of this enrollment shortly before the order.
                 let last = ((at - start) / step) as u64;
                 let last = last - (last % n_enrollments) + e;
                 let last = if last * step as u64 + start as u64 > at as u64 {
@@ -320,41 +332,50 @@ async fn main() {
             }
             _ => {}
         }
-        let order = input.validate(now).expect("valid order");
-        influtrack::ingest::record_order(&mut conn, &brand_id, order, "bench").expect("recorded");
-        if rng.below(20) == 0 {
-            let stored =
-                influtrack::store::orders::find_order(&mut conn, &brand_id, &format!("order-{o}"))
-                    .expect("read")
-                    .expect("stored");
-            let refund = RefundInput {
-                refund_id: format!("refund-{o}"),
-                amount: format!("{}.{:02}", cents / 300, cents % 100),
-                occurred_at: None,
-            }
-            .validate(influtrack::ingest::order_currency(&stored), now)
-            .expect("valid refund");
-            influtrack::ingest::record_refund(&mut conn, &brand_id, &stored, refund)
-                .expect("refunded");
-            refunded += 1;
+        let refund = (rng.below(20) == 0).then(|| format!("{}.{:02}", cents / 300, cents % 100));
+        work.push((input, refund));
+    }
+    let refunded = work.iter().filter(|w| w.1.is_some()).count() as i64;
+    let workers = if postgres { 16 } else { 4 };
+    let chunk = work.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        for part in work.chunks(chunk) {
+            let pool = pool.clone();
+            let brand_id = brand_id.clone();
+            scope.spawn(move || {
+                let mut conn = pool.get().expect("connection");
+                for (input, refund) in part {
+                    let order_id = input.order_id.clone();
+                    let order = input.clone().validate(now).expect("valid order");
+                    influtrack::ingest::record_order(&mut conn, &brand_id, order, "bench")
+                        .expect("recorded");
+                    if let Some(amount) = refund {
+                        let stored =
+                            influtrack::store::orders::find_order(&mut conn, &brand_id, &order_id)
+                                .expect("read")
+                                .expect("stored");
+                        let refund = RefundInput {
+                            refund_id: format!("refund-{order_id}"),
+                            amount: amount.clone(),
+                            occurred_at: None,
+                        }
+                        .validate(influtrack::ingest::order_currency(&stored), now)
+                        .expect("valid refund");
+                        influtrack::ingest::record_refund(&mut conn, &brand_id, &stored, refund)
+                            .expect("refunded");
+                    }
+                }
+            });
         }
+    });
+    let mut conn = pool.get().expect("connection");
+    if postgres {
+        conn.batch_execute("ANALYZE").expect("analyze");
     }
     let stored_refunds: i64 = refunds::table.count().get_result(&mut conn).expect("count");
     assert_eq!(stored_refunds, refunded);
     println!(
         "recorded {n_orders} orders ({refunded} refunded) in {:.1} s",
-        t0.elapsed().as_secs_f64()
-    );
-
-    // Fold the clicks into the rollups, as the background fold would.
-    let t0 = Instant::now();
-    let horizon = chrono::Utc::now().timestamp_micros();
-    while influtrack::store::clicks::fold(&mut conn, horizon, 200_000).expect("fold") > 0 {}
-    if postgres {
-        conn.batch_execute("ANALYZE").expect("analyze");
-    }
-    println!(
-        "folded the clicks into rollups in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
 
