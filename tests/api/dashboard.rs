@@ -118,6 +118,54 @@ async fn sessions_scopes_and_forms_are_guarded() {
         .await
         .json();
     assert_eq!(lookup["valid"], true);
+    // Confirmed: both are pruned, the page marks them; one is reinstated from the page.
+    let r = app
+        .client
+        .post(format!(
+            "{}/dashboard/campaigns/{}/prune",
+            app.address, s.campaign_id
+        ))
+        .header("cookie", &admin)
+        .header("origin", &app.address)
+        .form(&[("min_net_revenue", "1"), ("action", "apply")])
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Pruned 2") && html.contains("Reinstate"),
+        "{html}"
+    );
+    let lookup = app
+        .get(
+            &format!("/api/v1/codes/lookup?code={}", s.code(0)),
+            &s.storefront,
+        )
+        .await
+        .json();
+    assert_eq!(lookup["reason"], "pruned");
+    let r = app
+        .client
+        .post(format!(
+            "{}/dashboard/campaigns/{}/influencers/{}/reinstate",
+            app.address,
+            s.campaign_id,
+            s.influencer(0)
+        ))
+        .header("cookie", &admin)
+        .header("origin", &app.address)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let lookup = app
+        .get(
+            &format!("/api/v1/codes/lookup?code={}", s.code(0)),
+            &s.storefront,
+        )
+        .await
+        .json();
+    assert_eq!(lookup["valid"], true);
     // A read key reads but gets no prune panel and cannot post one.
     let (_, read) = app
         .create_key(&s.brand_id, &s.admin, json!({"scope": "read"}))
