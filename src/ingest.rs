@@ -298,6 +298,7 @@ fn credit(
     order: &NewOrder,
     touches: &[TouchRow],
     model: Option<Model>,
+    currencies_of: &mut HashMap<String, Currency>,
 ) -> ApiResult<Vec<AttributionRow>> {
     let unit = minor_unit_micros(order.currency);
     let decision = attribution::attribute(
@@ -308,9 +309,18 @@ fn credit(
     );
     let mut currencies: Vec<Currency> = Vec::with_capacity(decision.credits.len());
     for c in &decision.credits {
-        let campaign = store::campaigns::find(conn, brand_id, &touches[c.touch].campaign_id)?
-            .ok_or_else(ApiError::not_found)?;
-        currencies.push(currency(&campaign.currency));
+        let campaign_id = &touches[c.touch].campaign_id;
+        let cur = match currencies_of.get(campaign_id) {
+            Some(cur) => *cur,
+            None => {
+                let campaign = store::campaigns::find(conn, brand_id, campaign_id)?
+                    .ok_or_else(ApiError::not_found)?;
+                let cur = currency(&campaign.currency);
+                currencies_of.insert(campaign_id.clone(), cur);
+                cur
+            }
+        };
+        currencies.push(cur);
     }
     let mut credited = vec![0_i64; decision.credits.len()];
     let mut groups: Vec<Currency> = currencies.clone();
@@ -386,7 +396,8 @@ pub fn record_order(
         let result = (|| -> Result<OrderView, Fail> {
             let order_pk = uuid::Uuid::now_v7().to_string();
             let (touches, redeemed) = resolve_touches(conn, brand_id, &order_pk, &order)?;
-            let credits = credit(conn, brand_id, &order, &touches, None)?;
+            let mut currencies_of = HashMap::new();
+            let credits = credit(conn, brand_id, &order, &touches, None, &mut currencies_of)?;
             // The credit as decided (each campaign's own model), and under every model for
             // reports that ask for another.
             let mut by_model = Vec::with_capacity(Model::ALL.len() + 1);
@@ -394,8 +405,27 @@ pub fn record_order(
             for m in Model::ALL {
                 by_model.push((
                     m.as_str(),
-                    credit(conn, brand_id, &order, &touches, Some(m))?,
+                    credit(
+                        conn,
+                        brand_id,
+                        &order,
+                        &touches,
+                        Some(m),
+                        &mut currencies_of,
+                    )?,
                 ));
+            }
+            // The same under every model (a code that won, one eligible touch): stored once.
+            let same = |a: &[AttributionRow], b: &[AttributionRow]| {
+                a.len() == b.len()
+                    && a.iter().zip(b).all(|(x, y)| {
+                        x.position == y.position
+                            && x.share_micros == y.share_micros
+                            && x.credited_micros == y.credited_micros
+                    })
+            };
+            if by_model.iter().all(|(_, c)| same(c, &credits)) {
+                by_model = vec![(store::reports::ANY_MODEL, credits.clone())];
             }
             let credited_influencers: Vec<String> =
                 credits.iter().map(|c| c.influencer_id.clone()).collect();

@@ -124,7 +124,7 @@ pub fn lines(
                     THEN credited_micros - refunded_micros ELSE 0 END) AS BIGINT) AS approved_net, \
            CAST(SUM(CASE WHEN occurred_at > {cutoff} AND NOT self_referral \
                     THEN credited_micros - refunded_micros ELSE 0 END) AS BIGINT) AS pending_net \
-         FROM order_credits WHERE campaign_id = '{id}' AND model = '{AS_DECIDED}' \
+         FROM order_credits WHERE campaign_id = '{id}' AND model IN ('{AS_DECIDED}', '*') \
          GROUP BY enrollment_id"
     );
     let earned: Vec<Earned> = with_backend!(conn, |c| diesel::sql_query(sql).load(c))?;

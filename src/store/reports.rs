@@ -21,6 +21,10 @@ const CHUNK: usize = 500;
 /// keys are the models' names.
 pub const AS_DECIDED: &str = "campaign";
 
+/// The key of credits that are the same under every model and as decided (a code that won,
+/// or a single eligible touch): stored once, read by every key.
+pub const ANY_MODEL: &str = "*";
+
 /// The credit key a report reads: the given model, or the credit as decided.
 pub fn credit_key(model: Option<Model>) -> &'static str {
     model.map(Model::as_str).unwrap_or(AS_DECIDED)
@@ -309,7 +313,7 @@ pub fn order_sums(
            CAST(SUM(self_gross_micros) AS BIGINT) AS self_gross_micros, \
            CAST(SUM(self_refunded_micros) AS BIGINT) AS self_refunded_micros \
          FROM enrollment_daily \
-         WHERE campaign_id = '{}' AND model = '{}' AND day BETWEEN {from_day} AND {to_day} \
+         WHERE campaign_id = '{}' AND model IN ('{}', '*') AND day BETWEEN {from_day} AND {to_day} \
          GROUP BY enrollment_id",
         literal(campaign_id),
         literal(key)
@@ -427,7 +431,7 @@ pub fn credits_between(
 ) -> QueryResult<Vec<CreditRow>> {
     order_credits::table
         .filter(order_credits::campaign_id.eq(campaign_id))
-        .filter(order_credits::model.eq(key))
+        .filter(order_credits::model.eq_any([key, ANY_MODEL]))
         .filter(order_credits::occurred_at.ge(from))
         .filter(order_credits::occurred_at.lt(to))
         .select(CreditRow::as_select())
