@@ -271,13 +271,7 @@ fn is_self_referral(
     for id in influencer_ids {
         if let Some((handle_norm, email)) = store::influencers::contact(conn, id)? {
             let email = email.map(|e| e.trim().to_lowercase());
-            let email_hash = email.as_deref().map(|e| {
-                use sha2::Digest;
-                sha2::Sha256::digest(e.as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            });
+            let email_hash = email.as_deref().map(crate::domain::keys::sha256_hex);
             if handle_norm == customer.trim_start_matches('@')
                 || email.as_deref() == Some(customer.as_str())
                 || email_hash.as_deref() == Some(customer.as_str())

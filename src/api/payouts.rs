@@ -458,15 +458,9 @@ pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<H
                 };
                 let (campaign, only) = reports::load_campaign(conn, &reader, &campaign.id)?;
                 let currency = currency_of(&campaign);
-                let row = reports::rows(
-                    conn,
-                    &campaign,
-                    only.clone(),
-                    None,
-                    Window::parse(&mut Default::default(), None, None),
-                )?
-                .pop()
-                .ok_or_else(ApiError::not_found)?;
+                let row = reports::rows(conn, &campaign, only.clone(), None, Window::all())?
+                    .pop()
+                    .ok_or_else(ApiError::not_found)?;
                 let (earnings, _) = lines(conn, &campaign, &only, now)?
                     .pop()
                     .ok_or_else(ApiError::not_found)?;

@@ -204,13 +204,7 @@ pub fn run(
         .collect();
     // Everyone is judged, the pruned too, so that a share rule (`bottom_percent`) is
     // taken over the same population each time and re-applying changes nothing.
-    let rows = reports::rows(
-        conn,
-        &campaign,
-        all,
-        model,
-        Window::parse(&mut Checks::default(), None, None),
-    )?;
+    let rows = reports::rows(conn, &campaign, all, model, Window::all())?;
     let figures: Vec<(metrics::Sums, metrics::Metrics)> = rows
         .iter()
         .map(|r| (r.sums, metrics::compute(&r.sums, currency)))
@@ -319,18 +313,7 @@ pub async fn prune(
     let req = body.0;
     let mut checks = Checks::default();
     let rules = parse_rules(&mut checks, &req.rules);
-    let model = match req.model.as_deref() {
-        None => None,
-        Some(m) => {
-            match Model::parse(m) {
-                Some(m) => Some(m),
-                None => {
-                    checks.fail("model", "must be one of last_click, first_click, linear, time_decay, position_based");
-                    None
-                }
-            }
-        }
-    };
+    let model = reports::parse_model(&mut checks, req.model.as_deref());
     checks.finish()?;
     let dry_run = req.dry_run.unwrap_or(true);
     let (result, changed) = state

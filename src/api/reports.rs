@@ -81,9 +81,18 @@ impl Window {
                 checks.fail("to", "must not be before from");
             }
         }
+        let all = Window::all();
         Window {
-            from_day: from_day.unwrap_or(i32::MIN / 2),
-            to_day: to_day.unwrap_or(i32::MAX / 2),
+            from_day: from_day.unwrap_or(all.from_day),
+            to_day: to_day.unwrap_or(all.to_day),
+        }
+    }
+
+    /// All time.
+    pub fn all() -> Window {
+        Window {
+            from_day: i32::MIN / 2,
+            to_day: i32::MAX / 2,
         }
     }
 
@@ -108,7 +117,7 @@ impl Window {
     }
 }
 
-fn parse_model(checks: &mut Checks, raw: Option<&str>) -> Option<Model> {
+pub fn parse_model(checks: &mut Checks, raw: Option<&str>) -> Option<Model> {
     let raw = raw?;
     match Model::parse(raw.trim()) {
         Some(m) => Some(m),

@@ -12,7 +12,7 @@ use crate::api::links::{self, CreateLink};
 use crate::api::reports::{self, rank, Reader, Window};
 use crate::auth::Principal;
 use crate::db::schema::discount_codes;
-use crate::domain::campaign::{slugify, Model};
+use crate::domain::campaign::slugify;
 use crate::domain::metrics::{self, SORTABLE};
 use crate::domain::scope::Access;
 use crate::error::{ApiError, ApiResult};
@@ -75,19 +75,7 @@ pub async fn successor(
     if !SORTABLE.contains(&sort.as_str()) {
         checks.fail("sort", format!("must be one of {}", SORTABLE.join(", ")));
     }
-    let model = match req.model.as_deref() {
-        None => None,
-        Some(m) => {
-            let parsed = Model::parse(m);
-            if parsed.is_none() {
-                checks.fail(
-                    "model",
-                    "must be one of last_click, first_click, linear, time_decay, position_based",
-                );
-            }
-            parsed
-        }
-    };
+    let model = reports::parse_model(&mut checks, req.model.as_deref());
     if req.add_influencer_ids.len() > MAX_ADDED {
         checks.fail("add_influencer_ids", format!("at most {MAX_ADDED}"));
     }
@@ -123,13 +111,7 @@ pub async fn successor(
             // The best, pruned ones never.
             let candidates: Vec<EnrollmentRow> =
                 all.into_iter().filter(|e| e.status != "pruned").collect();
-            let rows = reports::rows(
-                conn,
-                &old,
-                candidates,
-                model,
-                Window::parse(&mut Checks::default(), None, None),
-            )?;
+            let rows = reports::rows(conn, &old, candidates, model, Window::all())?;
             let ranked = rank(
                 rows.into_iter()
                     .map(|r| {

@@ -369,13 +369,9 @@ fn lenient(mut input: OrderInput) -> OrderInput {
         !c.is_empty() && c.len() <= 64 && !c.chars().any(char::is_control)
     });
     input.discount_codes.truncate(20);
-    input.customer_ref = input.customer_ref.map(|email| {
-        use sha2::Digest;
-        Sha256::digest(email.trim().to_lowercase().as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    });
+    input.customer_ref = input
+        .customer_ref
+        .map(|email| crate::domain::keys::sha256_hex(&email.trim().to_lowercase()));
     input
 }
 

@@ -290,13 +290,7 @@ async fn home_page(state: web::Data<AppState>, req: HttpRequest) -> Page {
             .load(conn)?;
         let mut out = Vec::new();
         for c in list {
-            let report = reports::build_report(
-                conn,
-                &reader,
-                &c.id,
-                None,
-                Window::parse(&mut Checks::default(), None, None),
-            )?;
+            let report = reports::build_report(conn, &reader, &c.id, None, Window::all())?;
             out.push((c, report));
         }
         Ok(out)
@@ -392,7 +386,7 @@ fn load_campaign_data(
     sort: &str,
     descending: bool,
 ) -> Result<CampaignData, ApiError> {
-    let window = Window::parse(&mut Checks::default(), None, None);
+    let window = Window::all();
     let report = reports::build_report(conn, reader, campaign_id, model, window)?;
     let (campaign, enrollments) = reports::load_campaign(conn, reader, campaign_id)?;
     let currency = currency_of(&campaign);
@@ -769,8 +763,7 @@ fn prune_preview(campaign_id: &str, r: &PruneResult, rules: &RulesForm) -> Marku
     }
 }
 
-fn field(checks: &mut Checks, raw: &str) -> Option<serde_json::Value> {
-    let _ = checks;
+fn field(raw: &str) -> Option<serde_json::Value> {
     let t = raw.trim();
     (!t.is_empty()).then(|| serde_json::Value::String(t.to_string()))
 }
@@ -799,11 +792,11 @@ async fn prune_post(
     let campaign_id = crate::api::extract::path_id(&campaign_id).map_err(error_page)?;
     let mut checks = Checks::default();
     let input = RulesInput {
-        min_roi: field(&mut checks, &f.min_roi),
-        min_net_revenue: field(&mut checks, &f.min_net_revenue),
-        min_conversions: field(&mut checks, &f.min_conversions),
-        min_conversion_rate: field(&mut checks, &f.min_conversion_rate),
-        bottom_percent: field(&mut checks, &f.bottom_percent),
+        min_roi: field(&f.min_roi),
+        min_net_revenue: field(&f.min_net_revenue),
+        min_conversions: field(&f.min_conversions),
+        min_conversion_rate: field(&f.min_conversion_rate),
+        bottom_percent: field(&f.bottom_percent),
         min_clicks_for_judgement: f.min_clicks_for_judgement.trim().parse().ok(),
         rank_by: None,
     };
@@ -930,15 +923,9 @@ async fn influencer_page(
         };
         let (campaign, only) = reports::load_campaign(conn, &reader, &campaign_id)?;
         let currency = currency_of(&campaign);
-        let row = reports::rows(
-            conn,
-            &campaign,
-            only.clone(),
-            None,
-            Window::parse(&mut Checks::default(), None, None),
-        )?
-        .pop()
-        .ok_or_else(ApiError::not_found)?;
+        let row = reports::rows(conn, &campaign, only.clone(), None, Window::all())?
+            .pop()
+            .ok_or_else(ApiError::not_found)?;
         let (line, _) = payouts::lines(conn, &campaign, &only, crate::db::now_micros())?
             .pop()
             .ok_or_else(ApiError::not_found)?;

@@ -29,7 +29,12 @@ fn random_part(len: usize) -> String {
 }
 
 pub fn hash_secret(full: &str) -> String {
-    let digest = Sha256::digest(full.as_bytes());
+    sha256_hex(full)
+}
+
+/// SHA-256 of a text, as lower-case hex (key hashes, fingerprints, e-mail hashes).
+pub fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
     let mut hex = String::with_capacity(64);
     for byte in digest {
         use std::fmt::Write;

@@ -163,8 +163,8 @@ fn money_per(micros: i64, per: Decimal, currency: Currency) -> Option<String> {
     Some(v.to_string())
 }
 
-/// Wilson score interval's lower bound at 95% for `successes` of `trials`.
-pub fn wilson_lower_bound(successes: f64, trials: f64) -> Option<f64> {
+/// The Wilson score interval at 95% for `successes` of `trials`: `(lower, upper)`.
+pub fn wilson_interval(successes: f64, trials: f64) -> Option<(f64, f64)> {
     if trials <= 0.0 {
         return None;
     }
@@ -173,20 +173,21 @@ pub fn wilson_lower_bound(successes: f64, trials: f64) -> Option<f64> {
     let z2 = z * z;
     let centre = p + z2 / (2.0 * trials);
     let margin = z * ((p * (1.0 - p) + z2 / (4.0 * trials)) / trials).sqrt();
-    Some(round6(((centre - margin) / (1.0 + z2 / trials)).max(0.0)))
+    let scale = 1.0 + z2 / trials;
+    Some((
+        round6(((centre - margin) / scale).max(0.0)),
+        round6(((centre + margin) / scale).min(1.0)),
+    ))
 }
 
-/// Wilson score interval's upper bound at 95% for `successes` of `trials`.
+/// The interval's lower bound.
+pub fn wilson_lower_bound(successes: f64, trials: f64) -> Option<f64> {
+    wilson_interval(successes, trials).map(|(lower, _)| lower)
+}
+
+/// The interval's upper bound.
 pub fn wilson_upper_bound(successes: f64, trials: f64) -> Option<f64> {
-    if trials <= 0.0 {
-        return None;
-    }
-    let z = 1.959_963_984_540_054_f64;
-    let p = (successes / trials).clamp(0.0, 1.0);
-    let z2 = z * z;
-    let centre = p + z2 / (2.0 * trials);
-    let margin = z * ((p * (1.0 - p) + z2 / (4.0 * trials)) / trials).sqrt();
-    Some(round6(((centre + margin) / (1.0 + z2 / trials)).min(1.0)))
+    wilson_interval(successes, trials).map(|(_, upper)| upper)
 }
 
 pub fn compute(s: &Sums, currency: Currency) -> Metrics {

@@ -1,9 +1,9 @@
 //! Orders, refunds and funnel events as storefronts report them: validated, normalised and
 //! fingerprinted for idempotency, whatever their source (REST, Shopify, WooCommerce).
 
+use crate::domain::keys::sha256_hex;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::domain::codes::normalize_discount_code;
 use crate::domain::money::{self, Currency};
@@ -55,14 +55,6 @@ pub struct NewOrder {
     pub click_ids: Vec<String>,
     pub customer_ref: Option<String>,
     pub fingerprint: String,
-}
-
-fn hex(digest: &[u8]) -> String {
-    use std::fmt::Write;
-    digest.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// An external id (order, refund, event): 1 to 128 printable characters.
@@ -207,7 +199,7 @@ impl OrderInput {
             "customer_ref": customer_ref,
         });
         Ok(NewOrder {
-            fingerprint: hex(&Sha256::digest(canonical.to_string().as_bytes())),
+            fingerprint: sha256_hex(&canonical.to_string()),
             external_id,
             amount_micros,
             currency,
@@ -260,7 +252,7 @@ impl RefundInput {
             "occurred_at": self.occurred_at.map(|t| t.timestamp_micros()),
         });
         Ok(NewRefund {
-            fingerprint: hex(&Sha256::digest(canonical.to_string().as_bytes())),
+            fingerprint: sha256_hex(&canonical.to_string()),
             external_id,
             amount_micros,
             occurred_at: occurred_at.unwrap_or(now),
@@ -337,7 +329,7 @@ impl EventInput {
             "occurred_at": self.occurred_at.map(|t| t.timestamp_micros()),
         });
         Ok(NewEvent {
-            fingerprint: hex(&Sha256::digest(canonical.to_string().as_bytes())),
+            fingerprint: sha256_hex(&canonical.to_string()),
             external_id,
             kind,
             click_id,
