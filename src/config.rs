@@ -74,6 +74,43 @@ pub struct Settings {
         default_value_t = 16
     )]
     pub db_pool_size: u32,
+
+    /// API and dashboard requests per second per key (per client address without one); 0
+    /// turns the limit off. Over it: 429 with `Retry-After`. Never applied to the redirect.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_RATE_LIMIT",
+        default_value_t = 100
+    )]
+    pub rate_limit: u32,
+
+    /// Requests a key may make at once above its rate before it is limited.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_RATE_LIMIT_BURST",
+        default_value_t = 200
+    )]
+    pub rate_limit_burst: u32,
+
+    /// Webhook deliveries per second per store (platform and brand); 0 turns the limit off.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_WEBHOOK_RATE_LIMIT",
+        default_value_t = 50
+    )]
+    pub webhook_rate_limit: u32,
+
+    /// Webhook deliveries a store may send at once above its rate (e.g. a retry backlog).
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_WEBHOOK_RATE_LIMIT_BURST",
+        default_value_t = 500
+    )]
+    pub webhook_rate_limit_burst: u32,
 }
 
 impl Settings {
@@ -90,6 +127,11 @@ impl Settings {
             trusted_proxies: String::new(),
             country_header: None,
             db_pool_size: 16,
+            // Off in embedded instances (tests, benchmarks); the command line turns it on.
+            rate_limit: 0,
+            rate_limit_burst: 0,
+            webhook_rate_limit: 0,
+            webhook_rate_limit_burst: 0,
         }
     }
 }

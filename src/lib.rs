@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod ingest;
 pub mod observe;
+pub mod ratelimit;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -175,12 +176,23 @@ impl Application {
         });
         observe::prometheus();
 
+        let limits = web::Data::new(ratelimit::RateLimits::new(
+            ratelimit::Budget {
+                per_second: settings.rate_limit,
+                burst: settings.rate_limit_burst,
+            },
+            ratelimit::Budget {
+                per_second: settings.webhook_rate_limit,
+                burst: settings.webhook_rate_limit_burst,
+            },
+        ));
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             // The redirect is served outside the API's middleware: it keeps its own metrics.
             let (hot, api_routes) = api::routes().split(|path| path.starts_with("/r/"));
             App::new()
                 .app_data(app_state.clone())
+                .app_data(limits.clone())
                 .app_data(web::PayloadConfig::new(api::extract::JSON_LIMIT))
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()),
@@ -188,6 +200,11 @@ impl Application {
                 .configure(|cfg| hot.register(cfg))
                 .service(
                     web::scope("")
+                        .wrap(middleware::from_fn(ratelimit::limit))
+                        .wrap(
+                            middleware::DefaultHeaders::new()
+                                .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                        )
                         .wrap(middleware::from_fn(observe::track_requests))
                         .wrap(tracing_actix_web::TracingLogger::<observe::PrivateRootSpan>::new())
                         .configure(|cfg| api_routes.register(cfg)),

@@ -58,6 +58,16 @@ pub async fn track_requests(
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed);
     if status >= 500 {
         tracing::error!(status, route = %labels[1].1, "server error");
+    } else {
+        // The access log, at debug level: method, route template (never the raw path, which
+        // may carry codes and ids), status and time; never the client's address.
+        tracing::debug!(
+            method = %labels[0].1,
+            route = %labels[1].1,
+            status,
+            ms = elapsed * 1000.0,
+            "request served"
+        );
     }
     Ok(response)
 }

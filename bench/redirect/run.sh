@@ -83,7 +83,7 @@ declare -A BASE
 bench_backend() { # backend database-url label
     local backend=$1 url=$2 label=$3 port=18080
     INFLUTRACK_DATABASE_URL="$url" INFLUTRACK_BIND=127.0.0.1:$port INFLUTRACK_ADMIN_TOKEN=$TOKEN \
-        INFLUTRACK_LOG=warn "$BIN" serve > "$OUT/$label.log" 2>&1 &
+        INFLUTRACK_LOG=warn INFLUTRACK_RATE_LIMIT=0 "$BIN" serve > "$OUT/$label.log" 2>&1 &
     local pid=$!
     wait_ready 127.0.0.1:$port
     target/release/examples/seed_links "http://127.0.0.1:$port" $TOKEN "$LINKS" > "$OUT/codes.tsv"

@@ -28,7 +28,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::campaigns::CampaignRow;
 
-const COOKIE: &str = "itk_session";
+/// The session cookie (holds the signed-in key).
+pub const SESSION_COOKIE: &str = "itk_session";
+const COOKIE: &str = SESSION_COOKIE;
 const CSS: &str = include_str!("../../assets/dashboard.css");
 const JS: &str = include_str!("../../assets/dashboard.js");
 
@@ -44,6 +46,11 @@ fn secured(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuil
     .insert_header((header::X_FRAME_OPTIONS, "DENY"))
     .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
     .insert_header((header::REFERRER_POLICY, "same-origin"))
+    .insert_header(("Cross-Origin-Opener-Policy", "same-origin"))
+    .insert_header((
+        "Permissions-Policy",
+        "camera=(), microphone=(), geolocation=(), payment=()",
+    ))
     .insert_header((header::CACHE_CONTROL, "no-store"));
     b
 }
@@ -121,7 +128,8 @@ async fn session(state: &AppState, req: &HttpRequest) -> Result<BrandKey, HttpRe
         return Err(redirect("/dashboard/login"));
     };
     match crate::auth::authenticate(state, token).await {
-        Ok(Principal::Brand(key)) => Ok(key),
+        // A storefront key only records orders and looks up codes: it sees no reports.
+        Ok(Principal::Brand(key)) if key.scope != Scope::Storefront => Ok(key),
         _ => Err(redirect("/dashboard/login")),
     }
 }
@@ -220,6 +228,14 @@ pub async fn login(
     }
     let key = form.into_inner().key.trim().to_string();
     match crate::auth::authenticate(&state, key.clone()).await {
+        Ok(Principal::Brand(k)) if k.scope == Scope::Storefront => render(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "Sign in",
+            None,
+            login_form(Some(
+                "A storefront key records orders; sign in with an admin, read or influencer key.",
+            )),
+        ),
         Ok(Principal::Brand(_)) => {
             let cookie = Cookie::build(COOKIE, key)
                 .path("/dashboard")

@@ -13,9 +13,9 @@ use serde_json::json;
 use crate::helpers::*;
 use crate::redirect::CHROME;
 
-struct Server {
-    child: Child,
-    address: String,
+pub struct Server {
+    pub child: Child,
+    pub address: String,
 }
 
 impl Drop for Server {
@@ -34,7 +34,17 @@ fn free_port() -> u16 {
 }
 
 async fn start(db_url: &str) -> Server {
+    start_with(db_url, &[], None).await
+}
+
+/// Starts the real binary on `db_url` with extra environment; its output goes to `log` (both
+/// streams) or nowhere.
+pub async fn start_with(db_url: &str, env: &[(&str, &str)], log: Option<&std::fs::File>) -> Server {
     let port = free_port();
+    let output = |f: Option<&std::fs::File>| match f {
+        Some(f) => Stdio::from(f.try_clone().expect("log file")),
+        None => Stdio::null(),
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_influtrack"))
         .arg("serve")
         .env("INFLUTRACK_DATABASE_URL", db_url)
@@ -42,8 +52,9 @@ async fn start(db_url: &str) -> Server {
         .env("INFLUTRACK_ADMIN_TOKEN", OPERATOR)
         .env("INFLUTRACK_LOG", "error")
         .env("INFLUTRACK_WORKERS", "2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .envs(env.iter().copied())
+        .stdout(output(log))
+        .stderr(output(log))
         .spawn()
         .expect("the binary starts");
     let server = Server {

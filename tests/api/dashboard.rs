@@ -53,6 +53,15 @@ async fn sessions_scopes_and_forms_are_guarded() {
     // Wrong key, operator token: refused.
     assert_eq!(sign_in(&app, "itk_nope_nope").await.status(), 401);
     assert_eq!(sign_in(&app, OPERATOR).await.status(), 403);
+    // A storefront key records orders; it cannot sign in to read reports.
+    let (_, storefront) = app
+        .create_key(
+            &s.brand_id,
+            &s.admin,
+            serde_json::json!({"scope": "storefront"}),
+        )
+        .await;
+    assert_eq!(sign_in(&app, &storefront).await.status(), 403);
     // The admin: a session cookie, pages with security headers.
     let r = sign_in(&app, &s.admin).await;
     assert_eq!(r.status(), 303);
@@ -68,6 +77,10 @@ async fn sessions_scopes_and_forms_are_guarded() {
         "{csp}"
     );
     assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["referrer-policy"], "same-origin");
+    assert_eq!(r.headers()["cross-origin-opener-policy"], "same-origin");
+    assert_eq!(r.headers()["cache-control"], "no-store");
     assert!(r.text().await.unwrap().contains("Spring Sale"));
     let page = get(
         &app,
