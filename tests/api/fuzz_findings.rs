@@ -1,0 +1,52 @@
+//! Regressions of what Schemathesis (`.ci/schemathesis.sh`) found against the live server.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+
+/// A brand with a campaign and an enrolled influencer: `(brand_id, admin, campaign_id,
+/// enrollment answer)`.
+async fn enrolled(app: &TestApp) -> (String, String, String, Value) {
+    let (brand_id, admin) = app.create_brand("Fuzz").await;
+    let inf = app
+        .post("/api/v1/influencers", &admin, json!({"handle": "anna"}))
+        .await;
+    assert_eq!(inf.status, 201, "{}", inf.text);
+    let influencer_id = inf.json()["id"].as_str().unwrap().to_string();
+    let c = app
+        .post(
+            "/api/v1/campaigns",
+            &admin,
+            json!({"name": "Spring", "destination_url": "https://shop.example/", "currency": "EUR"}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    let campaign_id = c.json()["id"].as_str().unwrap().to_string();
+    let e = app
+        .post(
+            &format!("/api/v1/campaigns/{campaign_id}/influencers"),
+            &admin,
+            json!({"influencer_id": influencer_id}),
+        )
+        .await;
+    assert_eq!(e.status, 201, "{}", e.text);
+    (brand_id, admin, campaign_id, e.json())
+}
+
+#[tokio::test]
+async fn a_code_patch_with_nothing_to_change_is_200_not_500() {
+    let app = spawn_app().await;
+    let (_, admin, _, enrollment) = enrolled(&app).await;
+    let code = &enrollment["discount_code"];
+    let r = app
+        .patch(
+            &format!("/api/v1/codes/{}", code["id"].as_str().unwrap()),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["code"], code["code"]);
+    assert_eq!(body["status"], "active");
+    assert_eq!(body["discount"], code["discount"]);
+}
