@@ -110,9 +110,12 @@ pub fn code_view(currency: Currency, row: CodeRow) -> CodeView {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCode {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub code: Option<String>,
     pub discount: DiscountInput,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub max_redemptions: Option<i64>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -223,11 +226,13 @@ pub enum CodeStatus {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCode {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub status: Option<CodeStatus>,
     #[serde(default, deserialize_with = "nullable")]
     pub max_redemptions: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub discount: Option<DiscountInput>,
 }
 

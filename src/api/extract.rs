@@ -274,6 +274,17 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// For optional body fields that are not nullable (use with `#[serde(default)]`): an absent
+/// field is `None`, and an explicit `null` is refused (422) like any other value of the wrong
+/// type, rather than silently read as "absent".
+pub fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// Collects field errors so that one answer names every failing field.
 #[derive(Debug, Default)]
 pub struct Checks(pub Vec<FieldError>);

@@ -1116,6 +1116,7 @@ pub struct PostInput {
     #[serde(default)]
     pub saves: i64,
     pub video_views: Option<i64>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub posted_at: Option<DateTime<Utc>>,
 }
 

@@ -34,11 +34,13 @@ pub struct OrderInput {
     #[serde(deserialize_with = "decimal_text")]
     pub amount: String,
     pub currency: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub discount_codes: Vec<String>,
     #[serde(default)]
     pub click_ids: Vec<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub customer_ref: Option<String>,
 }
 
@@ -217,6 +219,7 @@ pub struct RefundInput {
     pub refund_id: String,
     #[serde(deserialize_with = "decimal_text")]
     pub amount: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
@@ -276,6 +279,7 @@ pub struct EventInput {
     #[serde(rename = "type")]
     pub kind: String,
     pub click_id: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
 }
 

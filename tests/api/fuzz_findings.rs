@@ -50,3 +50,67 @@ async fn a_code_patch_with_nothing_to_change_is_200_not_500() {
     assert_eq!(body["status"], "active");
     assert_eq!(body["discount"], code["discount"]);
 }
+
+#[tokio::test]
+async fn null_is_refused_where_a_field_is_not_nullable() {
+    let app = spawn_app().await;
+    let (brand_id, admin, campaign_id, enrollment) = enrolled(&app).await;
+    let link = format!(
+        "/api/v1/links/{}",
+        enrollment["link"]["id"].as_str().unwrap()
+    );
+    let code = format!(
+        "/api/v1/codes/{}",
+        enrollment["discount_code"]["id"].as_str().unwrap()
+    );
+    // Once read as "absent", so the request succeeded without doing what it said.
+    app.patch(&link, &admin, json!({"status": null}))
+        .await
+        .invalid_field("status");
+    app.patch(&code, &admin, json!({"discount": null}))
+        .await
+        .invalid_field("discount");
+    app.post(
+        &format!("/api/v1/brands/{brand_id}/keys"),
+        &admin,
+        json!({"scope": "read", "influencer_id": null}),
+    )
+    .await
+    .invalid_field("influencer_id");
+    app.post(
+        "/api/v1/campaigns",
+        &admin,
+        json!({"name": "Summer", "destination_url": "https://shop.example/", "currency": "EUR", "slug": null}),
+    )
+    .await
+    .invalid_field("slug");
+    app.post(
+        "/api/v1/orders",
+        &admin,
+        json!({"order_id": "o-1", "amount": "10.00", "currency": "EUR", "occurred_at": null}),
+    )
+    .await
+    .invalid_field("occurred_at");
+    app.post(
+        &format!("/api/v1/campaigns/{campaign_id}/successor"),
+        &admin,
+        json!({"name": "Next", "keep_top": 1, "ends_at": null}),
+    )
+    .await
+    .invalid_field("ends_at");
+    app.post(
+        &format!("/api/v1/campaigns/{campaign_id}/prune"),
+        &admin,
+        json!({"rules": {"min_roi": 0, "rank_by": null}}),
+    )
+    .await
+    .problem(422);
+    // Where null is documented it still clears, and absent fields still stay unchanged.
+    let r = app.patch(&link, &admin, json!({"label": null})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "active");
+    let r = app
+        .patch(&code, &admin, json!({"max_redemptions": null}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
