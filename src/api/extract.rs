@@ -174,7 +174,9 @@ fn decode_cursor(cursor: &str) -> Option<String> {
         .decode(cursor)
         .ok()?;
     let s = String::from_utf8(bytes).ok()?;
-    (!s.is_empty() && s.len() <= 512).then_some(s)
+    // Cursors are sort keys the API wrote (ids, times): never control characters, which a
+    // database may refuse outright (PostgreSQL text cannot hold NUL).
+    (!s.is_empty() && s.len() <= 512 && !s.chars().any(char::is_control)).then_some(s)
 }
 
 /// `{items, next_cursor}`: loads `limit + 1` rows to know whether another page exists.

@@ -114,3 +114,21 @@ async fn null_is_refused_where_a_field_is_not_nullable() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_cursor_hiding_control_characters_is_422() {
+    let app = spawn_app().await;
+    let (_, admin, _, _) = enrolled(&app).await;
+    // "AA" is base64url for a NUL byte, which PostgreSQL text cannot hold: it was a 500 there.
+    for cursor in ["AA", "Cg"] {
+        app.get(&format!("/api/v1/influencers?cursor={cursor}"), &admin)
+            .await
+            .invalid_field("cursor");
+        app.get(&format!("/api/v1/campaigns?cursor={cursor}"), &admin)
+            .await
+            .invalid_field("cursor");
+        app.get(&format!("/api/v1/brands?cursor={cursor}"), OPERATOR)
+            .await
+            .invalid_field("cursor");
+    }
+}
