@@ -132,3 +132,52 @@ async fn a_cursor_hiding_control_characters_is_422() {
             .invalid_field("cursor");
     }
 }
+
+#[tokio::test]
+async fn text_limits_count_characters_not_bytes() {
+    let app = spawn_app().await;
+    let (_, admin, campaign_id, enrollment) = enrolled(&app).await;
+    let influencer_id = enrollment["influencer_id"].as_str().unwrap();
+    // Each at its documented maximum in characters, but over it in UTF-8 bytes.
+    let order_id = "é".repeat(128);
+    let r = app
+        .post(
+            "/api/v1/orders",
+            &admin,
+            json!({
+                "order_id": order_id,
+                "amount": "10.00",
+                "currency": "EUR",
+                "customer_ref": "ü".repeat(200),
+                "discount_codes": ["Ä".repeat(64)],
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["order_id"], order_id);
+    let r = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/integrations/shopify",
+            Some(&admin),
+            Some(json!({"webhook_secret": "ß".repeat(512)})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/campaigns/{campaign_id}/influencers/{influencer_id}/posts"),
+            &admin,
+            json!({"post_url": "https://social.example/p/1", "platform": "ö".repeat(32)}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // One character more is still refused.
+    app.post(
+        "/api/v1/orders",
+        &admin,
+        json!({"order_id": "é".repeat(129), "amount": "10.00", "currency": "EUR"}),
+    )
+    .await
+    .invalid_field("order_id");
+}
