@@ -58,8 +58,11 @@ pub fn goal_view(
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttributionInput {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub model: Option<Model>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub window_days: Option<i64>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub code_priority: Option<bool>,
 }
 
@@ -67,23 +70,34 @@ pub struct AttributionInput {
 #[serde(deny_unknown_fields)]
 pub struct CreateCampaign {
     pub name: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub slug: Option<String>,
     pub destination_url: String,
     pub currency: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub budget: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub status: Option<Status>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub goal: Option<GoalInput>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub attribution: Option<AttributionInput>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub holding_days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCampaign {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub slug: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub destination_url: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub budget: Option<Option<String>>,
@@ -91,10 +105,13 @@ pub struct UpdateCampaign {
     pub starts_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "nullable")]
     pub ends_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub status: Option<Status>,
     #[serde(default, deserialize_with = "nullable")]
     pub goal: Option<Option<GoalInput>>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub attribution: Option<AttributionInput>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub holding_days: Option<i64>,
 }
 

@@ -110,9 +110,12 @@ pub fn code_view(currency: Currency, row: CodeRow) -> CodeView {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCode {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub code: Option<String>,
     pub discount: DiscountInput,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub max_redemptions: Option<i64>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -223,11 +226,13 @@ pub enum CodeStatus {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCode {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub status: Option<CodeStatus>,
     #[serde(default, deserialize_with = "nullable")]
     pub max_redemptions: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub discount: Option<DiscountInput>,
 }
 
@@ -312,7 +317,7 @@ pub async fn lookup_code(
 ) -> ApiResult<HttpResponse> {
     let brand_id = principal.brand(Access::Storefront)?.brand_id.clone();
     let code = codes::normalize_discount_code(&query.0.code);
-    if code.is_empty() || code.len() > 64 || code.chars().any(char::is_control) {
+    if code.is_empty() || code.chars().count() > 64 || code.chars().any(char::is_control) {
         return Err(ApiError::invalid("code", "must be 1 to 64 characters"));
     }
     let view = state

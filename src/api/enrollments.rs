@@ -113,12 +113,17 @@ async fn prime_redirect(state: &web::Data<AppState>, code: String) {
 #[serde(deny_unknown_fields)]
 pub struct Enroll {
     pub influencer_id: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub fee: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub commission_rate: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub goal: Option<GoalInput>,
     /// A vanity discount code (e.g. `ANNA15`); generated from the handle when absent.
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub code: Option<String>,
     /// The discount of the code; 10 percent when absent.
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub discount: Option<DiscountInput>,
 }
 
@@ -320,7 +325,9 @@ pub async fn get_enrollment(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEnrollment {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub fee: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub commission_rate: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub goal: Option<Option<GoalInput>>,

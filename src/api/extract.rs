@@ -174,7 +174,9 @@ fn decode_cursor(cursor: &str) -> Option<String> {
         .decode(cursor)
         .ok()?;
     let s = String::from_utf8(bytes).ok()?;
-    (!s.is_empty() && s.len() <= 512).then_some(s)
+    // Cursors are sort keys the API wrote (ids, times): never control characters, which a
+    // database may refuse outright (PostgreSQL text cannot hold NUL).
+    (!s.is_empty() && s.len() <= 512 && !s.chars().any(char::is_control)).then_some(s)
 }
 
 /// `{items, next_cursor}`: loads `limit + 1` rows to know whether another page exists.
@@ -272,6 +274,17 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// For optional body fields that are not nullable (use with `#[serde(default)]`): an absent
+/// field is `None`, and an explicit `null` is refused (422) like any other value of the wrong
+/// type, rather than silently read as "absent".
+pub fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Collects field errors so that one answer names every failing field.

@@ -19,6 +19,7 @@ use crate::store::influencers::{
 pub struct PlatformInput {
     pub platform: String,
     pub handle: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub followers: Option<i64>,
 }
 
@@ -26,7 +27,9 @@ pub struct PlatformInput {
 #[serde(deny_unknown_fields)]
 pub struct CreateInfluencer {
     pub handle: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub email: Option<String>,
     #[serde(default)]
     pub platforms: Vec<PlatformInput>,
@@ -37,11 +40,15 @@ pub struct CreateInfluencer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInfluencer {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub handle: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub display_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub platforms: Option<Vec<PlatformInput>>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub tags: Option<Vec<String>>,
 }
 

@@ -16,7 +16,9 @@ use crate::store::{self, keys::KeyRow};
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     pub scope: Scope,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub influencer_id: Option<String>,
 }
 

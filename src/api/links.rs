@@ -61,18 +61,26 @@ pub fn link_view(public_url: &str, campaign: &CampaignRow, handle: &str, row: Li
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UtmInput {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub source: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub medium: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub campaign: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub content: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub term: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLink {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub destination_url: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub label: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub utm: Option<UtmInput>,
 }
 
@@ -167,6 +175,7 @@ pub async fn get_link(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLink {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub status: Option<LinkStatus>,
     #[serde(default, deserialize_with = "nullable")]
     pub label: Option<Option<String>>,

@@ -253,6 +253,7 @@ pub async fn list_payouts(
 pub struct MarkPaid {
     #[serde(deserialize_with = "crate::domain::orders::decimal_text")]
     pub amount: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub reference: Option<String>,
 }
 
@@ -299,7 +300,7 @@ pub async fn mark_paid(
         .filter(|r| !r.is_empty());
     if reference
         .as_ref()
-        .is_some_and(|r| r.len() > 200 || r.chars().any(char::is_control))
+        .is_some_and(|r| r.chars().count() > 200 || r.chars().any(char::is_control))
     {
         return Err(ApiError::invalid(
             "reference",

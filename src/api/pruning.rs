@@ -37,12 +37,19 @@ fn decimal_value(checks: &mut Checks, field: &str, v: &Option<serde_json::Value>
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesInput {
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub min_roi: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub min_net_revenue: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub min_conversions: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub min_conversion_rate: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub bottom_percent: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub min_clicks_for_judgement: Option<i64>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub rank_by: Option<String>,
 }
 
@@ -51,7 +58,9 @@ pub struct RulesInput {
 pub struct PruneInput {
     pub rules: RulesInput,
     /// Default true: applying is never the default.
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub dry_run: Option<bool>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub model: Option<String>,
 }
 

@@ -1116,6 +1116,7 @@ pub struct PostInput {
     #[serde(default)]
     pub saves: i64,
     pub video_views: Option<i64>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub posted_at: Option<DateTime<Utc>>,
 }
 
@@ -1187,7 +1188,10 @@ pub async fn upsert_post(
         ),
     }
     let platform = p.platform.trim().to_lowercase();
-    if platform.is_empty() || platform.len() > 32 || platform.chars().any(char::is_control) {
+    if platform.is_empty()
+        || p.platform.trim().chars().count() > 32
+        || platform.chars().any(char::is_control)
+    {
         checks.fail("platform", "must be 1 to 32 printable characters");
     }
     for (field, v) in [

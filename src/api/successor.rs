@@ -28,13 +28,17 @@ pub struct SuccessorInput {
     pub name: String,
     pub keep_top: i64,
     /// The metric to rank by (default net_revenue, highest first).
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub sort: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub model: Option<String>,
     #[serde(default)]
     pub add_influencer_ids: Vec<String>,
     #[serde(default)]
     pub carry_codes: bool,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

@@ -90,7 +90,7 @@ pub async fn put_integration(
     let platform = Platform::parse(&path).ok_or_else(ApiError::not_found)?;
     let secret = body.0.webhook_secret;
     if secret.trim() != secret
-        || !(8..=512).contains(&secret.len())
+        || !(8..=512).contains(&secret.chars().count())
         || secret.chars().any(char::is_control)
     {
         return Err(ApiError::invalid(

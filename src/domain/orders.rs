@@ -34,11 +34,13 @@ pub struct OrderInput {
     #[serde(deserialize_with = "decimal_text")]
     pub amount: String,
     pub currency: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub discount_codes: Vec<String>,
     #[serde(default)]
     pub click_ids: Vec<String>,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub customer_ref: Option<String>,
 }
 
@@ -60,7 +62,7 @@ pub struct NewOrder {
 /// An external id (order, refund, event): 1 to 128 printable characters.
 pub fn parse_external_id(field: &str, raw: &str) -> Result<String, FieldError> {
     let id = raw.trim();
-    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+    if id.is_empty() || id.chars().count() > 128 || id.chars().any(char::is_control) {
         return Err(FieldError::new(
             field,
             "must be 1 to 128 printable characters",
@@ -125,7 +127,7 @@ impl OrderInput {
             parse_time("occurred_at", self.occurred_at, now),
         );
         let customer_ref = match self.customer_ref.as_deref().map(str::trim) {
-            Some(r) if r.len() > 200 || r.chars().any(char::is_control) => {
+            Some(r) if r.chars().count() > 200 || r.chars().any(char::is_control) => {
                 errors.push(FieldError::new(
                     "customer_ref",
                     "must be at most 200 printable characters",
@@ -144,7 +146,7 @@ impl OrderInput {
         let mut codes: Vec<String> = Vec::new();
         for (i, c) in self.discount_codes.iter().enumerate() {
             let code = normalize_discount_code(c);
-            if code.is_empty() || code.len() > 64 || code.chars().any(char::is_control) {
+            if code.is_empty() || code.chars().count() > 64 || code.chars().any(char::is_control) {
                 errors.push(FieldError::new(
                     format!("discount_codes[{i}]"),
                     "must be 1 to 64 printable characters",
@@ -217,6 +219,7 @@ pub struct RefundInput {
     pub refund_id: String,
     #[serde(deserialize_with = "decimal_text")]
     pub amount: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
@@ -276,6 +279,7 @@ pub struct EventInput {
     #[serde(rename = "type")]
     pub kind: String,
     pub click_id: String,
+    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
 }
 

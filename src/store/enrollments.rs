@@ -284,6 +284,22 @@ pub fn find_code_by_text(
 }
 
 pub fn update_code(conn: &mut AnyConnection, id: &str, changes: &CodeUpdate) -> QueryResult<()> {
+    // An UPDATE without a column is an error in diesel; a PATCH with nothing to change is not.
+    let CodeUpdate {
+        status,
+        max_redemptions,
+        expires_at,
+        discount_type,
+        discount_value_micros,
+    } = changes;
+    if status.is_none()
+        && max_redemptions.is_none()
+        && expires_at.is_none()
+        && discount_type.is_none()
+        && discount_value_micros.is_none()
+    {
+        return Ok(());
+    }
     diesel::update(discount_codes::table.find(id))
         .set(changes)
         .execute(conn)

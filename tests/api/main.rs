@@ -7,6 +7,7 @@ mod crash;
 mod dashboard;
 mod errors;
 mod foundation;
+mod fuzz_findings;
 mod helpers;
 mod logs;
 mod openapi;

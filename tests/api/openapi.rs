@@ -81,3 +81,44 @@ fn every_operation_has_an_id_and_documents_its_answers() {
         }
     }
 }
+
+/// The per-key rate limiter may answer 429 on every API and webhook route and on the dashboard
+/// pages; only the redirect, the probes, the metrics and the static scripts and styles are
+/// never limited.
+#[test]
+fn every_limited_operation_documents_429() {
+    let spec = spec();
+    let unlimited = [
+        "/r/{code}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/t.js",
+        "/dashboard/app.css",
+        "/dashboard/app.js",
+    ];
+    let too_many = &spec["components"]["responses"]["TooManyRequests"];
+    assert!(
+        too_many["headers"]["Retry-After"].is_mapping(),
+        "TooManyRequests documents Retry-After"
+    );
+    for (path, item) in spec["paths"].as_mapping().unwrap() {
+        let path = path.as_str().unwrap();
+        for (method, op) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if !["get", "post", "put", "patch", "delete", "head"].contains(&method) {
+                continue;
+            }
+            let documented = op["responses"]["429"]["$ref"].as_str();
+            if unlimited.contains(&path) {
+                assert_eq!(documented, None, "{method} {path}: never rate limited");
+            } else {
+                assert_eq!(
+                    documented,
+                    Some("#/components/responses/TooManyRequests"),
+                    "{method} {path}: 429 not documented"
+                );
+            }
+        }
+    }
+}
