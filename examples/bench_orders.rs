@@ -10,65 +10,24 @@
 //! resends an earlier order. Afterwards it checks that every order is stored exactly once.
 //! Run it with `--release` (see bench/orders/run.sh).
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{percentile, seed, Api, Rng, CHROME, OPERATOR};
 use diesel::prelude::*;
 use influtrack::config::Settings;
 use influtrack::Application;
 use serde_json::{json, Value};
 
-const OPERATOR: &str = "bench-operator-token-0123456789";
 const INFLUENCERS: usize = 50;
 const CLICKS: usize = 2_000;
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    async fn send(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(key)
-            .json(body)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-/// A small deterministic generator (no dependency for one benchmark).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
-}
-
 /// Sends `requests` from `connections` concurrent tasks; returns (elapsed, latencies, statuses).
 async fn drive(
-    client: Arc<Client>,
+    client: Arc<Api>,
     key: Arc<String>,
     requests: Arc<Vec<(String, Value)>>,
     connections: usize,
@@ -87,21 +46,12 @@ async fn drive(
                     break;
                 };
                 let t = Instant::now();
-                let (status, _) = if let Some(get) = path.strip_prefix("GET ") {
-                    let r = client
-                        .http
-                        .get(format!("{}{get}", client.base))
-                        .bearer_auth(key.as_str())
-                        .send()
-                        .await
-                        .expect("request");
-                    let s = r.status().as_u16();
-                    let _ = r.bytes().await;
-                    (s, Value::Null)
+                let r = if let Some(get) = path.strip_prefix("GET ") {
+                    client.get(get, &key).await
                 } else {
-                    client.send(path, &key, body).await
+                    client.post(path, &key, body).await
                 };
-                out.push((t.elapsed(), status));
+                out.push((t.elapsed(), r.expect("request").status));
             }
             out
         }));
@@ -144,84 +94,19 @@ async fn main() {
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let server = tokio::spawn(app.run_until_stopped());
-    let client = Arc::new(Client {
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(connections)
-            .build()
-            .expect("client"),
-        base: base.clone(),
-    });
+    let client = Arc::new(Api::new(base, connections));
 
-    // Seed: a brand, a storefront key, a linear campaign, influencers with codes and links.
-    let (s, brand) = client
-        .send("/api/v1/brands", OPERATOR, &json!({"name": "Bench"}))
-        .await;
-    assert_eq!(s, 201, "{brand}");
-    let admin = brand["admin_key"].as_str().unwrap().to_string();
-    let brand_id = brand["id"].as_str().unwrap().to_string();
-    let (_, key) = client
-        .send(
-            &format!("/api/v1/brands/{brand_id}/keys"),
-            &admin,
-            &json!({"scope": "storefront"}),
-        )
-        .await;
-    let storefront = Arc::new(key["key"].as_str().unwrap().to_string());
-    let (_, campaign) = client
-        .send(
-            "/api/v1/campaigns",
-            &admin,
-            &json!({"name": "Bench", "destination_url": "https://shop.example/",
-                    "currency": "EUR", "attribution": {"model": "linear", "code_priority": true}}),
-        )
-        .await;
-    let campaign_id = campaign["id"].as_str().unwrap().to_string();
-    let mut codes = Vec::new();
-    let mut links = Vec::new();
-    for i in 0..INFLUENCERS {
-        let (s, inf) = client
-            .send(
-                "/api/v1/influencers",
-                &admin,
-                &json!({"handle": format!("creator{i}")}),
-            )
-            .await;
-        assert_eq!(s, 201, "{inf}");
-        let (s, e) = client
-            .send(
-                &format!("/api/v1/campaigns/{campaign_id}/influencers"),
-                &admin,
-                &json!({"influencer_id": inf["id"], "code": format!("CREATOR{i}"),
-                        "commission_rate": "0.1"}),
-            )
-            .await;
-        assert_eq!(s, 201, "{e}");
-        codes.push(e["discount_code"]["code"].as_str().unwrap().to_string());
-        links.push(e["link"]["code"].as_str().unwrap().to_string());
-    }
+    // Seed: a brand, a storefront key, a linear campaign, influencers with codes and links,
+    // and clicks on those links.
+    let seeded = seed(&client, INFLUENCERS).await;
+    let storefront = Arc::new(seeded.storefront.clone());
+    let (codes, links) = (seeded.codes, seeded.links);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut clicks = Vec::with_capacity(CLICKS);
     for _ in 0..CLICKS {
         let code = &links[rng.below(links.len())];
-        let r = client
-            .http
-            .get(format!("{base}/r/{code}"))
-            .header(
-                "user-agent",
-                "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36",
-            )
-            .send()
-            .await
-            .expect("redirect");
-        let location = r.headers()["location"].to_str().unwrap().to_string();
-        let id = url::Url::parse(&location)
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "itk_click")
-            .map(|(_, v)| v.to_string())
-            .unwrap();
-        clicks.push(id);
+        let r = client.follow(code, CHROME).await.expect("redirect");
+        clicks.push(r.click.expect("a click id"));
     }
 
     // The orders, with resends of earlier ones mixed in.

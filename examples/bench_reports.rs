@@ -7,9 +7,12 @@
 //! `bench_reports [database url|-] [clicks] [orders] [enrollments]` (defaults: a temporary
 //! SQLite file, 10,000,000, 200,000, 1,000). Run it with `--release` (bench/reports/run.sh).
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::collections::HashMap;
+use std::time::Instant;
+
+use common::{ms, percentile, Rng, OPERATOR};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use influtrack::config::Settings;
@@ -21,32 +24,8 @@ use influtrack::domain::orders::{OrderInput, RefundInput};
 use influtrack::Application;
 use serde_json::{json, Value};
 
-const OPERATOR: &str = "bench-operator-token-0123456789";
 const DAY: i64 = 86_400_000_000;
 const CALLS: usize = 30;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    ms(sorted[i])
-}
 
 /// The synthetic click id of click `i` (sorts before every real UUIDv7, so the fold takes
 /// them first; valid UUID text).
@@ -302,9 +281,9 @@ async fn main() {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     let mut work: Vec<(OrderInput, Option<String>)> = Vec::with_capacity(n_orders as usize);
     for o in 0..n_orders {
-        let e = rng.below(n_enrollments);
-        let at = start + DAY + rng.below((28 * DAY) as u64) as i64;
-        let cents = 1_000 + rng.below(20_000);
+        let e = rng.below64(n_enrollments);
+        let at = start + DAY + rng.below64((28 * DAY) as u64) as i64;
+        let cents = 1_000 + rng.below64(20_000);
         let mut input = OrderInput {
             order_id: format!("order-{o}"),
             amount: format!("{}.{:02}", cents / 100, cents % 100),
@@ -314,7 +293,7 @@ async fn main() {
             click_ids: vec![],
             customer_ref: None,
         };
-        match rng.below(10) {
+        match rng.below64(10) {
             0..=2 => input.discount_codes.push(format!("CODE{e:04}")),
             3..=8 => {
                 // Clicks of this enrollment shortly before the order.
@@ -325,14 +304,15 @@ async fn main() {
                 } else {
                     last
                 };
-                for back in 0..(1 + rng.below(3)) {
-                    let i = last.saturating_sub(back * n_enrollments * (1 + rng.below(50)) + back);
+                for back in 0..(1 + rng.below64(3)) {
+                    let i =
+                        last.saturating_sub(back * n_enrollments * (1 + rng.below64(50)) + back);
                     input.click_ids.push(click_id(i));
                 }
             }
             _ => {}
         }
-        let refund = (rng.below(20) == 0).then(|| format!("{}.{:02}", cents / 300, cents % 100));
+        let refund = (rng.below64(20) == 0).then(|| format!("{}.{:02}", cents / 300, cents % 100));
         work.push((input, refund));
     }
     let refunded = work.iter().filter(|w| w.1.is_some()).count() as i64;

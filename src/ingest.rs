@@ -532,6 +532,16 @@ fn order_view(
     let handle = |id: &str| handles.get(id).cloned().unwrap_or_default();
     let order_currency = currency(&order.currency);
     let domain = domain_touches(touches);
+    // The credits in attribution's order (oldest touch first), whether they were just decided
+    // or read back by position, so that a resend answers exactly what the first answer said.
+    let order_of = |c: &AttributionRow| {
+        touches
+            .iter()
+            .position(|t| t.position == c.position)
+            .map(|i| attribution::touch_order(&domain[i]))
+    };
+    let mut credits: Vec<&AttributionRow> = credits.iter().collect();
+    credits.sort_by(|a, b| order_of(a).cmp(&order_of(b)));
     let attribution = credits
         .iter()
         .map(|c| CreditView {

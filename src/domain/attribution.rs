@@ -98,18 +98,19 @@ pub fn eligible(touch: &Touch, order_at: i64) -> bool {
     }
 }
 
+/// The order in which touches are weighed and their credits listed: oldest first, ties
+/// broken by kind and key so that the result never depends on input order.
+pub fn touch_order(touch: &Touch) -> (i64, bool, &str) {
+    (touch.at, touch.via == Via::Code, &touch.key)
+}
+
 /// Decides the credit of an order of `amount` minor units placed at `order_at`.
 /// `model` overrides the campaigns' own models (reports recompute under any model).
 pub fn attribute(touches: &[Touch], order_at: i64, amount: i64, model: Option<Model>) -> Decision {
     let mut eligible_touches: Vec<usize> = (0..touches.len())
         .filter(|&i| eligible(&touches[i], order_at))
         .collect();
-    // Oldest first; ties broken by kind and key so that the result never depends on input
-    // order.
-    eligible_touches.sort_by(|&a, &b| {
-        let (ta, tb) = (&touches[a], &touches[b]);
-        (ta.at, ta.via == Via::Code, &ta.key).cmp(&(tb.at, tb.via == Via::Code, &tb.key))
-    });
+    eligible_touches.sort_by(|&a, &b| touch_order(&touches[a]).cmp(&touch_order(&touches[b])));
     if eligible_touches.is_empty() {
         return Decision {
             model: None,

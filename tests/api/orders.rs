@@ -220,6 +220,41 @@ async fn linear_credit_over_clicks_adds_up_to_the_cent() {
 }
 
 #[tokio::test]
+async fn a_resend_answers_the_credits_in_the_first_answers_order() {
+    // Found by the soak run (bench/soak): click ids sent newest first were answered oldest
+    // first by the 201 and in the order they were sent by every later 200 and GET.
+    let app = spawn_app().await;
+    let s = shop(&app, json!({"model": "linear"}), &["anna", "ben", "cleo"]).await;
+    let mut clicks = Vec::new();
+    for i in 0..3 {
+        clicks.push(click_id(&app, s.link(i), CHROME).await);
+    }
+    clicks.reverse();
+    let body = json!({"order_id": "R-1", "amount": "100.00", "currency": "EUR",
+                      "click_ids": clicks});
+    let r = order(&app, &s.storefront, body.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let o = r.json();
+    // Oldest touch first, as attribution orders them.
+    let credited_to: Vec<&str> = o["attribution"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["influencer_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        credited_to,
+        [s.influencer(0), s.influencer(1), s.influencer(2)]
+    );
+    let again = order(&app, &s.storefront, body).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json(), o);
+    let stored = app.get("/api/v1/orders/R-1", &s.admin).await;
+    assert_eq!(stored.status, 200);
+    assert_eq!(stored.json(), o);
+}
+
+#[tokio::test]
 async fn orders_without_anything_attributable_are_kept_unattributed() {
     let app = spawn_app().await;
     let s = shop(&app, json!({}), &["anna"]).await;
