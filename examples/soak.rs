@@ -288,20 +288,32 @@ impl Stats {
         *k.statuses.entry(status).or_default() += 1;
     }
 
-    fn failed(&mut self, kind: &'static str, killed: bool) {
+    fn failed(&mut self, kind: &'static str, killed: bool, error: &reqwest::Error) {
         let k = self.kinds.entry(kind).or_default();
         if killed {
             k.cut += 1;
         } else {
             k.transport_errors += 1;
+            // The whole chain: reqwest's own message rarely says what the connection did.
+            let mut what = format!("{kind}: no answer: {error}");
+            let mut source = std::error::Error::source(error);
+            while let Some(e) = source {
+                what += &format!(": {e}");
+                source = e.source();
+            }
+            self.note(what);
+        }
+    }
+
+    fn note(&mut self, what: String) {
+        if self.examples.len() < 10 {
+            self.examples.push(what);
         }
     }
 
     fn unexpected(&mut self, what: String) {
         self.unexpected += 1;
-        if self.examples.len() < 10 {
-            self.examples.push(what);
-        }
+        self.note(format!("unexpected: {what}"));
     }
 
     fn merge(&mut self, other: Stats) {
@@ -383,8 +395,8 @@ impl Load {
                     let wait = Duration::from_secs(r.retry_after.unwrap_or(1).clamp(0, 1));
                     tokio::time::sleep(wait.max(Duration::from_millis(50))).await;
                 }
-                Err(_) => {
-                    stats.failed(kind, self.killed());
+                Err(e) => {
+                    stats.failed(kind, self.killed(), &e);
                     return Sent::InFlight;
                 }
             }
@@ -411,8 +423,8 @@ async fn redirects(load: Load, worker: u64) -> Stats {
                     (s, _) => stats.unexpected(format!("redirect answered {s}")),
                 }
             }
-            Err(_) => {
-                stats.failed("redirect", load.killed());
+            Err(e) => {
+                stats.failed("redirect", load.killed(), &e);
                 if load.killed() {
                     break;
                 }
@@ -600,8 +612,8 @@ async fn reports_worker(load: Load, worker: u64) -> Stats {
                     s => stats.unexpected(format!("{} answered {s} {}", paths[i % 2], r.body)),
                 }
             }
-            Err(_) => {
-                stats.failed("report", load.killed());
+            Err(e) => {
+                stats.failed("report", load.killed(), &e);
                 if load.killed() {
                     break;
                 }
@@ -1010,7 +1022,7 @@ async fn main() {
         inconsistent + strays,
     );
     for e in &stats.examples {
-        println!("  unexpected: {e}");
+        println!("  {e}");
     }
     println!(
         "{result} clicks_verified={} orders_verified={} refunds_verified={} lost={lost} duplicated={duplicated} errors_5xx={server_errors} unexpected={} no_answer={no_answer}",
