@@ -70,6 +70,10 @@ impl Api {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(connections)
+                // Shorter than the server's keep-alive (actix-web's 5 s), so that a connection
+                // the server is closing for idleness is never picked for a request: that race
+                // loses the request without an answer.
+                .pool_idle_timeout(Duration::from_secs(2))
                 .build()
                 .expect("client"),
             base: base.into(),
