@@ -317,7 +317,7 @@ pub async fn lookup_code(
 ) -> ApiResult<HttpResponse> {
     let brand_id = principal.brand(Access::Storefront)?.brand_id.clone();
     let code = codes::normalize_discount_code(&query.0.code);
-    if code.is_empty() || code.chars().count() > 64 || code.chars().any(char::is_control) {
+    if code.is_empty() || query.0.code.chars().count() > 64 || code.chars().any(char::is_control) {
         return Err(ApiError::invalid("code", "must be 1 to 64 characters"));
     }
     let view = state

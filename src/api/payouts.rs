@@ -294,13 +294,15 @@ pub async fn mark_paid(
     let campaign_id = path_id(&path.0)?;
     let influencer_id = path_id(&path.1)?;
     let req = body.0;
+    let sent_chars = req.reference.as_deref().map_or(0, |r| r.chars().count());
     let reference = req
         .reference
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
-    if reference
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > 200 || r.chars().any(char::is_control))
+    if sent_chars > 200
+        || reference
+            .as_ref()
+            .is_some_and(|r| r.chars().any(char::is_control))
     {
         return Err(ApiError::invalid(
             "reference",

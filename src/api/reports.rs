@@ -1189,7 +1189,7 @@ pub async fn upsert_post(
     }
     let platform = p.platform.trim().to_lowercase();
     if platform.is_empty()
-        || p.platform.trim().chars().count() > 32
+        || p.platform.chars().count() > 32
         || platform.chars().any(char::is_control)
     {
         checks.fail("platform", "must be 1 to 32 printable characters");

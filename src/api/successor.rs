@@ -69,7 +69,7 @@ pub async fn successor(
     let req = body.0;
     let mut checks = Checks::default();
     let name = req.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty() || req.name.chars().count() > 200 || name.chars().any(char::is_control) {
         checks.fail("name", "must be 1 to 200 printable characters");
     }
     if !(0..=10_000).contains(&req.keep_top) {

@@ -62,7 +62,7 @@ pub struct NewOrder {
 /// An external id (order, refund, event): 1 to 128 printable characters.
 pub fn parse_external_id(field: &str, raw: &str) -> Result<String, FieldError> {
     let id = raw.trim();
-    if id.is_empty() || id.chars().count() > 128 || id.chars().any(char::is_control) {
+    if id.is_empty() || raw.chars().count() > 128 || id.chars().any(char::is_control) {
         return Err(FieldError::new(
             field,
             "must be 1 to 128 printable characters",
@@ -126,8 +126,12 @@ impl OrderInput {
             &mut errors,
             parse_time("occurred_at", self.occurred_at, now),
         );
+        let sent_ref_chars = self
+            .customer_ref
+            .as_deref()
+            .map_or(0, |r| r.chars().count());
         let customer_ref = match self.customer_ref.as_deref().map(str::trim) {
-            Some(r) if r.chars().count() > 200 || r.chars().any(char::is_control) => {
+            Some(r) if sent_ref_chars > 200 || r.chars().any(char::is_control) => {
                 errors.push(FieldError::new(
                     "customer_ref",
                     "must be at most 200 printable characters",
@@ -146,7 +150,7 @@ impl OrderInput {
         let mut codes: Vec<String> = Vec::new();
         for (i, c) in self.discount_codes.iter().enumerate() {
             let code = normalize_discount_code(c);
-            if code.is_empty() || code.chars().count() > 64 || code.chars().any(char::is_control) {
+            if code.is_empty() || c.chars().count() > 64 || code.chars().any(char::is_control) {
                 errors.push(FieldError::new(
                     format!("discount_codes[{i}]"),
                     "must be 1 to 64 printable characters",

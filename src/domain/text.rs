@@ -1,4 +1,5 @@
-//! Free-text fields: trimmed, non-empty, bounded, no control characters.
+//! Free-text fields: trimmed, non-empty, bounded, no control characters. The bound counts the
+//! characters as sent, surrounding spaces included (what openapi.yaml's `maxLength` says).
 
 use crate::error::FieldError;
 
@@ -7,17 +8,17 @@ pub fn required(field: &str, value: &str, max_chars: usize) -> Result<String, Fi
     if trimmed.is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
     }
-    optional(field, trimmed, max_chars).map(|s| s.unwrap_or_default())
+    optional(field, value, max_chars).map(|s| s.unwrap_or_default())
 }
 
 pub fn optional(field: &str, value: &str, max_chars: usize) -> Result<Option<String>, FieldError> {
-    let trimmed = value.trim();
-    if trimmed.chars().count() > max_chars {
+    if value.chars().count() > max_chars {
         return Err(FieldError::new(
             field,
             format!("must be at most {max_chars} characters"),
         ));
     }
+    let trimmed = value.trim();
     if trimmed.chars().any(char::is_control) {
         return Err(FieldError::new(
             field,
@@ -36,6 +37,7 @@ mod tests {
         assert_eq!(required("name", "  Acme ", 10).unwrap(), "Acme");
         assert!(required("name", "   ", 10).is_err());
         assert!(required("name", "abcdefghijk", 10).is_err());
+        assert!(required("name", "abcdefghij ", 10).is_err());
         assert!(required("name", "a\u{0}b", 10).is_err());
         assert_eq!(optional("x", " ", 10).unwrap(), None);
     }

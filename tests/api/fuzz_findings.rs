@@ -181,3 +181,41 @@ async fn text_limits_count_characters_not_bytes() {
     .await
     .invalid_field("order_id");
 }
+
+#[tokio::test]
+async fn text_limits_count_what_was_sent_surrounding_spaces_included() {
+    let app = spawn_app().await;
+    let (_, admin, _, enrollment) = enrolled(&app).await;
+    let link = format!(
+        "/api/v1/links/{}",
+        enrollment["link"]["id"].as_str().unwrap()
+    );
+    // openapi.yaml's maxLength counts the string as sent; the server measured it trimmed.
+    let padded = format!("x{}", "\u{85}".repeat(100));
+    app.patch(&link, &admin, json!({"label": padded}))
+        .await
+        .invalid_field("label");
+    app.post(
+        "/api/v1/influencers",
+        &admin,
+        json!({"handle": "ben", "tags": [format!("{}  ", "t".repeat(39))]}),
+    )
+    .await
+    .invalid_field("tags[0]");
+    app.get(
+        &format!("/api/v1/codes/lookup?code=ABC{}", "%20".repeat(62)),
+        &admin,
+    )
+    .await
+    .invalid_field("code");
+    // At the limit, spaces included, it is still accepted (and stored trimmed).
+    let r = app
+        .patch(
+            &link,
+            &admin,
+            json!({"label": format!(" {} ", "y".repeat(98))}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["label"], "y".repeat(98));
+}
