@@ -249,12 +249,20 @@ fn click_ids_in(text: &str, out: &mut Vec<String>) {
         if let Ok(u) = base.join(text) {
             for (k, v) in u.query_pairs() {
                 if k == CLICK_PARAM {
-                    click_ids_in(&v, out);
+                    // A list, never a URL again: searching nested URLs took one parse of the
+                    // rest per `?itk_click=` (quadratic time, unbounded recursion) on text
+                    // shoppers control.
+                    click_id_list(&v, out);
                 }
             }
         }
         return;
     }
+    click_id_list(text, out);
+}
+
+/// Click ids in a comma/space separated list (`id` or `id:timestamp` each).
+fn click_id_list(text: &str, out: &mut Vec<String>) {
     for part in text.split([',', ' ', ';']) {
         // The script stores `id` or `id:timestamp`.
         let id = part.split(':').next().unwrap_or_default();
@@ -1049,6 +1057,20 @@ mod tests {
         assert_eq!(out, [id, other]);
         click_ids_in("http://www.example.com?source=abc", &mut out);
         assert_eq!(out.len(), 2);
+    }
+
+    /// Found while writing `fuzz/fuzz_targets/webhook_shopify_order.rs` and confirmed with it:
+    /// a landing URL nesting `?itk_click=` 2,400 times (a 26 KB body) took 13 s of CPU in the
+    /// fuzz build, time quadratic in the length and one stack frame per level.
+    #[test]
+    fn click_ids_are_not_searched_in_nested_urls() {
+        let id = "0193a5a0-7f3e-7c4e-9a5b-1c2d3e4f5a6b";
+        let deep = format!("/p{}{id}", "?itk_click=".repeat(20_000));
+        let mut out = Vec::new();
+        click_ids_in(&deep, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        click_ids_in(&format!("/p?itk_click={id}:1763800000,garbage"), &mut out);
+        assert_eq!(out, [id]);
     }
 
     #[test]
