@@ -21,7 +21,7 @@ use crate::api::orders::recorded;
 use crate::auth::Principal;
 use crate::db::AnyConnection;
 use crate::domain::money::{self, Currency};
-use crate::domain::orders::{parse_money, NewRefund, OrderInput};
+use crate::domain::orders::{parse_money, NewOrder, NewRefund, OrderInput};
 use crate::domain::scope::Access;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::ingest;
@@ -249,12 +249,20 @@ fn click_ids_in(text: &str, out: &mut Vec<String>) {
         if let Ok(u) = base.join(text) {
             for (k, v) in u.query_pairs() {
                 if k == CLICK_PARAM {
-                    click_ids_in(&v, out);
+                    // A list, never a URL again: searching nested URLs took one parse of the
+                    // rest per `?itk_click=` (quadratic time, unbounded recursion) on text
+                    // shoppers control.
+                    click_id_list(&v, out);
                 }
             }
         }
         return;
     }
+    click_id_list(text, out);
+}
+
+/// Click ids in a comma/space separated list (`id` or `id:timestamp` each).
+fn click_id_list(text: &str, out: &mut Vec<String>) {
     for part in text.split([',', ' ', ';']) {
         // The script stores `id` or `id:timestamp`.
         let id = part.split(':').next().unwrap_or_default();
@@ -326,16 +334,7 @@ fn record_webhook_order(
     platform: Platform,
     input: OrderInput,
 ) -> ApiResult<(Option<ingest::Recorded<ingest::OrderView>>, Option<String>)> {
-    let order = lenient(input)
-        .validate(crate::db::now_micros())
-        .map_err(|errors| {
-            ApiError::Validation(
-                errors
-                    .into_iter()
-                    .map(|e| rename_field(platform, e))
-                    .collect(),
-            )
-        })?;
+    let order = validate_webhook_order(platform, input, crate::db::now_micros())?;
     let external_id = order.external_id.clone();
     match ingest::record_order(conn, brand_id, order, platform.as_str()) {
         Ok(r) => Ok((Some(r), None)),
@@ -356,6 +355,19 @@ fn record_webhook_order(
         }
         Err(e) => Err(e),
     }
+}
+
+/// A mapped webhook order, made lenient and validated, errors named as the platform names
+/// the fields.
+fn validate_webhook_order(platform: Platform, input: OrderInput, now: i64) -> ApiResult<NewOrder> {
+    lenient(input).validate(now).map_err(|errors| {
+        ApiError::Validation(
+            errors
+                .into_iter()
+                .map(|e| rename_field(platform, e))
+                .collect(),
+        )
+    })
 }
 
 /// What a storefront cannot fix on its side is dropped rather than refused (a refusal would
@@ -496,6 +508,17 @@ impl ShopifyRefund {
         brand_id: &str,
         currency: Currency,
     ) -> ApiResult<i64> {
+        self.amount_micros_with(currency, |micros, paid_in| {
+            ingest::convert(conn, brand_id, micros, paid_in, currency)
+        })
+    }
+
+    /// [`Self::amount_micros`] with the currency conversion given (pure, for fuzzing).
+    fn amount_micros_with(
+        &self,
+        currency: Currency,
+        mut convert: impl FnMut(i64, Currency) -> ApiResult<i64>,
+    ) -> ApiResult<i64> {
         let mut total: i64 = 0;
         for (i, t) in self.transactions.iter().enumerate() {
             if t.kind.as_deref() == Some("refund") && t.status.as_deref() == Some("success") {
@@ -507,7 +530,7 @@ impl ShopifyRefund {
                         None => currency,
                     };
                     let micros = micros_of(&field, &a.text(), paid_in)?;
-                    let micros = ingest::convert(conn, brand_id, micros, paid_in, currency)?;
+                    let micros = convert(micros, paid_in)?;
                     total = total
                         .checked_add(micros)
                         .ok_or_else(|| ApiError::invalid(field, "is too large"))?;
@@ -900,6 +923,118 @@ fn is_woo_ping(body: &[u8]) -> bool {
     pairs.len() == 1 && pairs[0].0 == "webhook_id" && pairs[0].1.chars().all(|c| c.is_ascii_digit())
 }
 
+/// The handlers' pure steps, from a body's bytes to what they would record, without a
+/// signature or a database. Only for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// A refund as a delivery gives it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MappedRefund {
+        pub refund_id: String,
+        pub amount_micros: i64,
+    }
+
+    /// An order delivery as the handler would record it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct MappedOrder {
+        pub order: NewOrder,
+        /// The refunds the order lists.
+        pub refunds: Vec<MappedRefund>,
+        /// WooCommerce's status, trimmed and lower-case.
+        pub status: Option<String>,
+    }
+
+    /// A Shopify order delivery (`None` for a test order). `convert(micros, from, to)` stands
+    /// for the brand's exchange rates.
+    pub fn shopify_order(
+        body: &[u8],
+        now: i64,
+        mut convert: impl FnMut(i64, Currency, Currency) -> ApiResult<i64>,
+    ) -> ApiResult<Option<MappedOrder>> {
+        let order: ShopifyOrder = unwrap_root(body, "order")?;
+        if order.test {
+            return Ok(None);
+        }
+        let new = validate_webhook_order(Platform::Shopify, order.input(), now)?;
+        let currency = new.currency;
+        let refunds = order
+            .refunds
+            .iter()
+            .map(|r| {
+                Ok(MappedRefund {
+                    refund_id: shopify_refund_id(&r.id.text()),
+                    amount_micros: r
+                        .amount_micros_with(currency, |m, from| convert(m, from, currency))?,
+                })
+            })
+            .collect::<ApiResult<_>>()?;
+        Ok(Some(MappedOrder {
+            order: new,
+            refunds,
+            status: None,
+        }))
+    }
+
+    /// A Shopify `refunds/create` delivery for an order in `currency`: the order's id and the
+    /// refund.
+    pub fn shopify_refund(
+        body: &[u8],
+        currency: Currency,
+        mut convert: impl FnMut(i64, Currency, Currency) -> ApiResult<i64>,
+    ) -> ApiResult<(String, MappedRefund)> {
+        let refund: ShopifyRefund = unwrap_root(body, "refund")?;
+        let order_id = refund
+            .order_id
+            .as_ref()
+            .map(Id::text)
+            .ok_or_else(|| ApiError::invalid("order_id", "is required"))?;
+        let amount_micros =
+            refund.amount_micros_with(currency, |m, from| convert(m, from, currency))?;
+        Ok((
+            shopify_order_id(&order_id),
+            MappedRefund {
+                refund_id: shopify_refund_id(&refund.id.text()),
+                amount_micros,
+            },
+        ))
+    }
+
+    /// A WooCommerce order delivery, whatever its status.
+    pub fn woo_order(body: &[u8], now: i64) -> ApiResult<MappedOrder> {
+        let order: WooOrder = parse_body(body)?;
+        let currency = Currency::parse("currency", &order.currency)
+            .map_err(|e| ApiError::Validation(vec![e]))?;
+        let new = validate_webhook_order(Platform::WooCommerce, order.input(currency)?, now)?;
+        let refunds = order
+            .refunds
+            .iter()
+            .map(|r| {
+                Ok(MappedRefund {
+                    refund_id: format!("woocommerce:refund:{}", r.id.text()),
+                    amount_micros: micros_of("refunds.total", &r.total.text(), currency)?,
+                })
+            })
+            .collect::<ApiResult<_>>()?;
+        Ok(MappedOrder {
+            order: new,
+            refunds,
+            status: Some(order.status.trim().to_ascii_lowercase()),
+        })
+    }
+
+    pub fn is_woo_ping(body: &[u8]) -> bool {
+        super::is_woo_ping(body)
+    }
+
+    pub fn click_ids_in(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        super::click_ids_in(text, &mut out);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -922,6 +1057,20 @@ mod tests {
         assert_eq!(out, [id, other]);
         click_ids_in("http://www.example.com?source=abc", &mut out);
         assert_eq!(out.len(), 2);
+    }
+
+    /// Found while writing `fuzz/fuzz_targets/webhook_shopify_order.rs` and confirmed with it:
+    /// a landing URL nesting `?itk_click=` 2,400 times (a 26 KB body) took 13 s of CPU in the
+    /// fuzz build, time quadratic in the length and one stack frame per level.
+    #[test]
+    fn click_ids_are_not_searched_in_nested_urls() {
+        let id = "0193a5a0-7f3e-7c4e-9a5b-1c2d3e4f5a6b";
+        let deep = format!("/p{}{id}", "?itk_click=".repeat(20_000));
+        let mut out = Vec::new();
+        click_ids_in(&deep, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        click_ids_in(&format!("/p?itk_click={id}:1763800000,garbage"), &mut out);
+        assert_eq!(out, [id]);
     }
 
     #[test]

@@ -46,7 +46,12 @@ fn parse_decimal(field: &str, raw: &str) -> Result<Decimal, FieldError> {
         .then(|| trimmed.parse::<Decimal>().ok())
         .flatten()
         .ok_or_else(|| FieldError::new(field, "must be a decimal string such as \"129.90\""))?;
-    if value.scale() > 6 && value.normalize().scale() > 6 {
+    // Counted in the text: beyond its 28 significant digits `Decimal` rounds silently, so
+    // "1.000000000000000000000000000001" would otherwise be taken for 1.
+    let decimals = trimmed
+        .split_once('.')
+        .map_or(0, |(_, fraction)| fraction.trim_end_matches('0').len());
+    if decimals > 6 {
         return Err(FieldError::new(field, "has more than 6 decimal places"));
     }
     Ok(value.normalize())
@@ -158,6 +163,23 @@ mod tests {
         assert!(parse_positive_amount("a", "0.00").is_err());
         assert!(parse_rate("r", "1.01").is_err());
         assert_eq!(parse_rate("r", "1").unwrap(), MICROS);
+    }
+
+    /// Found by `fuzz/fuzz_targets/money.rs`: digits beyond `Decimal`'s precision were rounded
+    /// away instead of refused.
+    #[test]
+    fn refuses_decimals_rounded_away_by_the_decimal_type() {
+        for bad in [
+            "999999000000.1000000000000000020",
+            "1.000000000000000000000000000001",
+            "0.00000099999999999999999999999",
+        ] {
+            assert!(parse_amount("amount", bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            parse_amount("a", "999999000000.1000000000000000000").unwrap(),
+            999_999_000_000_100_000
+        );
     }
 
     #[test]
