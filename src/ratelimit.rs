@@ -188,20 +188,13 @@ pub async fn limit(
     let limits = req.app_data::<web::Data<RateLimits>>().cloned();
     if let Some(limiter) = limits.as_deref().and_then(|l| l.for_class(class)) {
         if let Some(wait) = limiter.check(&bucket(&req, class)) {
-            metrics::counter!(
-                "rate_limited_total",
-                "class" => if class == Class::Webhook { "webhook" } else { "api" }
-            )
-            .increment(1);
-            tracing::warn!(
-                class = if class == Class::Webhook {
-                    "webhook"
-                } else {
-                    "api"
-                },
-                retry_after = wait,
-                "rate limited"
-            );
+            let label = if class == Class::Webhook {
+                "webhook"
+            } else {
+                "api"
+            };
+            metrics::counter!("rate_limited_total", "class" => label).increment(1);
+            tracing::warn!(class = label, retry_after = wait, "rate limited");
             let mut response = problem_response(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate-limited",

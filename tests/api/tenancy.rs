@@ -629,14 +629,7 @@ async fn every_route_keeps_brands_apart_and_scopes_to_what_api_md_allows() {
             }
             Access::Webhook => {
                 // Signed with B's secret: on A's path and on an unknown brand's path alike.
-                let sign = |body: &str| {
-                    use base64::Engine;
-                    use hmac::{Hmac, Mac};
-                    let mut mac =
-                        Hmac::<sha2::Sha256>::new_from_slice(b.webhook_secret.as_bytes()).unwrap();
-                    mac.update(body.as_bytes());
-                    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-                };
+                let sign = |body: &str| crate::webhooks::sign(&b.webhook_secret, body.as_bytes());
                 let mut outcomes = Vec::new();
                 for ids in [&a.ids, &missing] {
                     let url = format!("{}{}", app.address, fill(path, ids));
