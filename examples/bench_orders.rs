@@ -189,6 +189,24 @@ async fn main() {
     println!(
         "backend={backend} connections={connections} requests={total} orders={unique} resends={resends}"
     );
+    // Orders per SQLite commit (group commit), from the server's own histogram.
+    let exposition = influtrack::observe::prometheus().render();
+    let metric = |name: &str| -> f64 {
+        exposition
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (batched, commits) = (
+        metric("group_commit_batch_size_sum"),
+        metric("group_commit_batch_size_count"),
+    );
+    if commits > 0.0 {
+        println!(
+            "group commit: {commits:.0} commits, {:.1} writes per commit",
+            batched / commits
+        );
+    }
     println!(
         "baseline code lookups: {base_rps:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
         percentile(&base_lat, 0.5),

@@ -376,7 +376,13 @@ fn traffic(
                 }
                 .validate(now)
                 .map_err(ApiError::Validation)?;
-                crate::ingest::record_order(conn, brand_id, input, "demo")?;
+                crate::ingest::record_order(
+                    conn,
+                    &crate::db::GroupCommit::default(),
+                    brand_id,
+                    input,
+                    "demo",
+                )?;
                 if rng.below(100) < 6 {
                     let order = store::orders::find_order(conn, brand_id, &order_id)?
                         .ok_or_else(ApiError::not_found)?;

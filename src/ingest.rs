@@ -7,7 +7,7 @@ use rust_decimal::prelude::*;
 use serde::Serialize;
 
 use crate::api::views;
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, GroupCommit};
 use crate::domain::attribution::{self, Rules, Touch, Via};
 use crate::domain::campaign::Model;
 use crate::domain::money::{self, Currency};
@@ -373,6 +373,7 @@ fn credit(
 /// Records an order and attributes it, or answers the stored result of the same order.
 pub fn record_order(
     conn: &mut AnyConnection,
+    writes: &GroupCommit,
     brand_id: &str,
     order: NewOrder,
     source: &str,
@@ -448,7 +449,8 @@ pub fn record_order(
             // the same codes cannot deadlock on PostgreSQL.
             let mut redeemed = redeemed;
             redeemed.sort();
-            crate::db::write_transaction::<_, Fail, _>(conn, |conn| {
+            // Committed together with other threads' orders on SQLite (see `GroupCommit`).
+            let (row, touches, credits) = writes.run(conn, move |conn| {
                 store::orders::insert_order(conn, &row, &touches, &credits)?;
                 let redeemed_enrollments: Vec<(&str, &str)> = touches
                     .iter()
@@ -462,7 +464,7 @@ pub fn record_order(
                         return Err(Fail::Retry);
                     }
                 }
-                Ok(())
+                Ok::<_, Fail>((row, touches, credits))
             })?;
             Ok(order_view(conn, row, &touches, &credits)?)
         })();

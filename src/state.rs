@@ -14,6 +14,8 @@ pub struct AppState {
     pub operator_hash: String,
     /// The redirect's cache and click writer.
     pub tracking: crate::tracking::Tracking,
+    /// Group commit of orders on SQLite.
+    pub writes: crate::db::GroupCommit,
 }
 
 impl AppState {

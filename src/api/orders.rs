@@ -43,8 +43,9 @@ pub async fn create_order(
         .0
         .validate(crate::db::now_micros())
         .map_err(ApiError::Validation)?;
+    let writes = state.writes.clone();
     let result = state
-        .db(move |conn| ingest::record_order(conn, &brand_id, order, "api"))
+        .db(move |conn| ingest::record_order(conn, &writes, &brand_id, order, "api"))
         .await?;
     Ok(recorded(result))
 }

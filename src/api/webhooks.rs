@@ -330,13 +330,14 @@ impl Outcome {
 /// only make the platform retry), logged and counted.
 fn record_webhook_order(
     conn: &mut AnyConnection,
+    writes: &crate::db::GroupCommit,
     brand_id: &str,
     platform: Platform,
     input: OrderInput,
 ) -> ApiResult<(Option<ingest::Recorded<ingest::OrderView>>, Option<String>)> {
     let order = validate_webhook_order(platform, input, crate::db::now_micros())?;
     let external_id = order.external_id.clone();
-    match ingest::record_order(conn, brand_id, order, platform.as_str()) {
+    match ingest::record_order(conn, writes, brand_id, order, platform.as_str()) {
         Ok(r) => Ok((Some(r), None)),
         Err(ApiError::Conflict(_)) => {
             metrics::counter!("webhook_order_changes_ignored_total", "platform" => platform.as_str())
@@ -621,6 +622,7 @@ pub async fn shopify_order(
     let brand_id = parse_brand(&path)?;
     let body = read_body(payload).await?;
     let headers = request.headers().clone();
+    let writes = state.writes.clone();
     state
         .db(move |conn| {
             verify(conn, &brand_id, Platform::Shopify, &headers, &body)?;
@@ -630,7 +632,8 @@ pub async fn shopify_order(
             }
             let input = order.input();
             let external_id = input.order_id.clone();
-            let (result, note) = record_webhook_order(conn, &brand_id, Platform::Shopify, input)?;
+            let (result, note) =
+                record_webhook_order(conn, &writes, &brand_id, Platform::Shopify, input)?;
             let stored = store::find_order(conn, &brand_id, &external_id)?
                 .ok_or_else(ApiError::not_found)?;
             let currency = ingest::order_currency(&stored);
@@ -856,6 +859,7 @@ pub async fn woocommerce_order(
             reason: "webhook ping received".into(),
         }));
     }
+    let writes = state.writes.clone();
     state
         .db(move |conn| {
             verify(conn, &brand_id, Platform::WooCommerce, &headers, &body)?;
@@ -872,7 +876,7 @@ pub async fn woocommerce_order(
                         "order status is {status}: recorded once it is paid (processing or completed)"
                     )));
                 }
-                let (result, note) = record_webhook_order(conn, &brand_id, Platform::WooCommerce, order.input(currency)?)?;
+                let (result, note) = record_webhook_order(conn, &writes, &brand_id, Platform::WooCommerce, order.input(currency)?)?;
                 created = result.is_some_and(|r| r.created);
                 if let Some(note) = note {
                     tracing::debug!(%note, "woocommerce order recorded concurrently");

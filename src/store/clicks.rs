@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
 use crate::db::schema::{clicks, link_daily, link_day_visitors, settings, visitor_salts};
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Bind, Fixed};
 use crate::with_backend;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -93,17 +94,180 @@ pub fn id_floor(micros: i64) -> String {
     format!("{}-{}-7000-8000-000000000000", &hex[..8], &hex[8..])
 }
 
-/// Appends a batch of clicks: the only write on the redirect path.
+/// Appends a batch of clicks: the only write on the redirect path. SQLite: statements of 64,
+/// 8 and 1 rows, each prepared once per connection. PostgreSQL: the whole batch in one
+/// statement of fifteen array parameters (`unnest`), whose SQL never changes with the batch
+/// size, so it is parsed and planned once per connection instead of once per batch.
 pub fn insert_clicks(conn: &mut AnyConnection, rows: &[NewClick<'_>]) -> QueryResult<()> {
-    with_backend!(conn, |c| {
-        for chunk in rows.chunks(CHUNK) {
-            diesel::insert_into(clicks::table)
-                .values(chunk)
-                .execute(c)?;
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            let mut wide = rows.chunks_exact(64);
+            for chunk in wide.by_ref() {
+                SqliteClickRows::<64>(chunk).execute(c)?;
+            }
+            let mut narrow = wide.remainder().chunks_exact(8);
+            for chunk in narrow.by_ref() {
+                SqliteClickRows::<8>(chunk).execute(c)?;
+            }
+            for row in narrow.remainder() {
+                SqliteClickRows::<1>(std::slice::from_ref(row)).execute(c)?;
+            }
         }
-        QueryResult::Ok(())
-    })
+        AnyConnection::Postgresql(c) => {
+            for chunk in rows.chunks(PG_BATCH) {
+                PgClickBatch::of(chunk).execute(c)?;
+            }
+        }
+    }
+    Ok(())
 }
+
+/// `N` clicks in one SQLite statement whose SQL depends only on `N` (so diesel caches it,
+/// unlike its own multi-row inserts, which it prepares anew each time).
+struct SqliteClickRows<'a, const N: usize>(&'a [NewClick<'a>]);
+
+impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+    for SqliteClickRows<'_, N>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+        debug_assert_eq!(self.0.len(), N);
+        out.push_sql(
+            "INSERT INTO clicks (id, link_id, brand_id, campaign_id, enrollment_id, \
+             influencer_id, ts, visitor_hash, kind, attributable, referrer_host, device, \
+             browser, os, country) VALUES ",
+        );
+        for (i, r) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            for text in [
+                r.id,
+                r.link_id,
+                r.brand_id,
+                r.campaign_id,
+                r.enrollment_id,
+                r.influencer_id,
+            ] {
+                out.push_bind_param::<Text, str>(text)?;
+                out.push_sql(", ");
+            }
+            out.push_bind_param::<BigInt, i64>(&r.ts)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, str>(&r.visitor_hash)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, str>(r.kind)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Bool, bool>(&r.attributable)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, Option<&str>>(&r.referrer_host)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, str>(r.device)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, str>(r.browser)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, str>(r.os)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, Option<&str>>(&r.country)?;
+            out.push_sql(")");
+        }
+        Ok(())
+    }
+}
+
+impl<const N: usize> diesel::query_builder::QueryId for SqliteClickRows<'_, N> {
+    type QueryId = SqliteClickRows<'static, N>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<C, const N: usize> RunQueryDsl<C> for SqliteClickRows<'_, N> {}
+
+/// Clicks per `unnest` statement on PostgreSQL.
+const PG_BATCH: usize = 5_000;
+
+/// A batch of clicks as one array per column.
+struct PgClickBatch<'a> {
+    text: [Vec<&'a str>; 6],
+    ts: Vec<i64>,
+    visitor_hash: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    attributable: Vec<bool>,
+    referrer_host: Vec<Option<&'a str>>,
+    device: Vec<&'a str>,
+    browser: Vec<&'a str>,
+    os: Vec<&'a str>,
+    country: Vec<Option<&'a str>>,
+}
+
+impl<'a> PgClickBatch<'a> {
+    fn of(rows: &'a [NewClick<'a>]) -> Self {
+        let col = |f: fn(&'a NewClick<'a>) -> &'a str| rows.iter().map(f).collect::<Vec<_>>();
+        PgClickBatch {
+            text: [
+                col(|r| r.id),
+                col(|r| r.link_id),
+                col(|r| r.brand_id),
+                col(|r| r.campaign_id),
+                col(|r| r.enrollment_id),
+                col(|r| r.influencer_id),
+            ],
+            ts: rows.iter().map(|r| r.ts).collect(),
+            visitor_hash: col(|r| r.visitor_hash.as_str()),
+            kind: col(|r| r.kind),
+            attributable: rows.iter().map(|r| r.attributable).collect(),
+            referrer_host: rows.iter().map(|r| r.referrer_host).collect(),
+            device: col(|r| r.device),
+            browser: col(|r| r.browser),
+            os: col(|r| r.os),
+            country: rows.iter().map(|r| r.country).collect(),
+        }
+    }
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgClickBatch<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+        out.push_sql(
+            "INSERT INTO clicks (id, link_id, brand_id, campaign_id, enrollment_id, \
+             influencer_id, ts, visitor_hash, kind, attributable, referrer_host, device, \
+             browser, os, country) SELECT * FROM unnest(",
+        );
+        for column in &self.text {
+            out.push_bind_param::<Array<Text>, _>(column)?;
+            out.push_sql(", ");
+        }
+        out.push_bind_param::<Array<BigInt>, _>(&self.ts)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.visitor_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bool>, _>(&self.attributable)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.referrer_host)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.device)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.browser)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.os)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.country)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for PgClickBatch<'_> {
+    type QueryId = PgClickBatch<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<C> RunQueryDsl<C> for PgClickBatch<'_> {}
 
 fn watermark(conn: &mut AnyConnection) -> QueryResult<String> {
     Ok(settings::table
@@ -198,7 +362,9 @@ pub fn fold(conn: &mut AnyConnection, before: i64, limit: i64) -> QueryResult<us
     keys.sort_by(|a, b| {
         (&a.link_id, a.day, &a.visitor_hash).cmp(&(&b.link_id, b.day, &b.visitor_hash))
     });
-    conn.transaction(|conn| {
+    // Queued with the process's other SQLite writers (the click writer among them), so the
+    // lock is handed over at once instead of through `busy_timeout`'s sleeps.
+    crate::db::write_transaction(conn, |conn| {
         with_backend!(conn, |c| diesel::insert_into(settings::table)
             .values((settings::name.eq(WATERMARK), settings::value.eq("")))
             .on_conflict_do_nothing()
@@ -261,13 +427,118 @@ fn insert_new_visitors(
 
 /// Adds counts to the daily rollups (rows sorted by key, so concurrent folds cannot deadlock).
 fn add_to_daily(conn: &mut AnyConnection, rows: &[DailyRow]) -> QueryResult<()> {
-    with_backend!(conn, |c| {
-        for chunk in rows.chunks(CHUNK) {
-            diesel::insert_into(link_daily::table)
-                .values(chunk)
-                .on_conflict((link_daily::link_id, link_daily::day))
-                .do_update()
-                .set((
+    add_daily_rows(conn, rows)?;
+    add_click_totals(conn, rows)
+}
+
+/// Adds folded counts to the all-time sums per enrollment, in key order.
+fn add_click_totals(conn: &mut AnyConnection, rows: &[DailyRow]) -> QueryResult<()> {
+    let mut totals: BTreeMap<(&str, &str), [i64; 4]> = BTreeMap::new();
+    for r in rows {
+        let t = totals
+            .entry((&r.campaign_id, &r.enrollment_id))
+            .or_default();
+        t[0] += r.clicks;
+        t[1] += r.unique_clicks;
+        t[2] += r.bot_clicks;
+        t[3] += r.attributable_clicks;
+    }
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            for ((campaign_id, enrollment_id), t) in &totals {
+                Fixed {
+                    sql: "INSERT INTO enrollment_click_totals (campaign_id, enrollment_id, \
+                          clicks, unique_clicks, bot_clicks, attributable_clicks) \
+                          VALUES (?, ?, ?, ?, ?, ?) \
+                          ON CONFLICT (campaign_id, enrollment_id) DO UPDATE SET \
+                          clicks = enrollment_click_totals.clicks + excluded.clicks, \
+                          unique_clicks = enrollment_click_totals.unique_clicks + excluded.unique_clicks, \
+                          bot_clicks = enrollment_click_totals.bot_clicks + excluded.bot_clicks, \
+                          attributable_clicks = enrollment_click_totals.attributable_clicks \
+                          + excluded.attributable_clicks",
+                    binds: vec![
+                        Bind::Text(campaign_id),
+                        Bind::Text(enrollment_id),
+                        Bind::BigInt(t[0]),
+                        Bind::BigInt(t[1]),
+                        Bind::BigInt(t[2]),
+                        Bind::BigInt(t[3]),
+                    ],
+                }
+                .execute(c)?;
+            }
+        }
+        AnyConnection::Postgresql(c) => {
+            if totals.is_empty() {
+                return Ok(());
+            }
+            let sums = |i: usize| Bind::BigIntArray(totals.values().map(|t| t[i]).collect());
+            Fixed {
+                sql: "INSERT INTO enrollment_click_totals (campaign_id, enrollment_id, \
+                      clicks, unique_clicks, bot_clicks, attributable_clicks) \
+                      SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), \
+                      CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), \
+                      CAST(? AS BIGINT[])) \
+                      ON CONFLICT (campaign_id, enrollment_id) DO UPDATE SET \
+                      clicks = enrollment_click_totals.clicks + excluded.clicks, \
+                      unique_clicks = enrollment_click_totals.unique_clicks + excluded.unique_clicks, \
+                      bot_clicks = enrollment_click_totals.bot_clicks + excluded.bot_clicks, \
+                      attributable_clicks = enrollment_click_totals.attributable_clicks \
+                      + excluded.attributable_clicks",
+                binds: vec![
+                    Bind::TextArray(totals.keys().map(|k| k.0).collect()),
+                    Bind::TextArray(totals.keys().map(|k| k.1).collect()),
+                    sums(0),
+                    sums(1),
+                    sums(2),
+                    sums(3),
+                ],
+            }
+            .execute(c)?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds counts to the daily link rows.
+fn add_daily_rows(conn: &mut AnyConnection, rows: &[DailyRow]) -> QueryResult<()> {
+    let pg = match conn {
+        AnyConnection::Sqlite(c) => {
+            for r in rows {
+                Fixed {
+                    sql: "INSERT INTO link_daily (link_id, day, brand_id, campaign_id, \
+                          enrollment_id, clicks, unique_clicks, bot_clicks, attributable_clicks) \
+                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                          ON CONFLICT (link_id, day) DO UPDATE SET \
+                          clicks = clicks + excluded.clicks, \
+                          unique_clicks = unique_clicks + excluded.unique_clicks, \
+                          bot_clicks = bot_clicks + excluded.bot_clicks, \
+                          attributable_clicks = attributable_clicks + excluded.attributable_clicks",
+                    binds: vec![
+                        Bind::Text(&r.link_id),
+                        Bind::Int(r.day),
+                        Bind::Text(&r.brand_id),
+                        Bind::Text(&r.campaign_id),
+                        Bind::Text(&r.enrollment_id),
+                        Bind::BigInt(r.clicks),
+                        Bind::BigInt(r.unique_clicks),
+                        Bind::BigInt(r.bot_clicks),
+                        Bind::BigInt(r.attributable_clicks),
+                    ],
+                }
+                .execute(c)?;
+            }
+            return Ok(());
+        }
+        AnyConnection::Postgresql(c) => c,
+    };
+    for chunk in rows.chunks(CHUNK) {
+        diesel::insert_into(link_daily::table)
+            .values(chunk)
+            .on_conflict((link_daily::link_id, link_daily::day))
+            .do_update()
+            .set(
+                (
                     link_daily::clicks.eq(link_daily::clicks + excluded(link_daily::clicks)),
                     link_daily::unique_clicks
                         .eq(link_daily::unique_clicks + excluded(link_daily::unique_clicks)),
@@ -276,19 +547,27 @@ fn add_to_daily(conn: &mut AnyConnection, rows: &[DailyRow]) -> QueryResult<()> 
                     link_daily::attributable_clicks
                         .eq(link_daily::attributable_clicks
                             + excluded(link_daily::attributable_clicks)),
-                ))
-                .execute(c)?;
-        }
-        QueryResult::Ok(())
-    })
+                ),
+            )
+            .execute(pg)?;
+    }
+    Ok(())
 }
 
 /// Makes the enclosing transaction one snapshot, so that rollups and the clicks after the
 /// watermark are read at the same moment even while a fold commits (SQLite's transactions
 /// already are snapshots in WAL mode).
+///
+/// On PostgreSQL it also plans this transaction's statements for their actual values: the
+/// cached generic plan of "clicks after the watermark" assumes a third of the table matches
+/// `id > $1` and scans all of it (over a second with 10 million clicks), where the value's
+/// own plan reads the few recent rows from the primary key.
 pub fn snapshot(conn: &mut AnyConnection) -> QueryResult<()> {
     if let AnyConnection::Postgresql(c) = conn {
-        diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(c)?;
+        c.batch_execute(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+             SET LOCAL plan_cache_mode = force_custom_plan",
+        )?;
     }
     Ok(())
 }

@@ -401,6 +401,16 @@ pub fn redirect_targets(
 /// Counts one use of a code (an order that reported it), unless its limit is reached
 /// meanwhile: `Ok(false)` then. One statement, so concurrent orders cannot overshoot.
 pub fn add_redemption(conn: &mut AnyConnection, code_id: &str) -> QueryResult<bool> {
+    if let AnyConnection::Sqlite(c) = conn {
+        // The same statement, prepared once (see `Fixed`).
+        return crate::db::Fixed {
+            sql: "UPDATE discount_codes SET redemptions = redemptions + 1 WHERE id = ? \
+                  AND (max_redemptions IS NULL OR redemptions < max_redemptions)",
+            binds: vec![crate::db::Bind::Text(code_id)],
+        }
+        .execute(c)
+        .map(|n| n == 1);
+    }
     diesel::update(
         discount_codes::table.find(code_id).filter(
             discount_codes::max_redemptions

@@ -105,6 +105,9 @@ pub struct RateRow {
     pub updated_at: i64,
 }
 
+/// Rows per multi-row statement on PostgreSQL.
+const CHUNK: usize = 500;
+
 pub fn find_order(
     conn: &mut AnyConnection,
     brand_id: &str,
@@ -127,17 +130,14 @@ pub fn insert_order(
     diesel::insert_into(orders::table)
         .values(order)
         .execute(conn)?;
-    // Multi-row inserts need the concrete backend.
-    if !touches.is_empty() {
-        with_backend!(conn, |c| diesel::insert_into(order_touches::table)
-            .values(touches)
-            .execute(c))?;
-    }
-    if !credits.is_empty() {
-        with_backend!(conn, |c| diesel::insert_into(attributions::table)
-            .values(credits)
-            .execute(c))?;
-    }
+    crate::write_rows!(conn, touches, CHUNK, |rows| diesel::insert_into(
+        order_touches::table
+    )
+    .values(rows));
+    crate::write_rows!(conn, credits, CHUNK, |rows| diesel::insert_into(
+        attributions::table
+    )
+    .values(rows));
     Ok(())
 }
 

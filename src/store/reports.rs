@@ -9,7 +9,7 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use diesel::upsert::excluded;
 
 use crate::db::schema::{campaigns, enrollment_daily, enrollment_hourly, order_credits, posts};
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Bind, Fixed};
 use crate::domain::campaign::Model;
 use crate::store::clicks::{self, utc_day, ClickRow};
 use crate::store::orders::{AttributionRow, OrderRow};
@@ -88,42 +88,179 @@ fn delta<'a>(
 /// Adds to the daily rollups, in key order (so concurrent writers cannot deadlock).
 fn add_daily(conn: &mut AnyConnection, deltas: BTreeMap<DailyKey, DailyDelta>) -> QueryResult<()> {
     let rows: Vec<DailyDelta> = deltas.into_values().collect();
-    with_backend!(conn, |c| {
-        for chunk in rows.chunks(CHUNK) {
-            diesel::insert_into(enrollment_daily::table)
-                .values(chunk)
-                .on_conflict((
-                    enrollment_daily::campaign_id,
-                    enrollment_daily::model,
-                    enrollment_daily::day,
-                    enrollment_daily::enrollment_id,
-                ))
-                .do_update()
-                .set(
-                    (
-                        enrollment_daily::orders
-                            .eq(enrollment_daily::orders + excluded(enrollment_daily::orders)),
-                        enrollment_daily::redemptions
-                            .eq(enrollment_daily::redemptions
-                                + excluded(enrollment_daily::redemptions)),
-                        enrollment_daily::conversions_micros
-                            .eq(enrollment_daily::conversions_micros
-                                + excluded(enrollment_daily::conversions_micros)),
-                        enrollment_daily::gross_micros.eq(enrollment_daily::gross_micros
-                            + excluded(enrollment_daily::gross_micros)),
-                        enrollment_daily::refunded_micros.eq(enrollment_daily::refunded_micros
-                            + excluded(enrollment_daily::refunded_micros)),
-                        enrollment_daily::self_gross_micros.eq(enrollment_daily::self_gross_micros
-                            + excluded(enrollment_daily::self_gross_micros)),
-                        enrollment_daily::self_refunded_micros
-                            .eq(enrollment_daily::self_refunded_micros
-                                + excluded(enrollment_daily::self_refunded_micros)),
+    add_daily_rows(conn, &rows)?;
+    add_totals(conn, &rows)
+}
+
+/// The columns of `enrollment_totals` as written, and the upsert that adds to them (shared by
+/// the SQLite and PostgreSQL statements).
+macro_rules! totals_columns {
+    () => {
+        "(campaign_id, model, enrollment_id, orders, redemptions, conversions_micros, \
+         gross_micros, refunded_micros, self_gross_micros, self_refunded_micros)"
+    };
+}
+macro_rules! totals_update {
+    () => {
+        " ON CONFLICT (campaign_id, model, enrollment_id) DO UPDATE SET \
+         orders = enrollment_totals.orders + excluded.orders, \
+         redemptions = enrollment_totals.redemptions + excluded.redemptions, \
+         conversions_micros = enrollment_totals.conversions_micros + excluded.conversions_micros, \
+         gross_micros = enrollment_totals.gross_micros + excluded.gross_micros, \
+         refunded_micros = enrollment_totals.refunded_micros + excluded.refunded_micros, \
+         self_gross_micros = enrollment_totals.self_gross_micros + excluded.self_gross_micros, \
+         self_refunded_micros = enrollment_totals.self_refunded_micros \
+         + excluded.self_refunded_micros"
+    };
+}
+
+/// Adds the daily deltas to the all-time sums per enrollment, in key order (after the daily
+/// rows, like every writer, so concurrent writers cannot deadlock).
+fn add_totals(conn: &mut AnyConnection, rows: &[DailyDelta]) -> QueryResult<()> {
+    let mut totals: BTreeMap<(&str, &str, &str), DailyDelta> = BTreeMap::new();
+    for r in rows {
+        let t = totals
+            .entry((&r.campaign_id, &r.model, &r.enrollment_id))
+            .or_default();
+        t.orders += r.orders;
+        t.redemptions += r.redemptions;
+        t.conversions_micros += r.conversions_micros;
+        t.gross_micros += r.gross_micros;
+        t.refunded_micros += r.refunded_micros;
+        t.self_gross_micros += r.self_gross_micros;
+        t.self_refunded_micros += r.self_refunded_micros;
+    }
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            for ((campaign_id, model, enrollment_id), t) in &totals {
+                Fixed {
+                    sql: concat!(
+                        "INSERT INTO enrollment_totals ",
+                        totals_columns!(),
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        totals_update!()
                     ),
-                )
+                    binds: vec![
+                        Bind::Text(campaign_id),
+                        Bind::Text(model),
+                        Bind::Text(enrollment_id),
+                        Bind::BigInt(t.orders),
+                        Bind::BigInt(t.redemptions),
+                        Bind::BigInt(t.conversions_micros),
+                        Bind::BigInt(t.gross_micros),
+                        Bind::BigInt(t.refunded_micros),
+                        Bind::BigInt(t.self_gross_micros),
+                        Bind::BigInt(t.self_refunded_micros),
+                    ],
+                }
                 .execute(c)?;
+            }
         }
-        QueryResult::Ok(())
-    })
+        AnyConnection::Postgresql(c) => {
+            if totals.is_empty() {
+                return Ok(());
+            }
+            let key =
+                |i: usize| Bind::TextArray(totals.keys().map(|k| [k.0, k.1, k.2][i]).collect());
+            let sums =
+                |f: fn(&DailyDelta) -> i64| Bind::BigIntArray(totals.values().map(f).collect());
+            Fixed {
+                sql: concat!(
+                    "INSERT INTO enrollment_totals ",
+                    totals_columns!(),
+                    " SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), \
+                     CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), \
+                     CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), \
+                     CAST(? AS BIGINT[]), CAST(? AS BIGINT[]))",
+                    totals_update!()
+                ),
+                binds: vec![
+                    key(0),
+                    key(1),
+                    key(2),
+                    sums(|t| t.orders),
+                    sums(|t| t.redemptions),
+                    sums(|t| t.conversions_micros),
+                    sums(|t| t.gross_micros),
+                    sums(|t| t.refunded_micros),
+                    sums(|t| t.self_gross_micros),
+                    sums(|t| t.self_refunded_micros),
+                ],
+            }
+            .execute(c)?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds deltas to the daily rows.
+fn add_daily_rows(conn: &mut AnyConnection, rows: &[DailyDelta]) -> QueryResult<()> {
+    let pg = match conn {
+        AnyConnection::Sqlite(c) => {
+            for r in rows {
+                Fixed {
+                    sql: "INSERT INTO enrollment_daily (campaign_id, model, day, enrollment_id, \
+                          orders, redemptions, conversions_micros, gross_micros, refunded_micros, \
+                          self_gross_micros, self_refunded_micros) \
+                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                          ON CONFLICT (campaign_id, model, day, enrollment_id) DO UPDATE SET \
+                          orders = orders + excluded.orders, \
+                          redemptions = redemptions + excluded.redemptions, \
+                          conversions_micros = conversions_micros + excluded.conversions_micros, \
+                          gross_micros = gross_micros + excluded.gross_micros, \
+                          refunded_micros = refunded_micros + excluded.refunded_micros, \
+                          self_gross_micros = self_gross_micros + excluded.self_gross_micros, \
+                          self_refunded_micros = self_refunded_micros + excluded.self_refunded_micros",
+                    binds: vec![
+                        Bind::Text(&r.campaign_id),
+                        Bind::Text(&r.model),
+                        Bind::Int(r.day),
+                        Bind::Text(&r.enrollment_id),
+                        Bind::BigInt(r.orders),
+                        Bind::BigInt(r.redemptions),
+                        Bind::BigInt(r.conversions_micros),
+                        Bind::BigInt(r.gross_micros),
+                        Bind::BigInt(r.refunded_micros),
+                        Bind::BigInt(r.self_gross_micros),
+                        Bind::BigInt(r.self_refunded_micros),
+                    ],
+                }
+                .execute(c)?;
+            }
+            return Ok(());
+        }
+        AnyConnection::Postgresql(c) => c,
+    };
+    for chunk in rows.chunks(CHUNK) {
+        diesel::insert_into(enrollment_daily::table)
+            .values(chunk)
+            .on_conflict((
+                enrollment_daily::campaign_id,
+                enrollment_daily::model,
+                enrollment_daily::day,
+                enrollment_daily::enrollment_id,
+            ))
+            .do_update()
+            .set((
+                enrollment_daily::orders
+                    .eq(enrollment_daily::orders + excluded(enrollment_daily::orders)),
+                enrollment_daily::redemptions
+                    .eq(enrollment_daily::redemptions + excluded(enrollment_daily::redemptions)),
+                enrollment_daily::conversions_micros.eq(enrollment_daily::conversions_micros
+                    + excluded(enrollment_daily::conversions_micros)),
+                enrollment_daily::gross_micros
+                    .eq(enrollment_daily::gross_micros + excluded(enrollment_daily::gross_micros)),
+                enrollment_daily::refunded_micros
+                    .eq(enrollment_daily::refunded_micros
+                        + excluded(enrollment_daily::refunded_micros)),
+                enrollment_daily::self_gross_micros.eq(enrollment_daily::self_gross_micros
+                    + excluded(enrollment_daily::self_gross_micros)),
+                enrollment_daily::self_refunded_micros.eq(enrollment_daily::self_refunded_micros
+                    + excluded(enrollment_daily::self_refunded_micros)),
+            ))
+            .execute(pg)?;
+    }
+    Ok(())
 }
 
 /// Stores an order's credit under every model and adds it to the daily rollups.
@@ -172,16 +309,10 @@ pub fn record_credits(
             }
         }
     }
-    if !rows.is_empty() {
-        with_backend!(conn, |c| {
-            for chunk in rows.chunks(CHUNK) {
-                diesel::insert_into(order_credits::table)
-                    .values(chunk)
-                    .execute(c)?;
-            }
-            QueryResult::Ok(())
-        })?;
-    }
+    crate::write_rows!(conn, rows, CHUNK, |chunk| diesel::insert_into(
+        order_credits::table
+    )
+    .values(chunk));
     add_daily(conn, deltas)
 }
 
@@ -295,6 +426,12 @@ fn literal(s: &str) -> String {
         .collect()
 }
 
+/// Whether a window of days is all time (see `api::reports::Window::all`), which the
+/// per-enrollment totals answer without adding up days.
+fn all_time(from_day: i32, to_day: i32) -> bool {
+    from_day <= i32::MIN / 2 && to_day >= i32::MAX / 2
+}
+
 /// Per enrollment of the campaign: the sums of the days `from_day..=to_day` under `model`.
 pub fn order_sums(
     conn: &mut AnyConnection,
@@ -318,6 +455,13 @@ pub fn order_sums(
         literal(campaign_id),
         literal(key)
     );
+    // All time: the per-enrollment totals (at most two rows each: the model's and `*`).
+    let sql = if all_time(from_day, to_day) {
+        sql.replace("FROM enrollment_daily", "FROM enrollment_totals")
+            .replace(&format!(" AND day BETWEEN {from_day} AND {to_day}"), "")
+    } else {
+        sql
+    };
     let rows: Vec<OrderSums> = with_backend!(conn, |c| diesel::sql_query(sql).load(c))?;
     Ok(rows
         .into_iter()
@@ -358,6 +502,13 @@ pub fn click_sums(
              GROUP BY enrollment_id",
             literal(campaign_id)
         );
+        // All time: one row per enrollment.
+        let sql = if all_time(from_day, to_day) {
+            sql.replace("FROM link_daily", "FROM enrollment_click_totals")
+                .replace(&format!(" AND day BETWEEN {from_day} AND {to_day}"), "")
+        } else {
+            sql
+        };
         let rows: Vec<ClickSums> = with_backend!(conn, |c| diesel::sql_query(sql).load(c))?;
         let mut sums: HashMap<String, ClickSums> = rows
             .into_iter()
@@ -553,6 +704,23 @@ pub fn add_hourly(
             clicks: *n,
         })
         .collect();
+    if let AnyConnection::Sqlite(c) = conn {
+        for r in &values {
+            Fixed {
+                sql: "INSERT INTO enrollment_hourly (campaign_id, hour, enrollment_id, clicks) \
+                      VALUES (?, ?, ?, ?) ON CONFLICT (campaign_id, hour, enrollment_id) \
+                      DO UPDATE SET clicks = clicks + excluded.clicks",
+                binds: vec![
+                    Bind::Text(r.campaign_id),
+                    Bind::Int(r.hour),
+                    Bind::Text(r.enrollment_id),
+                    Bind::BigInt(r.clicks),
+                ],
+            }
+            .execute(c)?;
+        }
+        return Ok(());
+    }
     with_backend!(conn, |c| {
         for chunk in values.chunks(CHUNK) {
             diesel::insert_into(enrollment_hourly::table)

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use diesel::Connection;
+use diesel::connection::SimpleConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{self, AnyConnection, DatabaseUrl};
@@ -186,7 +186,7 @@ const FOLD_LAG_MICROS: i64 = 20_000_000;
 const FOLD_EVERY: Duration = Duration::from_secs(1);
 /// Clicks per fold transaction: large enough that a popular link's clicks are added in one
 /// upsert, small enough that SQLite's write lock is not held for long.
-const FOLD_LIMIT: i64 = 20_000;
+const FOLD_LIMIT: i64 = 5_000;
 
 /// The rollup thread: every few seconds, folds settled clicks into the daily rollups.
 fn roll_up(url: DatabaseUrl, stop: std::sync::mpsc::Receiver<()>) {
@@ -221,6 +221,13 @@ fn roll_up(url: DatabaseUrl, stop: std::sync::mpsc::Receiver<()>) {
                     conn = None;
                     break;
                 }
+            }
+        }
+        if let Some(AnyConnection::Sqlite(c)) = conn.as_mut() {
+            // The click writer does not checkpoint (see `Worker::connection`): copy the WAL
+            // back here, beside the writer. PASSIVE never waits for readers or writers.
+            if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
             }
         }
     }
@@ -312,7 +319,13 @@ impl Worker {
 
     fn connection(&mut self) -> Result<&mut AnyConnection, Box<dyn std::error::Error>> {
         if self.conn.is_none() {
-            self.conn = Some(db::open_connection(&self.url)?);
+            let mut conn = db::open_connection(&self.url)?;
+            if let AnyConnection::Sqlite(c) = &mut conn {
+                // Checkpoints run on the rollup thread, not after this connection's commits
+                // (where a checkpoint's copying and fsync would hold up the waiting redirects).
+                c.batch_execute("PRAGMA wal_autocheckpoint = 0")?;
+            }
+            self.conn = Some(conn);
         }
         Ok(self.conn.as_mut().expect("just opened"))
     }
@@ -348,7 +361,7 @@ impl Worker {
             });
         }
         let conn = self.connection()?;
-        conn.transaction(|conn| store::insert_clicks(conn, &rows))?;
+        db::write_transaction(conn, |conn| store::insert_clicks(conn, &rows))?;
         Ok(())
     }
 }

@@ -748,3 +748,83 @@ async fn a_code_past_its_redemption_limit_earns_nothing() {
         (Some(false), Some("exhausted"))
     );
 }
+
+/// Many orders at once are committed together (group commit on SQLite); each keeps its own
+/// outcome: a code with three redemptions left is credited to exactly three of them (the
+/// others, whose redemption failed inside the shared transaction, are retried and recorded
+/// unattributed), duplicates answer the stored order, and the rollups hold exactly the
+/// credited orders.
+#[tokio::test]
+async fn orders_committed_together_each_keep_their_own_outcome() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({}), &["anna", "ben"]).await;
+    let code_id = s.enrollments[0]["discount_code"]["id"].as_str().unwrap();
+    let r = app
+        .patch(
+            &format!("/api/v1/codes/{code_id}"),
+            &s.admin,
+            json!({"max_redemptions": 3}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut bodies = Vec::new();
+    for i in 0..12 {
+        bodies.push(json!({"order_id": format!("anna-{i}"), "amount": "10.00",
+                           "currency": "EUR", "discount_codes": [s.code(0)]}));
+        bodies.push(json!({"order_id": format!("ben-{i}"), "amount": "20.00",
+                           "currency": "EUR", "discount_codes": [s.code(1)]}));
+    }
+    // Each of the first four sent twice at once.
+    for i in 0..4 {
+        bodies.push(bodies[i].clone());
+    }
+    let answers =
+        futures::future::join_all(bodies.iter().map(|b| order(&app, &s.storefront, b.clone())))
+            .await;
+    let created = answers.iter().filter(|r| r.status == 201).count();
+    let replayed = answers.iter().filter(|r| r.status == 200).count();
+    assert_eq!((created, replayed), (24, 4), "{answers:?}");
+    let anna_credited = answers
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.json())
+        .filter(|o| o["order_id"].as_str().unwrap().starts_with("anna-"))
+        .filter(|o| o["status"] == "attributed")
+        .count();
+    assert_eq!(anna_credited, 3);
+    let code = app
+        .get(&format!("/api/v1/codes/{code_id}"), &s.admin)
+        .await
+        .json();
+    assert_eq!(code["redemptions"], 3);
+    let board = app
+        .get(
+            &format!("/api/v1/campaigns/{}/leaderboard", s.campaign_id),
+            &s.admin,
+        )
+        .await
+        .json();
+    let row = |handle: &str| {
+        board["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["handle"] == handle)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            row("anna")["orders"].as_i64(),
+            row("anna")["gross_revenue"].as_str()
+        ),
+        (Some(3), Some("30.00"))
+    );
+    assert_eq!(
+        (
+            row("ben")["orders"].as_i64(),
+            row("ben")["gross_revenue"].as_str()
+        ),
+        (Some(12), Some("240.00"))
+    );
+}

@@ -488,3 +488,66 @@ async fn folding_into_rollups_keeps_every_count_exact() {
     influtrack::store::clicks::fold(&mut conn, future, 100).unwrap();
     assert_eq!(counts(&stats(&app, &s).await), (7, 2, 1, 7));
 }
+
+/// A batch of clicks is written in statements of 64, 8 and 1 rows (SQLite) or one array
+/// statement (PostgreSQL): every row of an odd-sized batch lands once, with its own values.
+#[tokio::test]
+async fn a_batch_of_any_size_stores_every_click_once() {
+    use influtrack::store::clicks::{insert_clicks, NewClick};
+    let app = spawn_app().await;
+    let url = influtrack::db::DatabaseUrl::parse(&app.db.url()).unwrap();
+    let mut conn = influtrack::db::open_connection(&url).unwrap();
+    let ids: Vec<String> = (0..64 + 2 * 8 + 3)
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
+    let hashes: Vec<String> = (0..ids.len()).map(|i| format!("{i:032x}")).collect();
+    let rows: Vec<NewClick> = ids
+        .iter()
+        .zip(&hashes)
+        .enumerate()
+        .map(|(i, (id, hash))| NewClick {
+            id,
+            link_id: "l",
+            brand_id: "b",
+            campaign_id: "c",
+            enrollment_id: "e",
+            influencer_id: "i",
+            ts: i as i64,
+            visitor_hash: hash.clone(),
+            kind: "human",
+            attributable: i % 2 == 0,
+            referrer_host: (i % 3 == 0).then_some("example.com"),
+            device: "mobile",
+            browser: "Safari",
+            os: "iOS",
+            country: None,
+        })
+        .collect();
+    insert_clicks(&mut conn, &rows).unwrap();
+    use diesel::prelude::*;
+    use influtrack::db::schema::clicks;
+    let stored: Vec<(String, i64, String, bool, Option<String>)> = clicks::table
+        .order(clicks::ts.asc())
+        .select((
+            clicks::id,
+            clicks::ts,
+            clicks::visitor_hash,
+            clicks::attributable,
+            clicks::referrer_host,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(stored.len(), ids.len());
+    for (i, (id, ts, hash, attributable, referrer)) in stored.into_iter().enumerate() {
+        assert_eq!(
+            (id, ts, hash, attributable, referrer),
+            (
+                ids[i].clone(),
+                i as i64,
+                hashes[i].clone(),
+                i % 2 == 0,
+                (i % 3 == 0).then(|| "example.com".to_string())
+            )
+        );
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE enrollment_click_totals;
+DROP TABLE enrollment_totals;
