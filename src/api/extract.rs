@@ -113,7 +113,19 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 }
 
 fn form_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
-    let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+    // No query parameter of this API takes control characters, and PostgreSQL text cannot
+    // hold NUL at all: refuse them here, naming the parameter, before any handler sees them.
+    let pairs = url::form_urlencoded::parse(query.as_bytes());
+    if let Some((name, _)) = pairs
+        .clone()
+        .find(|(_, value)| value.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid(
+            name.into_owned(),
+            "must not contain control characters",
+        ));
+    }
+    let de = serde_urlencoded::Deserializer::new(pairs);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         ApiError::Validation(vec![field_error_from_path(path, e.into_inner())])

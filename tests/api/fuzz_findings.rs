@@ -134,6 +134,34 @@ async fn a_cursor_hiding_control_characters_is_422() {
 }
 
 #[tokio::test]
+async fn a_query_value_holding_a_nul_byte_is_422_naming_it() {
+    let app = spawn_app().await;
+    let (_, admin, campaign_id, _) = enrolled(&app).await;
+    // Schemathesis sent `q` with a NUL byte: PostgreSQL refused the search and it was a 500.
+    for (path, field) in [
+        ("/api/v1/influencers?q=an%00na".to_string(), "q"),
+        (
+            "/api/v1/influencers?platform=instagram&tag=a%00".to_string(),
+            "tag",
+        ),
+        (
+            "/api/v1/influencers?platform=%0Ainsta".to_string(),
+            "platform",
+        ),
+        (
+            format!("/api/v1/campaigns/{campaign_id}/leaderboard?sort=%00"),
+            "sort",
+        ),
+    ] {
+        app.get(&path, &admin).await.invalid_field(field);
+    }
+    // The same search without the NUL still answers.
+    let r = app.get("/api/v1/influencers?q=anna", &admin).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn text_limits_count_characters_not_bytes() {
     let app = spawn_app().await;
     let (_, admin, campaign_id, enrollment) = enrolled(&app).await;
