@@ -46,10 +46,44 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
+    // PostgreSQL text cannot hold NUL, and no field of this API means one: refuse it by name
+    // wherever it hides (keys included), rather than per field in every handler.
+    if let Some(field) = nul_at(&value, String::new()) {
+        return Err(ApiError::invalid(field, "must not contain a NUL character"));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         ApiError::Validation(vec![field_error_from_path(path, e.into_inner())])
     })
+}
+
+/// The path of the first string (or key) in `value` that holds a NUL character.
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            Some(if path.is_empty() { "body".into() } else { path })
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(join(&k.replace('\0', "\\u0000")))
+            } else {
+                nul_at(v, join(k))
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
@@ -254,6 +288,18 @@ mod tests {
         );
         assert_eq!(field_of(br#"[]"#), "body");
         assert_eq!(field_of(br#"["x", null]"#), "body");
+    }
+
+    #[test]
+    fn a_nul_character_anywhere_is_refused_by_path() {
+        assert_eq!(field_of(br#"{"name": "a\u0000b"}"#), "name");
+        assert_eq!(
+            field_of(br#"{"name": "x", "inner": {"target": 1, "tags": ["ok", "\u0000"]}}"#),
+            "inner.tags[1]"
+        );
+        assert_eq!(field_of(br#"{"name": "x", "a\u0000": 1}"#), "a\\u0000");
+        // A backslash followed by "u0000" is text, not a NUL.
+        assert!(parse_json::<Body>(br#"{"name": "\\u0000"}"#).is_ok());
     }
 
     #[test]

@@ -134,7 +134,7 @@ async fn a_cursor_hiding_control_characters_is_422() {
 }
 
 #[tokio::test]
-async fn a_query_value_holding_a_nul_byte_is_422_naming_it() {
+async fn a_nul_byte_in_a_query_or_a_body_is_422_naming_the_field() {
     let app = spawn_app().await;
     let (_, admin, campaign_id, _) = enrolled(&app).await;
     // Schemathesis sent `q` with a NUL byte: PostgreSQL refused the search and it was a 500.
@@ -154,6 +154,22 @@ async fn a_query_value_holding_a_nul_byte_is_422_naming_it() {
         ),
     ] {
         app.get(&path, &admin).await.invalid_field(field);
+    }
+    // The same in a JSON body, wherever the NUL hides.
+    for (body, field) in [
+        (
+            json!({"handle": "bea", "tags": ["ok", "x\u{0}"]}),
+            "tags[1]",
+        ),
+        (
+            json!({"handle": "bea", "email": "b\u{0}@example.com"}),
+            "email",
+        ),
+        (json!({"handle": "be\u{0}a"}), "handle"),
+    ] {
+        app.post("/api/v1/influencers", &admin, body)
+            .await
+            .invalid_field(field);
     }
     // The same search without the NUL still answers.
     let r = app.get("/api/v1/influencers?q=anna", &admin).await;
