@@ -102,33 +102,58 @@ fn rules_of(campaign: &store::campaigns::CampaignRow) -> Rules {
     }
 }
 
+/// A row read once per id: from `seen`, or loaded and kept there.
+fn memo<T: Clone>(
+    seen: &mut HashMap<String, T>,
+    id: &str,
+    load: impl FnOnce() -> diesel::QueryResult<Option<T>>,
+) -> ApiResult<Option<T>> {
+    if let Some(row) = seen.get(id) {
+        return Ok(Some(row.clone()));
+    }
+    let found = load()?;
+    if let Some(row) = &found {
+        seen.insert(id.to_string(), row.clone());
+    }
+    Ok(found)
+}
+
+/// What an order touched: its touches, the codes it redeems and the currency of each
+/// campaign among them.
+struct Resolved {
+    touches: Vec<TouchRow>,
+    redeemed: Vec<String>,
+    currencies: HashMap<String, Currency>,
+}
+
 /// The touches of an order, resolved against this brand's codes and clicks. Unknown codes and
-/// clicks are no touches (they stay on the order as reported).
+/// clicks are no touches (they stay on the order as reported). Each enrollment and campaign
+/// is read once however many touches share it.
 fn resolve_touches(
     conn: &mut AnyConnection,
     brand_id: &str,
     order_pk: &str,
     order: &NewOrder,
-) -> ApiResult<(Vec<TouchRow>, Vec<String>)> {
+) -> ApiResult<Resolved> {
     let mut touches = Vec::new();
     let mut redeemed = Vec::new();
     let mut campaigns: HashMap<String, store::campaigns::CampaignRow> = HashMap::new();
-    let mut campaign =
-        |conn: &mut AnyConnection, id: &str| -> ApiResult<Option<store::campaigns::CampaignRow>> {
-            if let Some(c) = campaigns.get(id) {
-                return Ok(Some(c.clone()));
-            }
-            let found = store::campaigns::find(conn, brand_id, id)?;
-            if let Some(c) = &found {
-                campaigns.insert(id.to_string(), c.clone());
-            }
-            Ok(found)
-        };
+    let mut enrollments: HashMap<String, store::enrollments::EnrollmentRow> = HashMap::new();
+    let mut enrollment = |conn: &mut AnyConnection, id: &str| {
+        memo(&mut enrollments, id, || {
+            store::enrollments::find_by_id(conn, id)
+        })
+    };
+    let mut campaign = |conn: &mut AnyConnection, id: &str| {
+        memo(&mut campaigns, id, || {
+            store::campaigns::find(conn, brand_id, id)
+        })
+    };
     for code in &order.discount_codes {
         let Some(row) = store::enrollments::find_code_by_text(conn, brand_id, code)? else {
             continue;
         };
-        let Some(enrollment) = store::enrollments::find_by_id(conn, &row.enrollment_id)? else {
+        let Some(enrollment) = enrollment(conn, &row.enrollment_id)? else {
             continue;
         };
         let Some(c) = campaign(conn, &row.campaign_id)? else {
@@ -174,7 +199,7 @@ fn resolve_touches(
         let Some(click) = store::clicks::find(conn, brand_id, click_id)? else {
             continue;
         };
-        let Some(enrollment) = store::enrollments::find_by_id(conn, &click.enrollment_id)? else {
+        let Some(enrollment) = enrollment(conn, &click.enrollment_id)? else {
             continue;
         };
         let Some(c) = campaign(conn, &click.campaign_id)? else {
@@ -197,7 +222,15 @@ fn resolve_touches(
             code_priority: rules.code_priority,
         });
     }
-    Ok((touches, redeemed))
+    let currencies = campaigns
+        .iter()
+        .map(|(id, c)| (id.clone(), currency(&c.currency)))
+        .collect();
+    Ok(Resolved {
+        touches,
+        redeemed,
+        currencies,
+    })
 }
 
 /// The domain's view of stored touches.
@@ -390,8 +423,11 @@ pub fn record_order(
         // the order id (a concurrent duplicate).
         let result = (|| -> Result<OrderView, Fail> {
             let order_pk = uuid::Uuid::now_v7().to_string();
-            let (touches, redeemed) = resolve_touches(conn, brand_id, &order_pk, &order)?;
-            let mut currencies_of = HashMap::new();
+            let Resolved {
+                touches,
+                redeemed,
+                currencies: mut currencies_of,
+            } = resolve_touches(conn, brand_id, &order_pk, &order)?;
             let credits = credit(conn, brand_id, &order, &touches, None, &mut currencies_of)?;
             // The credit as decided (each campaign's own model), and under every model for
             // reports that ask for another.
@@ -527,10 +563,16 @@ fn order_view(
     touches: &[TouchRow],
     credits: &[AttributionRow],
 ) -> ApiResult<OrderView> {
-    let ids: Vec<String> = touches.iter().map(|t| t.influencer_id.clone()).collect();
-    let handles: HashMap<String, String> = store::influencers::handles(conn, &ids)?
-        .into_iter()
-        .collect();
+    let mut ids: Vec<String> = touches.iter().map(|t| t.influencer_id.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let handles: HashMap<String, String> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        store::influencers::handles(conn, &ids)?
+            .into_iter()
+            .collect()
+    };
     let handle = |id: &str| handles.get(id).cloned().unwrap_or_default();
     let order_currency = currency(&order.currency);
     let domain = domain_touches(touches);

@@ -22,7 +22,10 @@ pub enum AnyConnection {
 
 /// Runs the same diesel expression on the concrete connection inside an [`AnyConnection`].
 /// For the few statements the portable backend cannot express (upserts), where both dialects
-/// share diesel's syntax but not its types.
+/// share diesel's syntax but not its types, and for the hot reads and inserts of an order:
+/// through `AnyConnection` diesel serialises a statement's whole SQL text up to three times
+/// per execution (to look up its cache, to check it may be cached, to bind), ~30,000
+/// instructions a statement, a quarter of what recording an order cost on SQLite.
 #[macro_export]
 macro_rules! with_backend {
     ($conn:expr, |$c:ident| $body:expr) => {

@@ -57,12 +57,12 @@ pub fn find(
     brand_id: &str,
     id: &str,
 ) -> QueryResult<Option<CampaignRow>> {
-    campaigns::table
+    crate::with_backend!(conn, |c| campaigns::table
         .filter(campaigns::id.eq(id))
         .filter(campaigns::brand_id.eq(brand_id))
         .select(CampaignRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find_by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<CampaignRow>> {

@@ -726,12 +726,12 @@ pub fn clicks_of_link(
 
 /// A click of the brand by its id (the `itk_click` a storefront reports).
 pub fn find(conn: &mut AnyConnection, brand_id: &str, id: &str) -> QueryResult<Option<ClickRow>> {
-    clicks::table
+    crate::with_backend!(conn, |c| clicks::table
         .filter(clicks::id.eq(id))
         .filter(clicks::brand_id.eq(brand_id))
         .select(ClickRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 #[cfg(test)]

@@ -275,12 +275,12 @@ pub fn find_code_by_text(
     brand_id: &str,
     code: &str,
 ) -> QueryResult<Option<CodeRow>> {
-    discount_codes::table
+    crate::with_backend!(conn, |c| discount_codes::table
         .filter(discount_codes::brand_id.eq(brand_id))
         .filter(discount_codes::code_norm.eq(code))
         .select(CodeRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn update_code(conn: &mut AnyConnection, id: &str, changes: &CodeUpdate) -> QueryResult<()> {
@@ -307,11 +307,11 @@ pub fn update_code(conn: &mut AnyConnection, id: &str, changes: &CodeUpdate) -> 
 }
 
 pub fn find_by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<EnrollmentRow>> {
-    enrollments::table
+    crate::with_backend!(conn, |c| enrollments::table
         .find(id)
         .select(EnrollmentRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// A link with what the redirect needs of its enrollment, campaign and influencer.

@@ -235,6 +235,14 @@ pub fn soft_delete(conn: &mut AnyConnection, id: &str, at: i64) -> QueryResult<(
 
 /// Handles of influencers by id, deleted ones included (history keeps its names).
 pub fn handles(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    // One id (most orders) as `=`: a statement diesel caches, where an IN list is prepared
+    // afresh on SQLite every time.
+    if let [id] = ids {
+        return crate::with_backend!(conn, |c| influencers::table
+            .filter(influencers::id.eq(id))
+            .select((influencers::id, influencers::handle))
+            .load(c));
+    }
     influencers::table
         .filter(influencers::id.eq_any(ids))
         .select((influencers::id, influencers::handle))
@@ -246,9 +254,9 @@ pub fn contact(
     conn: &mut AnyConnection,
     id: &str,
 ) -> QueryResult<Option<(String, Option<String>)>> {
-    influencers::table
+    crate::with_backend!(conn, |c| influencers::table
         .find(id)
         .select((influencers::handle_norm, influencers::email))
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }

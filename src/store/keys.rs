@@ -25,11 +25,11 @@ pub fn insert(conn: &mut AnyConnection, row: &KeyRow) -> QueryResult<()> {
 }
 
 pub fn find_by_lookup(conn: &mut AnyConnection, lookup: &str) -> QueryResult<Option<KeyRow>> {
-    api_keys::table
+    crate::with_backend!(conn, |c| api_keys::table
         .filter(api_keys::lookup.eq(lookup))
         .select(KeyRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find_in_brand(

@@ -113,12 +113,12 @@ pub fn find_order(
     brand_id: &str,
     external_id: &str,
 ) -> QueryResult<Option<OrderRow>> {
-    orders::table
+    crate::with_backend!(conn, |c| orders::table
         .filter(orders::brand_id.eq(brand_id))
         .filter(orders::external_id.eq(external_id))
         .select(OrderRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn insert_order(
@@ -127,9 +127,9 @@ pub fn insert_order(
     touches: &[TouchRow],
     credits: &[AttributionRow],
 ) -> QueryResult<()> {
-    diesel::insert_into(orders::table)
+    crate::with_backend!(conn, |c| diesel::insert_into(orders::table)
         .values(order)
-        .execute(conn)?;
+        .execute(c))?;
     crate::write_rows!(conn, touches, CHUNK, |rows| diesel::insert_into(
         order_touches::table
     )
@@ -142,22 +142,22 @@ pub fn insert_order(
 }
 
 pub fn touches_of(conn: &mut AnyConnection, order_id: &str) -> QueryResult<Vec<TouchRow>> {
-    order_touches::table
+    crate::with_backend!(conn, |c| order_touches::table
         .filter(order_touches::order_id.eq(order_id))
         .order(order_touches::position.asc())
         .select(TouchRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn attributions_of(
     conn: &mut AnyConnection,
     order_id: &str,
 ) -> QueryResult<Vec<AttributionRow>> {
-    attributions::table
+    crate::with_backend!(conn, |c| attributions::table
         .filter(attributions::order_id.eq(order_id))
         .order(attributions::position.asc())
         .select(AttributionRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn find_refund(
