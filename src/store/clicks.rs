@@ -326,12 +326,26 @@ fn aggregate(
 /// write lock is held only for the rollup writes. The transaction starts with a write so
 /// that SQLite takes its write lock on the newest snapshot; on PostgreSQL an advisory lock
 /// keeps two instances from folding at once. If another fold moved the watermark meanwhile,
-/// nothing is written.
+/// nothing is written and it starts again from the new watermark, so 0 means that nothing
+/// before `before` is left to fold (not that another fold got there first).
 pub fn fold(conn: &mut AnyConnection, before: i64, limit: i64) -> QueryResult<usize> {
+    loop {
+        if let Some(folded) = fold_from_watermark(conn, before, limit)? {
+            return Ok(folded);
+        }
+    }
+}
+
+/// One attempt of [`fold`]: `None` when another fold moved the watermark first.
+fn fold_from_watermark(
+    conn: &mut AnyConnection,
+    before: i64,
+    limit: i64,
+) -> QueryResult<Option<usize>> {
     let from = watermark(conn)?;
     let to = id_floor(before);
     if from >= to {
-        return Ok(0);
+        return Ok(Some(0));
     }
     let rows: Vec<ClickRow> = clicks::table
         .filter(clicks::id.gt(&from))
@@ -341,7 +355,7 @@ pub fn fold(conn: &mut AnyConnection, before: i64, limit: i64) -> QueryResult<us
         .select(ClickRow::as_select())
         .load(conn)?;
     let Some(last) = rows.last() else {
-        return Ok(0);
+        return Ok(Some(0));
     };
     let next = if (rows.len() as i64) < limit {
         to
@@ -373,7 +387,7 @@ pub fn fold(conn: &mut AnyConnection, before: i64, limit: i64) -> QueryResult<us
             diesel::sql_query("SELECT pg_advisory_xact_lock(7336001)").execute(c)?;
         }
         if watermark(conn)? != from {
-            return Ok(0);
+            return Ok(None);
         }
         // The visitors inserted now are the new unique visitors of their link and day.
         let new: HashSet<VisitorKey> = insert_new_visitors(conn, &keys)?.into_iter().collect();
@@ -381,7 +395,7 @@ pub fn fold(conn: &mut AnyConnection, before: i64, limit: i64) -> QueryResult<us
         add_to_daily(conn, &sums.into_values().collect::<Vec<_>>())?;
         crate::store::reports::add_hourly(conn, &hourly(&rows))?;
         crate::store::settings::set(conn, WATERMARK, &next)?;
-        Ok(rows.len())
+        Ok(Some(rows.len()))
     })
 }
 

@@ -489,6 +489,44 @@ async fn folding_into_rollups_keeps_every_count_exact() {
     assert_eq!(counts(&stats(&app, &s).await), (7, 2, 1, 7));
 }
 
+/// Folds racing each other (the server's rollup thread, another instance): a fold that finds
+/// the watermark moved starts again from it, so each returns 0 only once nothing is left.
+#[tokio::test]
+async fn a_fold_that_loses_a_race_goes_on_until_nothing_is_left() {
+    use diesel::prelude::*;
+    use influtrack::db::schema::link_daily;
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let clicks: i64 = 24;
+    for _ in 0..clicks {
+        click(&app, s.code(), &[("user-agent", IPHONE)]).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let future = chrono::Utc::now().timestamp_micros();
+    let url = influtrack::db::DatabaseUrl::parse(&app.db.url()).unwrap();
+    let folders: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            let link_id = s.link_id().to_string();
+            std::thread::spawn(move || {
+                let mut conn = influtrack::db::open_connection(&url).unwrap();
+                while influtrack::store::clicks::fold(&mut conn, future, 3).unwrap() > 0 {}
+                // Done means done: every click is in the rollups the moment this one stops.
+                let per_day: Vec<i64> = link_daily::table
+                    .filter(link_daily::link_id.eq(&link_id))
+                    .select(link_daily::clicks)
+                    .load(&mut conn)
+                    .unwrap();
+                per_day.iter().sum::<i64>()
+            })
+        })
+        .collect();
+    for f in folders {
+        assert_eq!(f.join().unwrap(), clicks);
+    }
+    assert_eq!(counts(&stats(&app, &s).await).0, clicks);
+}
+
 /// A batch of clicks is written in statements of 64, 8 and 1 rows (SQLite) or one array
 /// statement (PostgreSQL): every row of an odd-sized batch lands once, with its own values.
 #[tokio::test]
