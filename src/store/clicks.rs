@@ -94,6 +94,27 @@ pub fn id_floor(micros: i64) -> String {
     format!("{}-{}-7000-8000-000000000000", &hex[..8], &hex[8..])
 }
 
+/// The head of both click inserts: the table and its columns in the order they are bound.
+macro_rules! click_insert {
+    () => {
+        "INSERT INTO clicks (id, link_id, brand_id, campaign_id, enrollment_id, influencer_id, \
+         ts, visitor_hash, kind, attributable, referrer_host, device, browser, os, country) "
+    };
+}
+
+/// Binds each value with its SQL type, a comma between them.
+macro_rules! separated_binds {
+    ($out:ident; $($st:ty, $rt:ty => $value:expr);+ $(;)?) => {{
+        let mut first = true;
+        $(
+            if !std::mem::take(&mut first) {
+                $out.push_sql(", ");
+            }
+            $out.push_bind_param::<$st, $rt>($value)?;
+        )+
+    }};
+}
+
 /// Appends a batch of clicks: the only write on the redirect path. SQLite: statements of 64,
 /// 8 and 1 rows, each prepared once per connection. PostgreSQL: the whole batch in one
 /// statement of fifteen array parameters (`unnest`), whose SQL never changes with the batch
@@ -135,11 +156,7 @@ impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite
     ) -> QueryResult<()> {
         use diesel::sql_types::{BigInt, Bool, Nullable, Text};
         debug_assert_eq!(self.0.len(), N);
-        out.push_sql(
-            "INSERT INTO clicks (id, link_id, brand_id, campaign_id, enrollment_id, \
-             influencer_id, ts, visitor_hash, kind, attributable, referrer_host, device, \
-             browser, os, country) VALUES ",
-        );
+        out.push_sql(concat!(click_insert!(), "VALUES "));
         for (i, r) in self.0.iter().enumerate() {
             out.push_sql(if i == 0 { "(" } else { ", (" });
             for text in [
@@ -153,23 +170,17 @@ impl<const N: usize> diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite
                 out.push_bind_param::<Text, str>(text)?;
                 out.push_sql(", ");
             }
-            out.push_bind_param::<BigInt, i64>(&r.ts)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, str>(&r.visitor_hash)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, str>(r.kind)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Bool, bool>(&r.attributable)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, Option<&str>>(&r.referrer_host)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, str>(r.device)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, str>(r.browser)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, str>(r.os)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, Option<&str>>(&r.country)?;
+            separated_binds!(out;
+                BigInt, i64 => &r.ts;
+                Text, str => &r.visitor_hash;
+                Text, str => r.kind;
+                Bool, bool => &r.attributable;
+                Nullable<Text>, Option<&str> => &r.referrer_host;
+                Text, str => r.device;
+                Text, str => r.browser;
+                Text, str => r.os;
+                Nullable<Text>, Option<&str> => &r.country
+            );
             out.push_sql(")");
         }
         Ok(())
@@ -231,32 +242,22 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for PgClickBatch<'_> {
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
         use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
-        out.push_sql(
-            "INSERT INTO clicks (id, link_id, brand_id, campaign_id, enrollment_id, \
-             influencer_id, ts, visitor_hash, kind, attributable, referrer_host, device, \
-             browser, os, country) SELECT * FROM unnest(",
-        );
+        out.push_sql(concat!(click_insert!(), "SELECT * FROM unnest("));
         for column in &self.text {
             out.push_bind_param::<Array<Text>, _>(column)?;
             out.push_sql(", ");
         }
-        out.push_bind_param::<Array<BigInt>, _>(&self.ts)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.visitor_hash)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.kind)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Bool>, _>(&self.attributable)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.referrer_host)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.device)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.browser)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&self.os)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.country)?;
+        separated_binds!(out;
+            Array<BigInt>, _ => &self.ts;
+            Array<Text>, _ => &self.visitor_hash;
+            Array<Text>, _ => &self.kind;
+            Array<Bool>, _ => &self.attributable;
+            Array<Nullable<Text>>, _ => &self.referrer_host;
+            Array<Text>, _ => &self.device;
+            Array<Text>, _ => &self.browser;
+            Array<Text>, _ => &self.os;
+            Array<Nullable<Text>>, _ => &self.country
+        );
         out.push_sql(")");
         Ok(())
     }
