@@ -705,21 +705,25 @@ pub fn add_hourly(
         })
         .collect();
     if let AnyConnection::Sqlite(c) = conn {
-        for r in &values {
-            Fixed {
-                sql: "INSERT INTO enrollment_hourly (campaign_id, hour, enrollment_id, clicks) \
-                      VALUES (?, ?, ?, ?) ON CONFLICT (campaign_id, hour, enrollment_id) \
-                      DO UPDATE SET clicks = clicks + excluded.clicks",
-                binds: vec![
+        let binds: Vec<Bind<'_>> = values
+            .iter()
+            .flat_map(|r| {
+                [
                     Bind::Text(r.campaign_id),
                     Bind::Int(r.hour),
                     Bind::Text(r.enrollment_id),
                     Bind::BigInt(r.clicks),
-                ],
-            }
-            .execute(c)?;
-        }
-        return Ok(());
+                ]
+            })
+            .collect();
+        return crate::db::sqlite_upsert(
+            c,
+            "INSERT INTO enrollment_hourly (campaign_id, hour, enrollment_id, clicks)",
+            "ON CONFLICT (campaign_id, hour, enrollment_id) \
+             DO UPDATE SET clicks = clicks + excluded.clicks",
+            4,
+            &binds,
+        );
     }
     with_backend!(conn, |c| {
         for chunk in values.chunks(CHUNK) {
