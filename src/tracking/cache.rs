@@ -39,6 +39,9 @@ enum Slot {
 
 pub enum Lookup {
     Hit(Arc<CachedLink>),
+    /// Past its time to live: still served, and this caller (the first to see it so) reloads
+    /// it while everyone else keeps getting the entry it has.
+    Refresh(Arc<CachedLink>),
     KnownMissing,
     Miss,
 }
@@ -64,15 +67,31 @@ impl LinkCache {
         }
     }
 
+    /// Entries loaded together (the warm-up, a busy link set) expire together: answering
+    /// each expiry with a miss sent every click of those links to the database at once, every
+    /// `ttl` (a p99 of 140 ms in a 60-second redirect benchmark instead of 5 ms). An expired
+    /// entry is therefore served on while the first caller to see it reloads it; that caller
+    /// re-stamps it first, so one reload runs per entry. Staleness stays bounded by `ttl` and
+    /// one reload; this instance's own writes still invalidate at once.
     pub fn get(&self, code: &str) -> Lookup {
         let now = Instant::now();
         match self.slots.get(code).as_deref() {
             Some(Slot::Found(link, at)) if now.duration_since(*at) < self.ttl => {
-                Lookup::Hit(link.clone())
+                return Lookup::Hit(link.clone())
             }
             Some(Slot::Missing(at)) if now.duration_since(*at) < self.negative_ttl => {
-                Lookup::KnownMissing
+                return Lookup::KnownMissing
             }
+            Some(Slot::Found(..)) => {}
+            _ => return Lookup::Miss,
+        }
+        // Expired (the read guard is gone): claim its reload under the shard's write lock.
+        match self.slots.get_mut(code).as_deref_mut() {
+            Some(Slot::Found(link, at)) if now.duration_since(*at) >= self.ttl => {
+                *at = now;
+                Lookup::Refresh(link.clone())
+            }
+            Some(Slot::Found(link, _)) => Lookup::Hit(link.clone()),
             _ => Lookup::Miss,
         }
     }
@@ -170,8 +189,30 @@ mod tests {
         let cache = LinkCache::new(Duration::ZERO, Duration::ZERO);
         cache.insert("abc".into(), link("l1", "c1"));
         cache.insert_missing("zzz".into());
-        assert!(matches!(cache.get("abc"), Lookup::Miss));
+        // An expired link is still served, and reloaded by the caller that sees it so.
+        assert!(matches!(cache.get("abc"), Lookup::Refresh(_)));
         assert!(matches!(cache.get("zzz"), Lookup::Miss));
+    }
+
+    #[test]
+    fn an_expired_link_is_reloaded_once_and_served_meanwhile() {
+        let cache = LinkCache::new(Duration::from_millis(50), Duration::from_secs(10));
+        cache.insert("abc".into(), link("l1", "c1"));
+        assert!(matches!(cache.get("abc"), Lookup::Hit(_)));
+        std::thread::sleep(Duration::from_millis(60));
+        // The first caller after the expiry reloads; the others are served the entry.
+        assert!(matches!(cache.get("abc"), Lookup::Refresh(_)));
+        for _ in 0..100 {
+            assert!(matches!(cache.get("abc"), Lookup::Hit(_)));
+        }
+        // The reload's answer replaces it; an invalidation still drops it at once.
+        cache.insert("abc".into(), link("l1b", "c1"));
+        match cache.get("abc") {
+            Lookup::Hit(l) => assert_eq!(l.link_id, "l1b"),
+            _ => panic!("the reloaded link is served"),
+        }
+        cache.invalidate_campaign("c1");
+        assert!(matches!(cache.get("abc"), Lookup::Miss));
     }
 
     #[test]

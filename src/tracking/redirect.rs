@@ -63,12 +63,25 @@ fn outcome(name: &'static str) {
 }
 
 /// Finds a link through the cache, loading and caching it (or its absence) on a miss.
-async fn resolve(state: &AppState, code: &str) -> Result<Option<SharedLink>, ()> {
+async fn resolve(state: &web::Data<AppState>, code: &str) -> Result<Option<SharedLink>, ()> {
     match state.tracking.cache.get(code) {
         Lookup::Hit(link) => return Ok(Some(link)),
+        Lookup::Refresh(link) => {
+            // Answered from the cache; the reload runs beside it.
+            let (state, code) = (state.clone(), code.to_string());
+            actix_web::rt::spawn(async move {
+                let _ = load(&state, &code).await;
+            });
+            return Ok(Some(link));
+        }
         Lookup::KnownMissing => return Ok(None),
         Lookup::Miss => {}
     }
+    load(state, code).await
+}
+
+/// Loads a link into the cache (or its absence).
+async fn load(state: &AppState, code: &str) -> Result<Option<SharedLink>, ()> {
     let owned = code.to_string();
     let loaded = state
         .db(move |conn| Ok(load_link(conn, &owned)?))
