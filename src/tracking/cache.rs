@@ -46,6 +46,9 @@ pub enum Lookup {
     Miss,
 }
 
+/// How long an expired entry counts as fresh once a caller took on its reload.
+const RELOAD_GRACE: Duration = Duration::from_secs(1);
+
 pub struct LinkCache {
     slots: DashMap<String, Slot>,
     negatives: AtomicUsize,
@@ -88,7 +91,11 @@ impl LinkCache {
         // Expired (the read guard is gone): claim its reload under the shard's write lock.
         match self.slots.get_mut(code).as_deref_mut() {
             Some(Slot::Found(link, at)) if now.duration_since(*at) >= self.ttl => {
-                *at = now;
+                // Fresh again for a moment only: if the reload is not run or fails, another
+                // caller tries again then.
+                *at = now
+                    .checked_sub(self.ttl.saturating_sub(RELOAD_GRACE))
+                    .unwrap_or(now);
                 Lookup::Refresh(link.clone())
             }
             Some(Slot::Found(link, _)) => Lookup::Hit(link.clone()),

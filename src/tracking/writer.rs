@@ -190,9 +190,15 @@ const TICK: Duration = Duration::from_secs(1);
 /// clicks: folding each second in 5,000-click transactions spent half of a steady 60-second
 /// redirect benchmark in the fold (10,000 links, the click writer waiting on its lock).
 /// Readers add the clicks after the fold's watermark, so figures are exact meanwhile.
+/// (SQLite only: its writers share one lock. On PostgreSQL, where the fold does not hold up
+/// the click writer, folding each second in small transactions measured faster: 24.6k vs
+/// 17.1k req/s over 30 s.)
 const FOLD_EVERY: Duration = Duration::from_secs(10);
 /// Clicks per fold transaction, at most (read in pages, summed in memory).
 const FOLD_LIMIT: i64 = 200_000;
+/// The same on PostgreSQL.
+const PG_FOLD_EVERY: Duration = Duration::from_secs(1);
+const PG_FOLD_LIMIT: i64 = 5_000;
 /// Passive checkpoints after each tick, at most, to catch up with the click writer.
 const WAL_CHECKPOINT_ROUNDS: usize = 16;
 /// How often the WAL is rewound (`db::checkpoint_wal`): each rewind holds the writers up
@@ -216,17 +222,21 @@ fn roll_up(url: DatabaseUrl, stop: std::sync::mpsc::Receiver<()>) {
                 .ok();
         }
         let Some(c) = conn.as_mut() else { continue };
-        let due = folded_at.is_none_or(|at| at.elapsed() >= FOLD_EVERY);
+        let (every, limit) = match c {
+            AnyConnection::Sqlite(_) => (FOLD_EVERY, FOLD_LIMIT),
+            AnyConnection::Postgresql(_) => (PG_FOLD_EVERY, PG_FOLD_LIMIT),
+        };
+        let due = folded_at.is_none_or(|at| at.elapsed() >= every);
         let before = chrono::Utc::now().timestamp_micros() - FOLD_LAG_MICROS;
         if due {
             loop {
                 folded_at = Some(Instant::now());
                 let started = Instant::now();
-                match store::fold(c, before, FOLD_LIMIT) {
+                match store::fold(c, before, limit) {
                     Ok(n) => {
                         metrics::histogram!("click_fold_seconds")
                             .record(started.elapsed().as_secs_f64());
-                        if (n as i64) < FOLD_LIMIT {
+                        if (n as i64) < limit {
                             break;
                         }
                         // Let the click writer take the write lock between chunks.
