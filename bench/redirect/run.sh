@@ -5,6 +5,7 @@
 # baseline measured in this run, and checks that stored clicks equal the 302s served.
 #
 #   bash bench/redirect/run.sh            # DURATION=30s LINKS=10000 PREFILL=10000000
+#   BACKENDS=sqlite bash bench/redirect/run.sh   # one backend only (default: "sqlite postgres")
 #
 # Needs wrk (apt-get install wrk) and, for PostgreSQL, a server at $PG_ADMIN_URL.
 set -euo pipefail
@@ -15,6 +16,7 @@ LINKS=${LINKS:-10000}
 PREFILL=${PREFILL:-10000000}
 CONNECTIONS=${CONNECTIONS:-64}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+BACKENDS=${BACKENDS:-sqlite postgres}
 OUT=bench/out/redirect
 TOKEN=bench-operator-token
 mkdir -p "$OUT"
@@ -125,15 +127,18 @@ fresh_pg() {
     python3 -c "import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path='/'+sys.argv[2])))" "$PG_ADMIN_URL" "$name"
 }
 
+wants() { case " $BACKENDS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+pg_up() { psql "$PG_ADMIN_URL" -Atc 'select 1' >/dev/null 2>&1; }
+
 if [ -z "${SKIP_PLAIN:-}" ]; then
-bench_backend sqlite "$(mktemp -d)/bench.db" sqlite
-if psql "$PG_ADMIN_URL" -Atc 'select 1' >/dev/null 2>&1; then
-    bench_backend postgres "$(fresh_pg plain)" postgres
-fi
+    if wants sqlite; then bench_backend sqlite "$(mktemp -d)/bench.db" sqlite; fi
+    if wants postgres && pg_up; then bench_backend postgres "$(fresh_pg plain)" postgres; fi
 fi
 if [ "$PREFILL" -gt 0 ]; then
-    bench_backend sqlite "$(mktemp -d)/bench.db" "sqlite+${PREFILL}clicks" prefill
-    if psql "$PG_ADMIN_URL" -Atc 'select 1' >/dev/null 2>&1; then
+    if wants sqlite; then
+        bench_backend sqlite "$(mktemp -d)/bench.db" "sqlite+${PREFILL}clicks" prefill
+    fi
+    if wants postgres && pg_up; then
         bench_backend postgres "$(fresh_pg prefill)" "postgres+${PREFILL}clicks" prefill
     fi
 fi
