@@ -404,10 +404,10 @@ pub fn checkpoint_wal(
     if !rewind || prev.busy != 0 || prev.log <= 0 {
         return Ok(prev);
     }
-    let writers = SQLITE_WRITERS.lock();
+    let turn = WriterTurn::wait();
     let locked = std::time::Instant::now();
     let done = passive_checkpoint(conn);
-    parking_lot::MutexGuard::unlock_fair(writers);
+    drop(turn);
     metrics::histogram!("wal_rewind_locked_seconds").record(locked.elapsed().as_secs_f64());
     done
 }
@@ -476,6 +476,23 @@ pub fn is_ready(conn: &mut AnyConnection) -> bool {
 /// (the click writer between batches) keep it, and starved the WAL checkpoint for seconds.
 static SQLITE_WRITERS: parking_lot::Mutex<()> = parking_lot::const_mutex(());
 
+/// A turn at [`SQLITE_WRITERS`], handed on to the longest waiter when it ends, on every path.
+struct WriterTurn(Option<parking_lot::MutexGuard<'static, ()>>);
+
+impl WriterTurn {
+    fn wait() -> Self {
+        Self(Some(SQLITE_WRITERS.lock()))
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        if let Some(guard) = self.0.take() {
+            parking_lot::MutexGuard::unlock_fair(guard);
+        }
+    }
+}
+
 /// Runs `work` in a transaction that holds the write lock from its first statement. On
 /// SQLite a deferred transaction that reads and then writes fails at once (`SQLITE_BUSY`) when
 /// another writer committed in between; taking the lock up front makes concurrent writers
@@ -489,15 +506,8 @@ where
     // sleeps of up to 100 ms: queueing this process's writers on a mutex first hands the lock
     // over at once and in order. (Other processes, and the click writer's own connection,
     // still meet the busy handler.)
-    let queued = match conn {
-        AnyConnection::Sqlite(_) => Some(SQLITE_WRITERS.lock()),
-        AnyConnection::Postgresql(_) => None,
-    };
-    let result = locked_transaction(conn, work);
-    if let Some(queued) = queued {
-        parking_lot::MutexGuard::unlock_fair(queued);
-    }
-    result
+    let _turn = matches!(conn, AnyConnection::Sqlite(_)).then(WriterTurn::wait);
+    locked_transaction(conn, work)
 }
 
 /// A transaction whose first statement is a write, so that SQLite takes its write lock
@@ -613,7 +623,7 @@ impl GroupCommit {
             outcome: None,
             done,
         }));
-        let writer = SQLITE_WRITERS.lock();
+        let turn = WriterTurn::wait();
         // A leader that ran this work sent its result before it let the lock go.
         if let Ok(outcome) = result.try_recv() {
             return outcome;
@@ -630,7 +640,7 @@ impl GroupCommit {
         for work in batch {
             work.finish(committed.as_ref().map(|_| ()));
         }
-        parking_lot::MutexGuard::unlock_fair(writer);
+        drop(turn);
         result
             .recv()
             .unwrap_or_else(|_| Err(E::from(diesel::result::Error::BrokenTransactionManager)))

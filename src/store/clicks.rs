@@ -283,42 +283,14 @@ fn watermark(conn: &mut AnyConnection) -> QueryResult<String> {
 /// already seen (`seen` answers whether a key is known).
 fn aggregate(
     rows: &[ClickRow],
-    mut is_new_visitor: impl FnMut(&VisitorKey) -> bool,
+    is_new_visitor: impl Fn(&VisitorKey) -> bool,
 ) -> BTreeMap<(String, i32), DailyRow> {
-    let mut sums: BTreeMap<(String, i32), DailyRow> = BTreeMap::new();
-    let mut counted: HashSet<VisitorKey> = HashSet::new();
+    let mut sums = DailySums::default();
     for c in rows {
-        let day = utc_day(c.ts);
-        let sum = sums
-            .entry((c.link_id.clone(), day))
-            .or_insert_with(|| DailyRow {
-                link_id: c.link_id.clone(),
-                day,
-                brand_id: c.brand_id.clone(),
-                campaign_id: c.campaign_id.clone(),
-                enrollment_id: c.enrollment_id.clone(),
-                clicks: 0,
-                unique_clicks: 0,
-                bot_clicks: 0,
-                attributable_clicks: 0,
-            });
-        if c.kind == "human" {
-            sum.clicks += 1;
-            sum.attributable_clicks += i64::from(c.attributable);
-            let key = VisitorKey {
-                link_id: c.link_id.clone(),
-                day,
-                visitor_hash: c.visitor_hash.clone(),
-            };
-            if !counted.contains(&key) && is_new_visitor(&key) {
-                sum.unique_clicks += 1;
-                counted.insert(key);
-            }
-        } else {
-            sum.bot_clicks += 1;
-        }
+        sums.add(&Click::from(c));
     }
-    sums
+    sums.count_new_visitors(is_new_visitor);
+    sums.daily
 }
 
 /// Folds the clicks made before `before` (microseconds) that are not yet in the rollups,
@@ -352,7 +324,9 @@ fn fold_from_watermark(
     // the write lock the cost follows the rollup rows touched (each fold rewrites the pages
     // of every link it touches), not the clicks, so a transaction of 200,000 clicks costs
     // about what one of 5,000 did when clicks are spread over many links.
-    let mut sums = FoldSums::default();
+    let mut sums = DailySums::default();
+    // Human clicks per (campaign, UTC hour, enrollment).
+    let mut hourly: BTreeMap<(String, i32, String), i64> = BTreeMap::new();
     let mut cursor = from.clone();
     let next = loop {
         let want = (limit - sums.clicks as i64).min(FOLD_PAGE);
@@ -367,7 +341,19 @@ fn fold_from_watermark(
         let Some(last) = page.last().map(|c| c.id.clone()) else {
             break to;
         };
-        sums.add(page);
+        for c in &page {
+            let click = Click::from(c);
+            sums.add(&click);
+            if click.human {
+                *hourly
+                    .entry((
+                        c.campaign_id.clone(),
+                        utc_hour(c.ts),
+                        c.enrollment_id.clone(),
+                    ))
+                    .or_default() += 1;
+            }
+        }
         if !full {
             break to;
         }
@@ -379,7 +365,7 @@ fn fold_from_watermark(
     if sums.clicks == 0 {
         return Ok(Some(0));
     }
-    let mut keys: Vec<VisitorKey> = std::mem::take(&mut sums.visitors).into_iter().collect();
+    let mut keys: Vec<VisitorKey> = sums.visitors.iter().cloned().collect();
     keys.sort_by(|a, b| {
         (&a.link_id, a.day, &a.visitor_hash).cmp(&(&b.link_id, b.day, &b.visitor_hash))
     });
@@ -397,13 +383,10 @@ fn fold_from_watermark(
             return Ok(None);
         }
         // The visitors inserted now are the new unique visitors of their link and day.
-        for key in insert_new_visitors(conn, &keys)? {
-            if let Some(day) = sums.daily.get_mut(&(key.link_id, key.day)) {
-                day.unique_clicks += 1;
-            }
-        }
+        let new: HashSet<VisitorKey> = insert_new_visitors(conn, &keys)?.into_iter().collect();
+        sums.count_new_visitors(|k| new.contains(k));
         add_to_daily(conn, &sums.daily.values().cloned().collect::<Vec<_>>())?;
-        let hourly: Vec<(String, i32, String, i64)> = std::mem::take(&mut sums.hourly)
+        let hourly: Vec<(String, i32, String, i64)> = std::mem::take(&mut hourly)
             .into_iter()
             .map(|((c, h, e), n)| (c, h, e, n))
             .collect();
@@ -431,57 +414,83 @@ struct FoldClick {
     attributable: bool,
 }
 
-/// The clicks of one fold, summed as they are read: per link and UTC day (unique visitors
-/// are added once the new ones are known), the human visitors of each link and day, and the
-/// human clicks per (campaign, UTC hour, enrollment).
+/// What the daily sums need of a click, borrowed from whichever row it was read as.
+struct Click<'a> {
+    link_id: &'a str,
+    brand_id: &'a str,
+    campaign_id: &'a str,
+    enrollment_id: &'a str,
+    day: i32,
+    visitor_hash: &'a str,
+    human: bool,
+    attributable: bool,
+}
+
+/// `Click` from each row type it is read as (the readers' full rows, the fold's narrow ones).
+macro_rules! click_from {
+    ($($row:ty),+) => {$(
+        impl<'a> From<&'a $row> for Click<'a> {
+            fn from(c: &'a $row) -> Self {
+                Click {
+                    link_id: &c.link_id,
+                    brand_id: &c.brand_id,
+                    campaign_id: &c.campaign_id,
+                    enrollment_id: &c.enrollment_id,
+                    day: utc_day(c.ts),
+                    visitor_hash: &c.visitor_hash,
+                    human: c.kind == "human",
+                    attributable: c.attributable,
+                }
+            }
+        }
+    )+};
+}
+click_from!(ClickRow, FoldClick);
+
+/// Clicks summed per link and UTC day as they come, with the human visitors of each link and
+/// day; unique visitors are added once it is known which of them are new.
 #[derive(Default)]
-struct FoldSums {
+struct DailySums {
     clicks: usize,
     daily: BTreeMap<(String, i32), DailyRow>,
     visitors: HashSet<VisitorKey>,
-    hourly: BTreeMap<(String, i32, String), i64>,
 }
 
-impl FoldSums {
-    fn add(&mut self, page: Vec<FoldClick>) {
-        for c in page {
-            self.clicks += 1;
-            let day = utc_day(c.ts);
-            let human = c.kind == "human";
-            if human {
-                *self
-                    .hourly
-                    .entry((
-                        c.campaign_id.clone(),
-                        utc_hour(c.ts),
-                        c.enrollment_id.clone(),
-                    ))
-                    .or_default() += 1;
-            }
-            let sum = self
-                .daily
-                .entry((c.link_id.clone(), day))
-                .or_insert_with(|| DailyRow {
-                    link_id: c.link_id.clone(),
-                    day,
-                    brand_id: c.brand_id,
-                    campaign_id: c.campaign_id,
-                    enrollment_id: c.enrollment_id,
-                    clicks: 0,
-                    unique_clicks: 0,
-                    bot_clicks: 0,
-                    attributable_clicks: 0,
-                });
-            if human {
-                sum.clicks += 1;
-                sum.attributable_clicks += i64::from(c.attributable);
-                self.visitors.insert(VisitorKey {
-                    link_id: c.link_id,
-                    day,
-                    visitor_hash: c.visitor_hash,
-                });
-            } else {
-                sum.bot_clicks += 1;
+impl DailySums {
+    fn add(&mut self, c: &Click<'_>) {
+        self.clicks += 1;
+        let sum = self
+            .daily
+            .entry((c.link_id.to_string(), c.day))
+            .or_insert_with(|| DailyRow {
+                link_id: c.link_id.to_string(),
+                day: c.day,
+                brand_id: c.brand_id.to_string(),
+                campaign_id: c.campaign_id.to_string(),
+                enrollment_id: c.enrollment_id.to_string(),
+                clicks: 0,
+                unique_clicks: 0,
+                bot_clicks: 0,
+                attributable_clicks: 0,
+            });
+        if c.human {
+            sum.clicks += 1;
+            sum.attributable_clicks += i64::from(c.attributable);
+            self.visitors.insert(VisitorKey {
+                link_id: c.link_id.to_string(),
+                day: c.day,
+                visitor_hash: c.visitor_hash.to_string(),
+            });
+        } else {
+            sum.bot_clicks += 1;
+        }
+    }
+
+    /// One unique click for each visitor that `is_new` says was not counted before.
+    fn count_new_visitors(&mut self, is_new: impl Fn(&VisitorKey) -> bool) {
+        for key in self.visitors.iter().filter(|k| is_new(k)) {
+            if let Some(sum) = self.daily.get_mut(&(key.link_id.clone(), key.day)) {
+                sum.unique_clicks += 1;
             }
         }
     }

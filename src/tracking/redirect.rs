@@ -63,8 +63,7 @@ fn outcome(name: &'static str) {
 }
 
 /// Background reloads of expired links running at once, at most.
-static RELOADS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
-    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(4)));
+static RELOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// Finds a link through the cache, loading and caching it (or its absence) on a miss.
 async fn resolve(state: &web::Data<AppState>, code: &str) -> Result<Option<SharedLink>, ()> {
@@ -74,7 +73,7 @@ async fn resolve(state: &web::Data<AppState>, code: &str) -> Result<Option<Share
             // Answered from the cache; the reload runs beside it, a few at a time (links
             // loaded together expire together): without a free slot it is left to a caller
             // a moment later.
-            if let Ok(permit) = RELOADS.clone().try_acquire_owned() {
+            if let Ok(permit) = RELOADS.try_acquire() {
                 let (state, code) = (state.clone(), code.to_string());
                 actix_web::rt::spawn(async move {
                     let _ = load(&state, &code).await;

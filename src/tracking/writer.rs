@@ -226,39 +226,15 @@ fn roll_up(url: DatabaseUrl, stop: std::sync::mpsc::Receiver<()>) {
             AnyConnection::Sqlite(_) => (FOLD_EVERY, FOLD_LIMIT),
             AnyConnection::Postgresql(_) => (PG_FOLD_EVERY, PG_FOLD_LIMIT),
         };
-        let due = folded_at.is_none_or(|at| at.elapsed() >= every);
         let before = chrono::Utc::now().timestamp_micros() - FOLD_LAG_MICROS;
-        if due {
-            loop {
-                folded_at = Some(Instant::now());
-                let started = Instant::now();
-                match store::fold(c, before, limit) {
-                    Ok(n) => {
-                        metrics::histogram!("click_fold_seconds")
-                            .record(started.elapsed().as_secs_f64());
-                        if (n as i64) < limit {
-                            break;
-                        }
-                        // Let the click writer take the write lock between chunks.
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err(e) => {
-                        // Nothing is lost: readers count unfolded clicks, the next fold takes them.
-                        tracing::warn!(error = %e, "rollup fold failed");
-                        conn = None;
-                        break;
-                    }
-                }
-            }
+        if due(&mut folded_at, every) && !fold_settled(c, before, limit) {
+            conn = None;
         }
         if let Some(AnyConnection::Sqlite(c)) = conn.as_mut() {
             // The click writer does not checkpoint (see `Worker::connection`): copy the WAL
             // back here, beside the writer, and let the writer rewind it (`db::checkpoint_wal`).
             let started = Instant::now();
-            let rewind = rewound_at.is_none_or(|at| at.elapsed() >= WAL_REWIND_EVERY);
-            if rewind {
-                rewound_at = Some(Instant::now());
-            }
+            let rewind = due(&mut rewound_at, WAL_REWIND_EVERY);
             match db::checkpoint_wal(c, WAL_CHECKPOINT_ROUNDS, rewind) {
                 Ok(done) => {
                     metrics::histogram!("wal_checkpoint_seconds")
@@ -266,6 +242,38 @@ fn roll_up(url: DatabaseUrl, stop: std::sync::mpsc::Receiver<()>) {
                     metrics::gauge!("wal_frames").set(f64::from(done.log.max(0)));
                 }
                 Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+            }
+        }
+    }
+}
+
+/// Whether `every` has passed since `last` (or it never ran); if so, `last` becomes now.
+fn due(last: &mut Option<Instant>, every: Duration) -> bool {
+    let due = last.is_none_or(|at| at.elapsed() >= every);
+    if due {
+        *last = Some(Instant::now());
+    }
+    due
+}
+
+/// Folds the clicks made before `before`, `limit` at most per transaction, until none is
+/// left; false when the connection failed (nothing is lost: readers count unfolded clicks,
+/// the next fold takes them).
+fn fold_settled(c: &mut AnyConnection, before: i64, limit: i64) -> bool {
+    loop {
+        let started = Instant::now();
+        match store::fold(c, before, limit) {
+            Ok(n) => {
+                metrics::histogram!("click_fold_seconds").record(started.elapsed().as_secs_f64());
+                if (n as i64) < limit {
+                    return true;
+                }
+                // Let the click writer take the write lock between chunks.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "rollup fold failed");
+                return false;
             }
         }
     }
