@@ -111,6 +111,16 @@ pub struct Settings {
         default_value_t = 500
     )]
     pub webhook_rate_limit_burst: u32,
+
+    /// On a PostgreSQL server with autovacuum off, seconds between influtrack's own vacuum
+    /// and analyze of the tables that need it; 0 turns it off. Idle when autovacuum runs.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_PG_MAINTENANCE_SECONDS",
+        default_value_t = 10
+    )]
+    pub pg_maintenance_seconds: u64,
 }
 
 impl Settings {
@@ -132,6 +142,7 @@ impl Settings {
             rate_limit_burst: 0,
             webhook_rate_limit: 0,
             webhook_rate_limit_burst: 0,
+            pg_maintenance_seconds: 10,
         }
     }
 }

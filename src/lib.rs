@@ -161,7 +161,10 @@ impl Application {
         };
         let writer = tracking::writer::ClickWriter::start(
             DatabaseUrl::parse(&settings.database_url)?,
-            tracking::writer::WriterSettings::default(),
+            tracking::writer::WriterSettings {
+                pg_maintenance: std::time::Duration::from_secs(settings.pg_maintenance_seconds),
+                ..Default::default()
+            },
         )
         .map_err(|e| StartupError::Other(format!("cannot start the click writer: {e}")))?;
         let tracking = tracking::Tracking::new(writer, trusted_proxies, country_header);
