@@ -428,19 +428,14 @@ struct DueTable {
     vacuum: bool,
 }
 
-#[derive(Debug, diesel::QueryableByName)]
-struct Autovacuum {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    on: bool,
-}
-
 /// Whether the PostgreSQL server runs autovacuum.
 pub fn autovacuum_on(conn: &mut PgConnection) -> diesel::QueryResult<bool> {
-    let row: Autovacuum = diesel::RunQueryDsl::get_result(
-        diesel::sql_query("SELECT current_setting('autovacuum') = 'on' AS on"),
+    diesel::RunQueryDsl::get_result(
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "current_setting('autovacuum') = 'on'",
+        )),
         conn,
-    )?;
-    Ok(row.on)
+    )
 }
 
 /// What autovacuum would do to this schema's tables now, done on this connection: a vacuum

@@ -218,7 +218,7 @@ fn roll_up(url: DatabaseUrl, maintenance: Duration, stop: std::sync::mpsc::Recei
     let mut folded_at: Option<Instant> = None;
     let mut rewound_at: Option<Instant> = None;
     let mut maintained_at: Option<Instant> = None;
-    // Whether the server lacks autovacuum, asked once per connection.
+    // Whether the server lacks autovacuum, asked once per connection (reset when one opens).
     let mut stand_in: Option<bool> = None;
     loop {
         match stop.recv_timeout(TICK) {
@@ -229,6 +229,7 @@ fn roll_up(url: DatabaseUrl, maintenance: Duration, stop: std::sync::mpsc::Recei
             conn = db::open_connection(&url)
                 .map_err(|e| tracing::warn!(error = %e, "rollup cannot connect"))
                 .ok();
+            stand_in = None;
         }
         let Some(c) = conn.as_mut() else { continue };
         let (every, limit) = match c {
@@ -238,14 +239,10 @@ fn roll_up(url: DatabaseUrl, maintenance: Duration, stop: std::sync::mpsc::Recei
         let before = chrono::Utc::now().timestamp_micros() - FOLD_LAG_MICROS;
         if due(&mut folded_at, every) && !fold_settled(c, before, limit) {
             conn = None;
-            stand_in = None;
         }
         if let Some(AnyConnection::Postgresql(c)) = conn.as_mut() {
-            if !maintenance.is_zero()
-                && !maintain(c, &mut stand_in, &mut maintained_at, maintenance)
-            {
+            if !maintain(c, &mut stand_in, &mut maintained_at, maintenance) {
                 conn = None;
-                stand_in = None;
             }
         }
         if let Some(AnyConnection::Sqlite(c)) = conn.as_mut() {
@@ -265,14 +262,17 @@ fn roll_up(url: DatabaseUrl, maintenance: Duration, stop: std::sync::mpsc::Recei
     }
 }
 
-/// Stands in for autovacuum on a server that runs without it, every `every`; false when the
-/// connection failed.
+/// Stands in for autovacuum on a server that runs without it, every `every` (zero: never);
+/// false when the connection failed.
 fn maintain(
     c: &mut diesel::PgConnection,
     stand_in: &mut Option<bool>,
     last: &mut Option<Instant>,
     every: Duration,
 ) -> bool {
+    if every.is_zero() {
+        return true;
+    }
     let needed = match *stand_in {
         Some(needed) => needed,
         None => match db::autovacuum_on(c) {
