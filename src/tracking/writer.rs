@@ -472,7 +472,7 @@ impl Worker {
             });
         }
         let conn = self.connection()?;
-        db::write_transaction(conn, |conn| store::insert_clicks(conn, &rows))?;
+        store::append_clicks(conn, &rows)?;
         Ok(())
     }
 }
