@@ -121,13 +121,10 @@ macro_rules! separated_binds {
 /// three. Each redirect waits on its batch's commit: measured on 2 cores with 64 connections,
 /// commits took 0.99 ms instead of 1.21 ms and the redirect served 6% more.
 pub fn append_clicks(conn: &mut AnyConnection, rows: &[NewClick<'_>]) -> QueryResult<()> {
-    match conn {
-        AnyConnection::Postgresql(c) if rows.len() <= PG_BATCH => {
-            PgClickBatch::of(rows).execute(c)?;
-            Ok(())
-        }
-        _ => crate::db::write_transaction(conn, |conn| insert_clicks(conn, rows)),
+    if matches!(conn, AnyConnection::Postgresql(_)) && rows.len() <= PG_BATCH {
+        return insert_clicks(conn, rows);
     }
+    crate::db::write_transaction(conn, |conn| insert_clicks(conn, rows))
 }
 
 /// Inserts a batch of clicks (in the caller's transaction). SQLite: statements of 64,
