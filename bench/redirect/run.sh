@@ -43,7 +43,8 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 stored_clicks() { # backend url
     if [ "$1" = sqlite ]; then
-        python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from clicks').fetchone()[0])" "$2"
+        # The clicks live in their own file beside the database (influtrack.db: influtrack.clicks.db).
+        python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from clicks').fetchone()[0])" "${2%.db}.clicks.db"
     else
         psql "$2" -Atc 'select count(*) from clicks'
     fi
@@ -58,6 +59,9 @@ db, rows = sys.argv[1], int(sys.argv[2])
 c = sqlite3.connect(db)
 link = c.execute("select id, brand_id, campaign_id, enrollment_id, influencer_id from links limit 1").fetchone()
 c.execute("PRAGMA journal_mode=WAL")
+# The clicks' own file, attached as the server attaches it.
+c.execute("ATTACH DATABASE ? AS clickdb", (db[:-3] + ".clicks.db",))
+c.execute("PRAGMA clickdb.journal_mode=WAL")
 c.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
   INSERT INTO clicks SELECT printf('00000000-0000-7000-8000-%012d', i), ?, ?, ?, ?, ?, i, printf('%032x', i),
   'human', 1, NULL, 'desktop', 'Chrome', 'Windows 10', NULL FROM n""", (rows,) + link)
@@ -66,7 +70,8 @@ c.execute("INSERT INTO settings (name, value) VALUES ('rollup_watermark', '00000
           "ON CONFLICT (name) DO UPDATE SET value = excluded.value")
 c.commit()
 # A settled database, as after days of traffic: the WAL written by the fill is checkpointed.
-c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+c.execute("PRAGMA main.wal_checkpoint(TRUNCATE)")
+c.execute("PRAGMA clickdb.wal_checkpoint(TRUNCATE)")
 PY
     else
         psql -q "$2" <<SQL

@@ -124,7 +124,7 @@ pub fn append_clicks(conn: &mut AnyConnection, rows: &[NewClick<'_>]) -> QueryRe
     if matches!(conn, AnyConnection::Postgresql(_)) && rows.len() <= PG_BATCH {
         return insert_clicks(conn, rows);
     }
-    crate::db::write_transaction(conn, |conn| insert_clicks(conn, rows))
+    crate::db::click_transaction(conn, |conn| insert_clicks(conn, rows))
 }
 
 /// Inserts a batch of clicks (in the caller's transaction). SQLite: statements of 64,
@@ -381,8 +381,9 @@ fn fold_from_watermark(
     keys.sort_by(|a, b| {
         (&a.link_id, a.day, &a.visitor_hash).cmp(&(&b.link_id, b.day, &b.visitor_hash))
     });
-    // Queued with the process's other SQLite writers (the click writer among them), so the
-    // lock is handed over at once instead of through `busy_timeout`'s sleeps.
+    // Queued with the process's other writers of SQLite's main file (not the click writer,
+    // whose clicks have their own file), so the lock is handed over at once instead of
+    // through `busy_timeout`'s sleeps.
     crate::db::write_transaction(conn, |conn| {
         with_backend!(conn, |c| diesel::insert_into(settings::table)
             .values((settings::name.eq(WATERMARK), settings::value.eq("")))

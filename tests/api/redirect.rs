@@ -400,6 +400,52 @@ async fn concurrent_clicks_are_all_stored_exactly_once() {
     assert_eq!(stored, ids);
 }
 
+/// A writer holding the main database's write lock (the rollup fold holds it for ~100 ms at
+/// 10,000 links; a long batch of orders; an operator's shell) does not hold up the clicks:
+/// on SQLite they live in their own file, with their own lock. Each click below is committed
+/// and counted while the other transaction still holds the lock (before, the click writer
+/// waited behind it and the clicks were answered unrecorded).
+#[tokio::test]
+async fn clicks_are_committed_while_another_writer_holds_the_lock() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    // The first click of a day stores the day's visitor salt (in the main file).
+    click(&app, s.code(), &[("user-agent", IPHONE)]).await;
+    let url = influtrack::db::DatabaseUrl::parse(&app.db.url()).unwrap();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut conn = influtrack::db::open_connection(&url).unwrap();
+        // A write takes the lock and keeps it until the transaction ends.
+        conn.batch_execute("BEGIN; UPDATE settings SET value = value;")
+            .unwrap();
+        locked.send(()).unwrap();
+        released.recv().unwrap();
+        conn.batch_execute("ROLLBACK").unwrap();
+    });
+    is_locked.recv().unwrap();
+    for _ in 0..3 {
+        let r = click(&app, s.code(), &[("user-agent", IPHONE)]).await;
+        assert_eq!(r.status(), 302);
+    }
+    let held = counts(&stats(&app, &s).await);
+    let metrics = app
+        .request(reqwest::Method::GET, "/metrics", None, None)
+        .await;
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(held, (4, 1, 0, 4));
+    assert!(
+        !metrics
+            .text
+            .lines()
+            .any(|l| l.starts_with("clicks_unrecorded_total{")),
+        "a click went unrecorded:\n{}",
+        metrics.text
+    );
+}
+
 #[tokio::test]
 async fn redirect_metrics_are_exported() {
     let app = spawn_app().await;
