@@ -104,10 +104,11 @@ pub fn visitor_hash(salt: &str, ip: Option<IpAddr>, user_agent: &str) -> String 
     hasher.update([0]);
     hasher.update(user_agent.as_bytes());
     let digest = hasher.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(32);
     for byte in &digest[..16] {
-        use std::fmt::Write;
-        let _ = write!(out, "{byte:02x}");
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     out
 }

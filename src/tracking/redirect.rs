@@ -157,7 +157,10 @@ pub async fn follow_link(
         attributable: link.attributable_at(now),
         ts: now,
         ip,
-        user_agent: user_agent.unwrap_or("").chars().take(512).collect(),
+        user_agent: match user_agent.unwrap_or("") {
+            ua if ua.len() <= 512 => ua.to_string(),
+            ua => ua.chars().take(512).collect(),
+        },
         kind,
         referrer_host: traffic::referrer_host(header_str(&req, "referer")),
         agent,
