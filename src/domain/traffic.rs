@@ -257,6 +257,12 @@ mod tests {
         );
         assert_ne!(a, visitor_hash("salt", Some(ip), IPHONE));
         assert!(!a.contains("203"));
+        // The stored form never changes (hashes of the same day must match across versions):
+        // the first 128 bits of SHA-256(salt, 0, address octets, 0, agent), lowercase hex.
+        assert_eq!(
+            visitor_hash("salt", Some("198.51.100.7".parse().unwrap()), CHROME),
+            "bbc0770f8d95f1ee9ca1fb0258d13b59"
+        );
     }
 
     #[test]
