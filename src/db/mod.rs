@@ -387,8 +387,7 @@ pub fn clicks_file(path: &str) -> String {
 }
 
 /// Moves the clicks of a database made before they had their own file (or by a migration,
-/// which creates the table in the main file) into the attached clicks file, in one
-/// transaction. Idempotent: if a crash left both copies, the rows already moved are skipped.
+/// which creates the table in the main file) into the attached clicks file: a durable copy, then the drop. Idempotent: if a crash left both copies, the rows already moved are skipped.
 fn move_clicks_to_their_file(c: &mut SqliteConnection) -> diesel::QueryResult<()> {
     #[derive(diesel::QueryableByName)]
     struct Ddl {
@@ -407,20 +406,25 @@ fn move_clicks_to_their_file(c: &mut SqliteConnection) -> diesel::QueryResult<()
         &format!("CREATE TABLE IF NOT EXISTS {CLICKS_SCHEMA}.clicks"),
         1,
     );
-    c.transaction(|c| {
+    // Two steps, because a transaction across attached WAL files is atomic per file only: the
+    // copy is committed and checkpointed into the clicks file (fsynced) before the original
+    // is dropped, so no crash can keep the drop and lose the copy. A crash in between leaves
+    // both copies, and the next start skips the rows already moved.
+    let moved = c.transaction(|c| {
         c.batch_execute(&create)?;
-        let moved = diesel::RunQueryDsl::execute(
+        diesel::RunQueryDsl::execute(
             diesel::sql_query(format!(
                 "INSERT OR IGNORE INTO {CLICKS_SCHEMA}.clicks SELECT * FROM main.clicks"
             )),
             c,
-        )?;
-        c.batch_execute("DROP TABLE main.clicks")?;
-        if moved > 0 {
-            tracing::info!(clicks = moved, "clicks moved into their own file");
-        }
-        Ok(())
-    })
+        )
+    })?;
+    c.batch_execute(&format!("PRAGMA {CLICKS_SCHEMA}.wal_checkpoint(FULL)"))?;
+    c.batch_execute("DROP TABLE main.clicks")?;
+    if moved > 0 {
+        tracing::info!(clicks = moved, "clicks moved into their own file");
+    }
+    Ok(())
 }
 
 /// One connection outside the pool (the click writer's), with the same SQLite settings.
