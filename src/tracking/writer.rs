@@ -206,20 +206,12 @@ const PG_FOLD_EVERY: Duration = Duration::from_secs(1);
 const PG_FOLD_LIMIT: i64 = 5_000;
 /// Passive checkpoints after each tick, at most, to catch up with the click writer.
 const WAL_CHECKPOINT_ROUNDS: usize = 16;
-/// How often the WAL is rewound (`db::checkpoint_wal`): each rewind holds the writers up
-/// for its last frames and two fsyncs. Under a steady load the WAL then holds about a second
-/// of writes (the file is reused, up to `journal_size_limit`), instead of growing forever.
-/// Each tick, measured against every 3 s (SQLite, 64 connections, 30 s): the pauses shrink
-/// with the frames written since the last rewind (mostly under 1 ms instead of 10–35 ms),
-/// and p99 went from 23–38 ms to 5 ms.
-const WAL_REWIND_EVERY: Duration = TICK;
 
 /// The rollup thread: folds settled clicks into the rollups, checkpoints SQLite's WAL and,
 /// on PostgreSQL without autovacuum, keeps the tables vacuumed and analyzed.
 fn roll_up(url: DatabaseUrl, maintenance: Duration, stop: std::sync::mpsc::Receiver<()>) {
     let mut conn: Option<AnyConnection> = None;
     let mut folded_at: Option<Instant> = None;
-    let mut rewound_at: Option<Instant> = None;
     let mut maintained_at: Option<Instant> = None;
     // Whether the server lacks autovacuum, asked once per connection (reset when one opens).
     let mut stand_in: Option<bool> = None;
@@ -251,11 +243,14 @@ fn roll_up(url: DatabaseUrl, maintenance: Duration, stop: std::sync::mpsc::Recei
         if let Some(AnyConnection::Sqlite(c)) = conn.as_mut() {
             // The click writer does not checkpoint (see `Worker::connection`): copy each
             // file's WAL back here, beside its writers, and let them rewind it
-            // (`db::checkpoint_wal`).
-            let rewind = due(&mut rewound_at, WAL_REWIND_EVERY);
+            // (`db::checkpoint_wal`), each tick. Under a steady load the WAL then holds about
+            // a second of writes (the file is reused, up to `journal_size_limit`). Measured
+            // against rewinding every 3 s (SQLite, 64 connections, 30 s): a rewind's pause
+            // follows the frames written since the last one (mostly under 1 ms instead of
+            // 10–35 ms), and p99 went from 23–38 ms to 5 ms.
             for file in [db::WalFile::Clicks, db::WalFile::Main] {
                 let started = Instant::now();
-                match db::checkpoint_wal(c, file, WAL_CHECKPOINT_ROUNDS, rewind) {
+                match db::checkpoint_wal(c, file, WAL_CHECKPOINT_ROUNDS) {
                     Ok(done) => {
                         metrics::histogram!("wal_checkpoint_seconds", "file" => file.label())
                             .record(started.elapsed().as_secs_f64());
