@@ -190,7 +190,7 @@ async fn main() {
         "backend={backend} connections={connections} requests={total} orders={unique} resends={resends}"
     );
     // Orders per SQLite commit (group commit), from the server's own histogram.
-    let exposition = influtrack::observe::prometheus().render();
+    let exposition = influtrack::web::observe::prometheus().render();
     let metric = |name: &str| -> f64 {
         exposition
             .lines()

@@ -20,7 +20,7 @@ use influtrack::db::schema::{order_touches, orders, refunds};
 use influtrack::db::AnyConnection;
 use influtrack::domain::attribution;
 use influtrack::domain::campaign::Model;
-use influtrack::domain::orders::{OrderInput, RefundInput};
+use influtrack::domain::orders::{OrderInput, OrderSource, RefundInput};
 use influtrack::Application;
 use serde_json::{json, Value};
 
@@ -66,8 +66,11 @@ fn naive(
              link_id || ':' || CAST(ts / {DAY} AS TEXT) || ':' || visitor_hash END) AS BIGINT) AS unique_clicks \
          FROM clicks WHERE campaign_id = '{campaign_id}' GROUP BY enrollment_id"
     );
-    let counts: Vec<ClickCount> =
-        influtrack::with_backend!(conn, |c| diesel::sql_query(sql).load(c)).expect("naive clicks");
+    let counts: Vec<ClickCount> = match conn {
+        AnyConnection::Sqlite(c) => diesel::sql_query(sql).load(c),
+        AnyConnection::Postgresql(c) => diesel::sql_query(sql).load(c),
+    }
+    .expect("naive clicks");
     for c in counts {
         let f = out.entry(c.enrollment_id).or_default();
         f.clicks = c.clicks;
@@ -88,7 +91,7 @@ fn naive(
         .expect("touches");
     let mut by_order: HashMap<String, Vec<influtrack::store::orders::TouchRow>> = HashMap::new();
     for t in touches {
-        by_order.entry(t.order_id.clone()).or_default().push(t);
+        by_order.entry(t.order_id.to_string()).or_default().push(t);
     }
     let unit = 10_000; // EUR cents
     for (id, amount, at, refunded) in order_rows {
@@ -96,22 +99,22 @@ fn naive(
             continue;
         };
         rows.sort_by_key(|t| t.position);
-        let domain = influtrack::ingest::domain_touches(rows);
+        let domain = influtrack::core::ingest::orders::domain_touches(rows);
         let decision = attribution::attribute(&domain, at, amount / unit, model);
         let mut credits: Vec<(i32, String, i64)> = Vec::new();
         for c in decision.credits {
             let t = &rows[c.touch];
-            let f = out.entry(t.enrollment_id.clone()).or_default();
+            let f = out.entry(t.enrollment_id.to_string()).or_default();
             let credited = c.amount * unit;
             f.conversions_micros += c.share;
             f.gross_micros += credited;
-            credits.push((t.position, t.enrollment_id.clone(), credited));
+            credits.push((t.position, t.enrollment_id.to_string(), credited));
         }
         // Refunds: the order's refunded share of its credits, split like the credit.
         // (in the order of the touches' positions, as stored)
         credits.sort();
         let sum: i64 = credits.iter().map(|c| c.2).sum();
-        let total = influtrack::store::reports::refunded_part(sum, refunded, amount, unit);
+        let total = influtrack::store::credits::refunded_part(sum, refunded, amount, unit);
         let weights: Vec<u128> = credits.iter().map(|c| c.2 as u128).collect();
         for ((_, enrollment, _), part) in credits
             .drain(..)
@@ -185,7 +188,7 @@ async fn main() {
     )
     .await;
     let admin = brand["admin_key"].as_str().unwrap().to_string();
-    let brand_id = brand["id"].as_str().unwrap().to_string();
+    let brand_id = influtrack::domain::ids::BrandId::parse(brand["id"].as_str().unwrap()).unwrap();
     let now = chrono::Utc::now().timestamp_micros();
     let start = now - 30 * DAY;
     let campaign = post(
@@ -271,7 +274,7 @@ async fn main() {
     {
         let mut conn = pool.get().expect("connection");
         let horizon = chrono::Utc::now().timestamp_micros();
-        while influtrack::store::clicks::fold(&mut conn, horizon, 200_000).expect("fold") > 0 {}
+        while influtrack::store::rollups::fold(&mut conn, horizon, 200_000).expect("fold") > 0 {}
     }
     println!(
         "folded the clicks into rollups in {:.1} s",
@@ -329,22 +332,24 @@ async fn main() {
                 for (input, refund) in part {
                     let order_id = input.order_id.clone();
                     let order = input.clone().validate(now).expect("valid order");
-                    influtrack::ingest::record_order(&mut conn, &writes, &brand_id, order, "bench")
-                        .expect("recorded");
+                    influtrack::core::ingest::orders::record(
+                        &mut conn,
+                        &writes,
+                        &brand_id,
+                        order,
+                        OrderSource::Api,
+                    )
+                    .expect("recorded");
                     if let Some(amount) = refund {
-                        let stored =
-                            influtrack::store::orders::find_order(&mut conn, &brand_id, &order_id)
-                                .expect("read")
-                                .expect("stored");
                         let refund = RefundInput {
                             refund_id: format!("refund-{order_id}"),
                             amount: amount.clone(),
                             occurred_at: None,
-                        }
-                        .validate(influtrack::ingest::order_currency(&stored), now)
-                        .expect("valid refund");
-                        influtrack::ingest::record_refund(&mut conn, &brand_id, &stored, refund)
-                            .expect("refunded");
+                        };
+                        influtrack::core::ingest::refunds::record_input(
+                            &mut conn, &brand_id, &order_id, refund,
+                        )
+                        .expect("refunded");
                     }
                 }
             });

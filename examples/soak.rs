@@ -803,8 +803,13 @@ fn verify(database: &str, brand_id: &str, ledger: &Ledger) -> Verified {
             .count()
             .get_result(&mut conn)
             .expect("count");
-        let days = influtrack::store::clicks::daily_for_link(&mut conn, link, i32::MIN, i32::MAX)
-            .expect("rollups");
+        let days = influtrack::store::rollups::daily_for_link(
+            &mut conn,
+            &influtrack::domain::ids::LinkId::stored(link.clone()),
+            i32::MIN,
+            i32::MAX,
+        )
+        .expect("rollups");
         if days.iter().map(|d| d.clicks).sum::<i64>() != human {
             rollups_off += 1;
         }

@@ -4,15 +4,20 @@
 //! of clicks, funnel events, orders and refunds, recorded through the same code paths as live
 //! traffic (attribution, rollups), so that every page shows real figures.
 
-use diesel::prelude::*;
 use serde_json::json;
 
-use crate::api::{brands, campaigns, codes, keys, links};
-use crate::db::AnyConnection;
-use crate::domain::orders::{EventInput, OrderInput, RefundInput};
+use crate::core::admin::enrollments::{self, Enroll, EnrolledView};
+use crate::core::admin::influencers::{self, CreateInfluencer};
+use crate::core::admin::{brands, campaigns, keys, posts, AdminError};
+use crate::core::campaign_loop::LoopError;
+use crate::core::ingest::clicks::{self, PastClick};
+use crate::core::ingest::{events, orders, refunds, IngestError};
+use crate::core::{now_micros, AnyConnection, GroupCommit};
+use crate::domain::campaign::CampaignStatus;
+use crate::domain::ids::{BrandId, CampaignId, ClickId, InfluencerId};
+use crate::domain::orders::{EventInput, OrderInput, OrderSource, RefundInput};
 use crate::domain::scope::Scope;
-use crate::error::{ApiError, ApiResult};
-use crate::store;
+use crate::domain::traffic::ClickKind;
 
 const DAY: i64 = 86_400_000_000;
 const MINUTE: i64 = 60_000_000;
@@ -20,13 +25,13 @@ const MINUTE: i64 = 60_000_000;
 /// What the demo created: the keys to sign in with.
 #[derive(Debug, serde::Serialize)]
 pub struct Demo {
-    pub brand_id: String,
+    pub brand_id: BrandId,
     pub admin_key: String,
     pub read_key: String,
     pub influencer_key: String,
     pub influencer_handle: String,
-    pub running_campaign_id: String,
-    pub finished_campaign_id: String,
+    pub running_campaign_id: CampaignId,
+    pub finished_campaign_id: CampaignId,
 }
 
 /// How an influencer performs: clicks per day, the share of clicks that buy, average basket.
@@ -198,114 +203,77 @@ impl Rng {
     }
 }
 
-fn invalid(e: impl std::fmt::Display) -> ApiError {
-    ApiError::BadRequest(e.to_string())
+/// Why the demo could not be seeded.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Loop(#[from] LoopError),
+    #[error("demo input: {0}")]
+    Input(String),
 }
 
-struct Enrolled {
-    enrollment: store::enrollments::EnrollmentRow,
-    link: store::enrollments::LinkRow,
-    code: String,
+fn input<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, SeedError> {
+    serde_json::from_value(value).map_err(|e| SeedError::Input(e.to_string()))
 }
 
+/// Enrolls an influencer as the brand would (a vanity code of its handle and `code_suffix`,
+/// 15% off, a goal of 20 conversions).
 fn enroll(
     conn: &mut AnyConnection,
-    brand_id: &str,
-    campaign_id: &str,
-    influencer: &store::influencers::InfluencerRow,
+    brand_id: &BrandId,
+    campaign_id: &CampaignId,
+    influencer_id: &InfluencerId,
+    handle: &str,
     p: &Persona,
     code_suffix: &str,
-) -> ApiResult<Enrolled> {
-    let now = crate::db::now_micros();
-    let row = store::enrollments::EnrollmentRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        brand_id: brand_id.into(),
-        campaign_id: campaign_id.into(),
-        influencer_id: influencer.id.clone(),
-        status: "active".into(),
-        fee_micros: crate::domain::money::parse_amount("fee", p.fee)
-            .map_err(|e| ApiError::Validation(vec![e]))?,
-        commission_rate_micros: crate::domain::money::parse_rate("rate", p.rate)
-            .map_err(|e| ApiError::Validation(vec![e]))?,
-        goal_metric: Some("conversions".into()),
-        goal_target_micros: Some(20 * crate::domain::money::MICROS),
-        created_at: now,
-        pruned_at: None,
-    };
-    store::enrollments::insert(conn, &row)?;
-    let mut link = links::new_link_row(
-        brand_id,
-        campaign_id,
-        &row.id,
-        &influencer.id,
-        links::CreateLink::default(),
-    )?;
-    store::enrollments::insert_link(conn, &mut link, crate::domain::codes::new_link_code)?;
-    let vanity: String = influencer
-        .handle
-        .split('.')
-        .next()
-        .unwrap_or("CODE")
-        .to_uppercase()
-        + code_suffix;
-    let mut checks = crate::api::extract::Checks::default();
-    let mut code = codes::new_code_row(
-        &mut checks,
-        (brand_id, campaign_id, &row.id, &influencer.id),
-        &influencer.handle,
-        "code",
-        Some(&vanity),
-        ("percent".into(), 15 * crate::domain::money::MICROS),
-        None,
-        None,
-    );
-    checks.finish()?;
-    codes::insert_code(conn, &mut code, &influencer.handle)?;
-    Ok(Enrolled {
-        enrollment: row,
-        link,
-        code: code.row.code,
-    })
+) -> Result<EnrolledView, SeedError> {
+    let vanity = handle.split('.').next().unwrap_or("CODE").to_uppercase() + code_suffix;
+    let req: Enroll = input(json!({
+        "influencer_id": influencer_id,
+        "fee": p.fee,
+        "commission_rate": p.rate,
+        "goal": {"metric": "conversions", "target": "20"},
+        "code": vanity,
+        "discount": {"type": "percent", "value": "15"},
+    }))?;
+    Ok(enrollments::enroll(conn, "", brand_id, campaign_id, req)?.offline())
 }
 
 /// Clicks, events, orders and refunds of one campaign's enrollments between two instants.
-#[allow(clippy::too_many_arguments)]
 fn traffic(
     conn: &mut AnyConnection,
-    brand_id: &str,
-    enrolled: &[(Enrolled, &Persona)],
-    from: i64,
-    to: i64,
+    brand_id: &BrandId,
+    enrolled: &[(EnrolledView, &Persona)],
+    (from, to): (i64, i64),
     rng: &mut Rng,
     order_prefix: &str,
-) -> ApiResult<()> {
-    let now = crate::db::now_micros();
+) -> Result<(), SeedError> {
+    let now = now_micros();
+    let writes = GroupCommit::default();
     // Clicks of the influencers seen so far: shoppers who saw several of them (so that first
     // click, last click and linear credit differ).
-    let mut seen: Vec<(String, i64)> = Vec::new();
+    let mut seen: Vec<(ClickId, i64)> = Vec::new();
     for (e, p) in enrolled {
         let start = from.max(to - p.days * DAY);
         let days = ((to - start) / DAY).max(1);
-        let mut clicks: Vec<(String, i64, bool)> = Vec::new();
-        let mut rows = Vec::new();
-        let ids: Vec<String> = (0..(p.clicks_per_day as i64 * days))
-            .map(|_| uuid::Uuid::now_v7().to_string())
-            .collect();
-        for (n, id) in ids.iter().enumerate() {
+        let mut human: Vec<(ClickId, i64)> = Vec::new();
+        let mut past = Vec::new();
+        for n in 0..(p.clicks_per_day as i64 * days) as usize {
             let at = start + rng.below((to - start - MINUTE) as u64) as i64;
             let bot = rng.below(100) < p.bots;
-            let visitor = format!("{:016x}", rng.below(p.clicks_per_day * 20) ^ (n as u64 % 7));
-            rows.push(store::clicks::NewClick {
-                id,
-                link_id: &e.link.id,
-                brand_id,
-                campaign_id: &e.enrollment.campaign_id,
-                enrollment_id: &e.enrollment.id,
-                influencer_id: &e.enrollment.influencer_id,
-                ts: at,
-                visitor_hash: visitor,
-                kind: if bot { "bot" } else { "human" },
-                attributable: !bot,
+            let click = PastClick {
+                id: ClickId::new(),
+                at,
+                visitor: format!("{:016x}", rng.below(p.clicks_per_day * 20) ^ (n as u64 % 7)),
+                kind: if bot {
+                    ClickKind::Bot
+                } else {
+                    ClickKind::Human
+                },
                 referrer_host: Some(if n % 3 == 0 {
                     "l.instagram.com"
                 } else {
@@ -314,20 +282,17 @@ fn traffic(
                 device: if n % 4 == 0 { "desktop" } else { "mobile" },
                 browser: if n % 2 == 0 { "Safari" } else { "Chrome" },
                 os: if n % 2 == 0 { "iOS" } else { "Android" },
-                country: None,
-            });
+            };
             if !bot {
-                clicks.push((id.clone(), at, true));
+                human.push((click.id.clone(), at));
             }
+            past.push(click);
         }
-        store::clicks::insert_clicks(conn, &rows)?;
-        let shared: Vec<(String, i64)> = clicks
-            .iter()
-            .step_by(7)
-            .map(|(id, at, _)| (id.clone(), *at))
-            .collect();
+        clicks::record(conn, brand_id, &e.link.id, &past)?;
+        let shared: Vec<(ClickId, i64)> = human.iter().step_by(7).cloned().collect();
+        let enrollment_id = e.enrollment.enrollment_id.as_str();
         // Funnel events and orders from a share of the human clicks.
-        for (i, (click_id, at, _)) in clicks.iter().enumerate() {
+        for (i, (click_id, at)) in human.iter().enumerate() {
             let roll = rng.below(1000);
             if roll < 400 {
                 let kind = match roll {
@@ -337,63 +302,51 @@ fn traffic(
                     _ => "checkout_started",
                 };
                 let event = EventInput {
-                    event_id: format!("{order_prefix}-ev-{}-{i}", e.enrollment.id),
+                    event_id: format!("{order_prefix}-ev-{enrollment_id}-{i}"),
                     kind: kind.into(),
-                    click_id: click_id.clone(),
+                    click_id: click_id.to_string(),
                     occurred_at: chrono::DateTime::from_timestamp_micros(at + MINUTE),
                 }
                 .validate(now)
-                .map_err(ApiError::Validation)?;
-                crate::ingest::record_event(conn, brand_id, event)?;
+                .map_err(IngestError::Invalid)?;
+                events::record(conn, brand_id, event)?;
             }
             if rng.below(1000) < p.buy_per_mille {
                 let cents = p.basket_cents / 2 + rng.below(p.basket_cents);
                 let with_code = rng.below(3) == 0;
                 let order_at =
                     (at + 20 * MINUTE + rng.below(3 * DAY as u64) as i64).min(now - MINUTE);
-                let order_id = format!("{order_prefix}-{}-{i}", &e.enrollment.id[24..]);
-                let input = OrderInput {
+                let order_id = format!("{order_prefix}-{}-{i}", &enrollment_id[24..]);
+                let mut click_ids = vec![click_id.to_string()];
+                if !seen.is_empty() && rng.below(100) < 45 {
+                    let (other, other_at) = &seen[rng.below(seen.len() as u64) as usize];
+                    if *other_at < order_at && order_at - other_at < 25 * DAY {
+                        click_ids.push(other.to_string());
+                    }
+                }
+                let order = OrderInput {
                     order_id: order_id.clone(),
                     amount: format!("{}.{:02}", cents / 100, cents % 100),
                     currency: "EUR".into(),
                     occurred_at: chrono::DateTime::from_timestamp_micros(order_at),
                     discount_codes: if with_code {
-                        vec![e.code.clone()]
+                        vec![e.discount_code.code.clone()]
                     } else {
                         vec![]
                     },
-                    click_ids: {
-                        let mut ids = vec![click_id.clone()];
-                        if !seen.is_empty() && rng.below(100) < 45 {
-                            let (other, other_at) = &seen[rng.below(seen.len() as u64) as usize];
-                            if *other_at < order_at && order_at - other_at < 25 * DAY {
-                                ids.push(other.clone());
-                            }
-                        }
-                        ids
-                    },
+                    click_ids,
                     customer_ref: None,
                 }
                 .validate(now)
-                .map_err(ApiError::Validation)?;
-                crate::ingest::record_order(
-                    conn,
-                    &crate::db::GroupCommit::default(),
-                    brand_id,
-                    input,
-                    "demo",
-                )?;
+                .map_err(IngestError::Invalid)?;
+                orders::record(conn, &writes, brand_id, order, OrderSource::Demo)?;
                 if rng.below(100) < 6 {
-                    let order = store::orders::find_order(conn, brand_id, &order_id)?
-                        .ok_or_else(ApiError::not_found)?;
                     let refund = RefundInput {
                         refund_id: format!("{order_id}-r"),
                         amount: format!("{}.{:02}", cents / 200, cents % 100),
                         occurred_at: None,
-                    }
-                    .validate(crate::ingest::order_currency(&order), now)
-                    .map_err(ApiError::Validation)?;
-                    crate::ingest::record_refund(conn, brand_id, &order, refund)?;
+                    };
+                    refunds::record_input(conn, brand_id, &order_id, refund)?;
                 }
             }
         }
@@ -403,11 +356,16 @@ fn traffic(
 }
 
 /// Seeds the demo brand; returns its keys.
-pub fn seed(conn: &mut AnyConnection) -> ApiResult<Demo> {
+pub fn seed(conn: &mut AnyConnection) -> Result<Demo, SeedError> {
     let mut rng = Rng(0x5EED_CAFE_F00D_0001);
-    let brand = brands::create_brand_with_key(conn, "Glow Cosmetics (demo)")?;
+    let brand = brands::create(
+        conn,
+        brands::CreateBrand {
+            name: "Glow Cosmetics (demo)".into(),
+        },
+    )?;
     let brand_id = brand.brand.id.clone();
-    let read = keys::create_key_for_brand(
+    let read = keys::create(
         conn,
         &brand_id,
         keys::CreateKey {
@@ -416,128 +374,102 @@ pub fn seed(conn: &mut AnyConnection) -> ApiResult<Demo> {
             influencer_id: None,
         },
     )?;
-    let now = crate::db::now_micros();
+    let now = now_micros();
     let mut influencers = Vec::new();
     for p in &PEOPLE {
-        let row = store::influencers::InfluencerRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            brand_id: brand_id.clone(),
-            handle: p.handle.into(),
-            handle_norm: p.handle.to_lowercase(),
-            display_name: p.name.into(),
-            email: Some(format!("{}@creators.example", p.handle)),
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-        };
-        store::influencers::insert(conn, &row, &[], &["beauty".to_string()])?;
-        influencers.push(row);
+        let req: CreateInfluencer = input(json!({
+            "handle": p.handle,
+            "display_name": p.name,
+            "email": format!("{}@creators.example", p.handle),
+            "tags": ["beauty"],
+        }))?;
+        influencers.push(influencers::create(conn, &brand_id, req)?.row);
     }
-    let campaign = |name: &str, from: i64, to: i64, status: &str, target: &str| {
-        serde_json::from_value::<campaigns::CreateCampaign>(json!({
+    let campaign = |name: &str, from: i64, to: i64, target: &str| {
+        input::<campaigns::CreateCampaign>(json!({
             "name": name,
             "destination_url": "https://shop.example/glow?ref=creators",
             "currency": "EUR",
             "starts_at": chrono::DateTime::from_timestamp_micros(from).map(|t| t.to_rfc3339()),
             "ends_at": chrono::DateTime::from_timestamp_micros(to).map(|t| t.to_rfc3339()),
-            "status": status,
+            "status": "active",
             "goal": {"metric": "net_revenue", "target": target},
             "attribution": {"model": "last_click", "window_days": 30, "code_priority": true},
             "holding_days": 14,
         }))
-        .map_err(invalid)
     };
     // The finished one: 60 to 31 days ago, eight influencers.
-    let (row, explicit) = campaigns::new_campaign_row(
+    let spring = (now - 60 * DAY, now - 31 * DAY);
+    let finished = campaigns::create(
+        conn,
         &brand_id,
-        campaign(
-            "Spring Launch",
-            now - 60 * DAY,
-            now - 31 * DAY,
-            "active",
-            "15000",
-        )?,
+        campaign("Spring Launch", spring.0, spring.1, "15000")?,
     )?;
-    let finished = campaigns::insert_campaign(conn, row, explicit)?;
-    let mut spring = Vec::new();
+    let mut enrolled = Vec::new();
     for (inf, p) in influencers.iter().zip(PEOPLE.iter()).take(8) {
-        spring.push((enroll(conn, &brand_id, &finished.id, inf, p, "SPRING")?, p));
+        let e = enroll(
+            conn,
+            &brand_id,
+            &finished.id,
+            &inf.id,
+            &inf.handle,
+            p,
+            "SPRING",
+        )?;
+        enrolled.push((e, p));
     }
-    traffic(
-        conn,
-        &brand_id,
-        &spring,
-        now - 60 * DAY,
-        now - 31 * DAY,
-        &mut rng,
-        "sp",
-    )?;
-    diesel::update(crate::db::schema::campaigns::table.find(&finished.id))
-        .set(crate::db::schema::campaigns::status.eq("ended"))
-        .execute(conn)?;
+    traffic(conn, &brand_id, &enrolled, spring, &mut rng, "sp")?;
+    let ended = campaigns::UpdateCampaign {
+        status: Some(CampaignStatus::Ended),
+        ..input(json!({}))?
+    };
+    campaigns::update(conn, &brand_id, &finished.id, ended)?.offline();
     // The running one: the last 30 days and 10 more, everyone.
-    let (row, explicit) = campaigns::new_campaign_row(
-        &brand_id,
-        campaign(
-            "Summer Glow",
-            now - 30 * DAY,
-            now + 10 * DAY,
-            "active",
-            "40000",
-        )?,
-    )?;
-    let running = campaigns::insert_campaign(conn, row, explicit)?;
-    let mut summer = Vec::new();
-    for (inf, p) in influencers.iter().zip(PEOPLE.iter()) {
-        summer.push((enroll(conn, &brand_id, &running.id, inf, p, "15")?, p));
-    }
-    traffic(
+    let summer = (now - 30 * DAY, now + 10 * DAY);
+    let running = campaigns::create(
         conn,
         &brand_id,
-        &summer,
-        now - 30 * DAY,
-        now,
-        &mut rng,
-        "su",
+        campaign("Summer Glow", summer.0, summer.1, "40000")?,
     )?;
+    let mut enrolled = Vec::new();
+    for (inf, p) in influencers.iter().zip(PEOPLE.iter()) {
+        let e = enroll(conn, &brand_id, &running.id, &inf.id, &inf.handle, p, "15")?;
+        enrolled.push((e, p));
+    }
+    traffic(conn, &brand_id, &enrolled, (summer.0, now), &mut rng, "su")?;
     // Posts for awareness figures.
-    for (i, (e, p)) in summer.iter().enumerate() {
+    for (i, (e, p)) in enrolled.iter().enumerate() {
         let reach = (p.clicks_per_day * 30 * (40 + i as u64)) as i64;
-        let post = store::reports::PostRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            brand_id: brand_id.clone(),
-            campaign_id: running.id.clone(),
-            enrollment_id: e.enrollment.id.clone(),
-            influencer_id: e.enrollment.influencer_id.clone(),
-            post_url: format!(
-                "https://instagram.com/p/{}-summer",
-                p.handle.replace('.', "")
-            ),
-            platform: "instagram".into(),
-            paid: i % 3 == 0,
-            reach,
-            impressions: reach * 13 / 10,
-            likes: reach / (18 + 3 * i as i64),
-            comments: reach / 400,
-            shares: reach / 600,
-            saves: reach / 300,
-            video_views: None,
-            posted_at: Some(now - 29 * DAY),
-            updated_at: now,
-        };
-        store::reports::upsert_post(conn, &post)?;
+        let post: posts::PostInput = input(json!({
+            "post_url": format!("https://instagram.com/p/{}-summer", p.handle.replace('.', "")),
+            "platform": "instagram",
+            "paid": i % 3 == 0,
+            "reach": reach,
+            "impressions": reach * 13 / 10,
+            "likes": reach / (18 + 3 * i as i64),
+            "comments": reach / 400,
+            "shares": reach / 600,
+            "saves": reach / 300,
+            "posted_at": chrono::DateTime::from_timestamp_micros(now - 29 * DAY).map(|t| t.to_rfc3339()),
+        }))?;
+        posts::upsert(
+            conn,
+            &brand_id,
+            &running.id,
+            &e.enrollment.influencer_id,
+            post,
+        )?;
     }
     // Everything folded into the rollups, as after a day of running.
-    let horizon = crate::db::now_micros();
-    while store::clicks::fold(conn, horizon, 50_000)? > 0 {}
+    clicks::settle(conn)?;
     let star = &influencers[0];
-    let mine = keys::create_key_for_brand(
+    let mine = keys::create(
         conn,
         &brand_id,
         keys::CreateKey {
             scope: Scope::Influencer,
             name: Some(format!("{} (demo)", star.handle)),
-            influencer_id: Some(star.id.clone()),
+            influencer_id: Some(star.id.to_string()),
         },
     )?;
     Ok(Demo {

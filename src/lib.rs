@@ -1,20 +1,25 @@
 //! influtrack: per-influencer links and codes, clicks, orders and attribution in exact money.
 
+//!
+//! Layers, from the bottom: `domain` (pure rules), `db` (connections, SQL of both backends),
+//! `store` (queries), `tracking` (the click path's cache and writers), `core` (the
+//! application), then the edges: `web` (what HTTP handlers share), `api` and `dashboard`
+//! (which never see each other), `routes` (the one table of both), the shell (`main.rs`) and
+//! `demo`. `tests/architecture.rs` enforces who may import whom; `docs/ARCHITECTURE.md` walks
+//! through it.
+
 pub mod api;
-pub mod auth;
 pub mod config;
+pub mod core;
 pub mod dashboard;
 pub mod db;
 pub mod demo;
 pub mod domain;
-pub mod error;
-pub mod ingest;
-pub mod observe;
-pub mod ratelimit;
-pub mod state;
+pub mod routes;
 pub mod store;
 pub mod telemetry;
 pub mod tracking;
+pub mod web;
 
 /// mimalloc instead of the system allocator for every binary that links this crate: with
 /// many threads (request workers, the blocking pool, the click writer) glibc's allocator
@@ -29,18 +34,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::TcpListener;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::{middleware, web, App, HttpServer};
+use actix_web::{middleware, web as actix, App, HttpServer};
 
 use crate::config::Settings;
+use crate::core::Core;
 use crate::db::{Backend, DatabaseUrl, DbPool};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::web::problem::ApiError;
+use crate::web::{observe, ratelimit};
 
 /// Links loaded into the redirect cache at start (the newest first).
 const WARM_LINKS: i64 = 200_000;
-
-/// Name of the setting that holds the operator token's hash.
-const OPERATOR_HASH_SETTING: &str = "operator_token_hash";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -63,7 +66,7 @@ pub struct Application {
     pool: DbPool,
     backend: Backend,
     generated_operator_token: Option<String>,
-    state: web::Data<AppState>,
+    core: actix::Data<Core>,
 }
 
 /// Opens the database named by the settings and applies the migrations.
@@ -80,30 +83,6 @@ pub fn open_admin_connection(settings: &Settings) -> Result<db::AnyConnection, S
     let mut conn = db::open_connection(&url)?;
     db::run_migrations(&mut conn, url.backend())?;
     Ok(conn)
-}
-
-/// The operator token's hash: from the setting when given, else the stored one, else a new
-/// token generated now (returned so that it can be shown once).
-fn operator_hash(
-    pool: &DbPool,
-    configured: Option<&str>,
-) -> Result<(String, Option<String>), StartupError> {
-    if let Some(token) = configured.filter(|t| !t.trim().is_empty()) {
-        return Ok((domain::keys::hash_secret(token.trim()), None));
-    }
-    let mut conn = pool.get().map_err(|e| StartupError::Database(e.into()))?;
-    if let Some(hash) = store::settings::get(&mut conn, OPERATOR_HASH_SETTING)
-        .map_err(|e| StartupError::Database(e.into()))?
-    {
-        return Ok((hash, None));
-    }
-    let token = domain::keys::mint_operator_token();
-    let hash = domain::keys::hash_secret(&token);
-    let stored = store::settings::get_or_insert(&mut conn, OPERATOR_HASH_SETTING, &hash)
-        .map_err(|e| StartupError::Database(e.into()))?;
-    // Another instance may have won the race; then its token is the one.
-    let shown = (stored == hash).then_some(token);
-    Ok((stored, shown))
 }
 
 fn public_url(settings: &Settings, port: u16) -> Result<String, StartupError> {
@@ -134,9 +113,12 @@ fn public_url(settings: &Settings, port: u16) -> Result<String, StartupError> {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let s = settings.clone();
-        let (pool, backend, operator) = web::block(move || {
+        let (pool, backend, operator) = actix::block(move || {
             let (pool, backend) = open_database(&s)?;
-            let operator = operator_hash(&pool, s.admin_token.as_deref())?;
+            let mut conn = pool.get().map_err(|e| StartupError::Database(e.into()))?;
+            let operator = crate::core::auth::operator_hash(&mut conn, s.admin_token.as_deref())
+                .map_err(|e| StartupError::Other(e.to_string()))?;
+            drop(conn);
             Ok::<_, StartupError>((pool, backend, operator))
         })
         .await
@@ -167,9 +149,13 @@ impl Application {
             },
         )
         .map_err(|e| StartupError::Other(format!("cannot start the click writer: {e}")))?;
-        let tracking = tracking::Tracking::new(writer, trusted_proxies, country_header);
+        let tracking = tracking::Tracking::new(writer);
+        let edge = actix::Data::new(crate::web::Edge {
+            trusted_proxies,
+            country_header,
+        });
         let warm_pool = pool.clone();
-        let warmed = web::block(move || {
+        let warmed = actix::block(move || {
             let mut conn = warm_pool.get().map_err(|e| e.to_string())?;
             tracking::warm(&mut conn, &tracking.cache, WARM_LINKS)
                 .map(|n| (n, tracking))
@@ -180,17 +166,16 @@ impl Application {
         .map_err(StartupError::Other)?;
         let (warmed_links, tracking) = warmed;
         tracing::info!(links = warmed_links, "link cache warmed");
-        let state = web::Data::new(AppState {
-            pool: pool.clone(),
+        let core = actix::Data::new(Core::new(
+            pool.clone(),
             backend,
-            public_url: public_url(&settings, port)?,
+            public_url(&settings, port)?,
             operator_hash,
             tracking,
-            writes: db::GroupCommit::default(),
-        });
+        ));
         observe::prometheus();
 
-        let limits = web::Data::new(ratelimit::RateLimits::new(
+        let limits = actix::Data::new(ratelimit::RateLimits::new(
             ratelimit::Budget {
                 per_second: settings.rate_limit,
                 burst: settings.rate_limit_burst,
@@ -200,20 +185,21 @@ impl Application {
                 burst: settings.webhook_rate_limit_burst,
             },
         ));
-        let app_state = state.clone();
+        let app_core = core.clone();
         let mut server = HttpServer::new(move || {
             // The redirect is served outside the API's middleware: it keeps its own metrics.
-            let (hot, api_routes) = api::routes().split(|path| path.starts_with("/r/"));
+            let (hot, api_routes) = routes::routes().split(|path| path.starts_with("/r/"));
             App::new()
-                .app_data(app_state.clone())
+                .app_data(app_core.clone())
+                .app_data(edge.clone())
                 .app_data(limits.clone())
-                .app_data(web::PayloadConfig::new(api::extract::JSON_LIMIT))
+                .app_data(actix::PayloadConfig::new(crate::web::extract::JSON_LIMIT))
                 .app_data(
-                    web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()),
+                    actix::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()),
                 )
                 .configure(|cfg| hot.register(cfg))
                 .service(
-                    web::scope("")
+                    actix::scope("")
                         .wrap(middleware::from_fn(ratelimit::limit))
                         .wrap(
                             middleware::DefaultHeaders::new()
@@ -223,7 +209,7 @@ impl Application {
                         .wrap(tracing_actix_web::TracingLogger::<observe::PrivateRootSpan>::new())
                         .configure(|cfg| api_routes.register(cfg)),
                 )
-                .default_service(web::to(api::unknown_route))
+                .default_service(actix::to(routes::unknown_route))
         })
         .shutdown_timeout(10);
         if let Some(workers) = settings.workers {
@@ -239,7 +225,7 @@ impl Application {
             pool,
             backend,
             generated_operator_token,
-            state,
+            core,
         })
     }
 
@@ -268,7 +254,7 @@ impl Application {
     /// requests, then writes every queued click before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        self.state.tracking.writer.stop().await;
+        self.core.tracking.writer.stop().await;
         served
     }
 }

@@ -1,6 +1,7 @@
 use clap::{Parser, Subcommand};
-use influtrack::api::{brands, keys};
 use influtrack::config::Settings;
+use influtrack::core::admin::{brands, keys, AdminError, Page};
+use influtrack::domain::ids::{BrandId, KeyId};
 use influtrack::domain::scope::Scope;
 use influtrack::{open_admin_connection, telemetry, Application};
 
@@ -83,9 +84,10 @@ fn print_json(value: &impl serde::Serialize) {
     );
 }
 
-fn describe(e: influtrack::error::ApiError) -> String {
+/// What an administrative error says in a shell.
+fn describe(e: AdminError) -> String {
     match e {
-        influtrack::error::ApiError::Validation(errors) => errors
+        AdminError::Invalid(errors) => errors
             .iter()
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
@@ -94,18 +96,29 @@ fn describe(e: influtrack::error::ApiError) -> String {
     }
 }
 
+/// Every row of a list.
+fn everything() -> Page {
+    Page {
+        limit: i64::MAX - 1,
+        after: None,
+    }
+}
+
+fn brand_id(raw: &str) -> BrandId {
+    BrandId::parse(raw.trim()).unwrap_or_else(|| fail(format!("no brand {raw}")))
+}
+
 fn run_admin(settings: &Settings, command: Command) {
     let mut conn = open_admin_connection(settings).unwrap_or_else(|e| fail(e));
     match command {
         Command::Migrate => println!("migrations applied"),
         Command::Brands(BrandCommand::Create { name }) => {
-            let created = brands::create_brand_with_key(&mut conn, &name)
+            let created = brands::create(&mut conn, brands::CreateBrand { name })
                 .unwrap_or_else(|e| fail(describe(e)));
             print_json(&created);
         }
         Command::Brands(BrandCommand::List) => {
-            let rows = influtrack::store::brands::list(&mut conn, None, i64::MAX)
-                .unwrap_or_else(|e| fail(e));
+            let rows = brands::list(&mut conn, &everything()).unwrap_or_else(|e| fail(describe(e)));
             let views: Vec<brands::BrandView> = rows.into_iter().map(Into::into).collect();
             print_json(&views);
         }
@@ -120,28 +133,23 @@ fn run_admin(settings: &Settings, command: Command) {
                 name,
                 influencer_id: influencer,
             };
-            let created = keys::create_key_for_brand(&mut conn, &brand, req)
+            let created = keys::create(&mut conn, &brand_id(&brand), req)
                 .unwrap_or_else(|e| fail(describe(e)));
             print_json(&created);
         }
         Command::Keys(KeyCommand::List { brand }) => {
-            let rows = influtrack::store::keys::list_for_brand(&mut conn, &brand, None, i64::MAX)
-                .unwrap_or_else(|e| fail(e));
+            let rows = keys::list(&mut conn, &brand_id(&brand), &everything())
+                .unwrap_or_else(|e| fail(describe(e)));
             let views: Vec<keys::KeyView> = rows.into_iter().map(Into::into).collect();
             print_json(&views);
         }
         Command::Keys(KeyCommand::Revoke { key_id }) => {
-            match influtrack::store::keys::find(&mut conn, &key_id).unwrap_or_else(|e| fail(e)) {
-                Some(row) => {
-                    influtrack::store::keys::revoke(
-                        &mut conn,
-                        &row.id,
-                        influtrack::db::now_micros(),
-                    )
-                    .unwrap_or_else(|e| fail(e));
-                    println!("revoked {}", row.id);
-                }
-                None => fail(format!("no key {key_id}")),
+            let id =
+                KeyId::parse(key_id.trim()).unwrap_or_else(|| fail(format!("no key {key_id}")));
+            match keys::revoke(&mut conn, None, &id) {
+                Ok(()) => println!("revoked {id}"),
+                Err(AdminError::NotFound(_)) => fail(format!("no key {key_id}")),
+                Err(e) => fail(describe(e)),
             }
         }
         Command::Serve | Command::Demo => unreachable!("handled by main"),
@@ -163,7 +171,7 @@ async fn demo(settings: Settings) {
     let s = settings.clone();
     let seeded = actix_web::web::block(move || {
         let mut conn = open_admin_connection(&s).map_err(|e| e.to_string())?;
-        influtrack::demo::seed(&mut conn).map_err(describe)
+        influtrack::demo::seed(&mut conn).map_err(|e| e.to_string())
     })
     .await
     .unwrap_or_else(|e| fail(e))

@@ -4,27 +4,27 @@
 mod common;
 
 use common::{check_click_text, check_order, check_refunds, convert, wrapped, LATER, NOW};
-use influtrack::api::webhooks::fuzzing;
+use influtrack::domain::integrations::{shopify, woocommerce};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
     check_click_text(body);
-    let mapped = fuzzing::shopify_order(body, NOW, convert);
+    let mapped = shopify::map_order(body, NOW, convert);
     let Ok(Some(mapped_order)) = &mapped else {
         return;
     };
     check_order(&mapped_order.order, "shopify:", NOW);
     check_refunds(&mapped_order.refunds, "shopify:");
     // The same delivery later (a retry) is the same order: same fingerprint.
-    if let Ok(Some(later)) = fuzzing::shopify_order(body, LATER, convert) {
+    if let Ok(Some(later)) = shopify::map_order(body, LATER, convert) {
         assert_eq!(later.order.fingerprint, mapped_order.order.fingerprint);
         assert_eq!(later.order.amount_micros, mapped_order.order.amount_micros);
         assert_eq!(&later.refunds, &mapped_order.refunds);
     }
     // The REST shape `{"order": …}` maps the same as the bare webhook body.
     if let Some(body) = wrapped(body, "order") {
-        let again = fuzzing::shopify_order(&body, NOW, convert);
+        let again = shopify::map_order(&body, NOW, convert);
         assert_eq!(again.as_ref().ok(), mapped.as_ref().ok(), "wrapped differs");
     }
-    assert!(!fuzzing::is_woo_ping(body));
+    assert!(!woocommerce::is_ping(body));
 });

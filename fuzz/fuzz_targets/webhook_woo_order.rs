@@ -5,17 +5,17 @@
 mod common;
 
 use common::{check_click_text, check_order, check_refunds, LATER, NOW};
-use influtrack::api::webhooks::fuzzing;
+use influtrack::domain::integrations::{shopify, woocommerce};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
     check_click_text(body);
-    let mapped = fuzzing::woo_order(body, NOW);
-    if fuzzing::is_woo_ping(body) {
+    let mapped = woocommerce::map_order(body, NOW);
+    if woocommerce::is_ping(body) {
         // A ping is answered before any signature check: it must never be an order.
         assert!(mapped.is_err(), "a ping maps to an order");
         assert!(!matches!(
-            fuzzing::shopify_order(body, NOW, common::convert),
+            shopify::map_order(body, NOW, common::convert),
             Ok(Some(_))
         ));
     }
@@ -27,7 +27,7 @@ fuzz_target!(|body: &[u8]| {
     check_order(&mapped.order, "woocommerce:", NOW);
     check_refunds(&mapped.refunds, "woocommerce:refund:");
     // The same delivery later (a retry) is the same order: same fingerprint.
-    if let Ok(later) = fuzzing::woo_order(body, LATER) {
+    if let Ok(later) = woocommerce::map_order(body, LATER) {
         assert_eq!(later.order.fingerprint, mapped.order.fingerprint);
         assert_eq!(later.order.amount_micros, mapped.order.amount_micros);
         assert_eq!(&later.refunds, &mapped.refunds);

@@ -1,10 +1,12 @@
-//! Operations endpoints: liveness, readiness, Prometheus metrics.
+//! Operations and static endpoints: liveness, readiness, Prometheus metrics, the storefront
+//! script, and the API's own description.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::HttpResponse;
 use serde_json::json;
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::api::App;
+use crate::web::problem::{ApiError, ApiResult};
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> HttpResponse {
@@ -12,12 +14,8 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// `GET /readyz`: the database answers and every migration is applied.
-pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let ready = state
-        .db(|conn| Ok(crate::db::is_ready(conn)))
-        .await
-        .unwrap_or(false);
-    if ready {
+pub async fn readyz(app: App) -> ApiResult<HttpResponse> {
+    if app.ready().await {
         Ok(HttpResponse::Ok()
             .json(json!({"status": "ready", "database": "ok", "migrations": "applied"})))
     } else {
@@ -28,12 +26,28 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let pool = state.pool.state();
-    metrics::gauge!("db_pool_connections").set(pool.connections as f64);
-    metrics::gauge!("db_pool_idle_connections").set(pool.idle_connections as f64);
-    metrics::gauge!("db_pool_max_size").set(state.pool.max_size() as f64);
+pub async fn metrics(app: App) -> HttpResponse {
+    let (connections, idle, max) = app.pool_state();
+    metrics::gauge!("db_pool_connections").set(f64::from(connections));
+    metrics::gauge!("db_pool_idle_connections").set(f64::from(idle));
+    metrics::gauge!("db_pool_max_size").set(f64::from(max));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(crate::observe::prometheus().render())
+        .body(crate::web::observe::prometheus().render())
+}
+
+/// The storefront script (see `assets/t.js`).
+const SCRIPT: &str = include_str!("../../assets/t.js");
+
+/// `GET /t.js`: the first-party script storefronts add to their pages to keep click ids from
+/// landing URLs until checkout.
+pub async fn tracking_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            "application/javascript; charset=utf-8",
+        ))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(SCRIPT)
 }

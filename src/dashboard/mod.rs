@@ -5,31 +5,30 @@
 
 mod charts;
 
-use std::collections::HashMap;
-
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::prelude::*;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
-use crate::api::campaigns::currency_of;
-use crate::api::extract::Checks;
-use crate::api::payouts;
-use crate::api::pruning::{self, PruneResult, RulesInput};
-use crate::api::reports::{self, Reader, Report, Window};
-use crate::auth::{BrandKey, Principal};
-use crate::db::schema::campaigns;
-use crate::domain::campaign::Model;
-use crate::domain::metrics::{self, Metrics, SORTABLE};
+use crate::core::admin::enrollments::EnrollmentView;
+use crate::core::auth::{authenticate, BrandKey, Principal};
+use crate::core::campaign_loop::payouts::{self, PayoutLine};
+use crate::core::campaign_loop::prune::{self, PruneResult, Request, RulesInput};
+use crate::core::reporting::overview::{self, CampaignOverview};
+use crate::core::reporting::Reader;
+use crate::core::Core;
+use crate::domain::campaign::{EnrollmentStatus, Model};
+use crate::domain::field::Checks;
+use crate::domain::goals::{GoalProgress, Pace};
+use crate::domain::ids::{CampaignId, InfluencerId};
+use crate::domain::metrics::{Metrics, SORTABLE};
 use crate::domain::scope::Scope;
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::store::campaigns::CampaignRow;
+use crate::web::problem::ApiError;
+use crate::web::SESSION_COOKIE;
 
-/// The session cookie (holds the signed-in key).
-pub const SESSION_COOKIE: &str = "itk_session";
+type App = web::Data<Core>;
+
 const COOKIE: &str = SESSION_COOKIE;
 const CSS: &str = include_str!("../../assets/dashboard.css");
 const JS: &str = include_str!("../../assets/dashboard.js");
@@ -123,11 +122,11 @@ fn error_page(e: ApiError) -> HttpResponse {
 }
 
 /// The signed-in key, or a redirect to the sign-in page.
-async fn session(state: &AppState, req: &HttpRequest) -> Result<BrandKey, HttpResponse> {
+async fn session(app: &Core, req: &HttpRequest) -> Result<BrandKey, HttpResponse> {
     let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_string()) else {
         return Err(redirect("/dashboard/login"));
     };
-    match crate::auth::authenticate(state, token).await {
+    match authenticate(app, token).await {
         // A storefront key only records orders and looks up codes: it sees no reports.
         Ok(Principal::Brand(key)) if key.scope != Scope::Storefront => Ok(key),
         _ => Err(redirect("/dashboard/login")),
@@ -159,11 +158,9 @@ fn same_origin(req: &HttpRequest) -> Result<(), HttpResponse> {
     }
 }
 
-async fn db<T: Send + 'static>(
-    state: &web::Data<AppState>,
-    work: impl FnOnce(&mut crate::db::AnyConnection) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, HttpResponse> {
-    state.db(work).await.map_err(error_page)
+/// Core's answer, or its error as a page.
+fn page_of<T, E: Into<ApiError>>(result: Result<T, E>) -> Result<T, HttpResponse> {
+    result.map_err(|e| error_page(e.into()))
 }
 
 fn who(key: &BrandKey) -> String {
@@ -218,16 +215,12 @@ pub struct LoginForm {
 }
 
 /// `POST /dashboard/login`
-pub async fn login(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<LoginForm>,
-) -> HttpResponse {
+pub async fn login(app: App, req: HttpRequest, form: web::Form<LoginForm>) -> HttpResponse {
     if let Err(r) = same_origin(&req) {
         return r;
     }
     let key = form.into_inner().key.trim().to_string();
-    match crate::auth::authenticate(&state, key.clone()).await {
+    match authenticate(&app, key.clone()).await {
         Ok(Principal::Brand(k)) if k.scope == Scope::Storefront => render(
             actix_web::http::StatusCode::FORBIDDEN,
             "Sign in",
@@ -241,7 +234,7 @@ pub async fn login(
                 .path("/dashboard")
                 .http_only(true)
                 .same_site(SameSite::Strict)
-                .secure(state.public_url.starts_with("https://"))
+                .secure(app.public_url().starts_with("https://"))
                 .max_age(CookieDuration::hours(12))
                 .finish();
             let mut r = redirect("/dashboard");
@@ -278,8 +271,8 @@ pub async fn logout(req: HttpRequest) -> HttpResponse {
 }
 
 /// `GET /dashboard`: the brand's campaigns (an influencer goes to its own page).
-pub async fn home(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    either(home_page(state, req).await)
+pub async fn home(app: App, req: HttpRequest) -> HttpResponse {
+    either(home_page(app, req).await)
 }
 
 fn either(p: Page) -> HttpResponse {
@@ -288,38 +281,21 @@ fn either(p: Page) -> HttpResponse {
     }
 }
 
-async fn home_page(state: web::Data<AppState>, req: HttpRequest) -> Page {
-    let key = session(&state, &req).await?;
+async fn home_page(app: App, req: HttpRequest) -> Page {
+    let key = session(&app, &req).await?;
     if key.scope == Scope::Influencer {
         return Ok(redirect("/dashboard/me"));
     }
-    let brand_id = key.brand_id.clone();
-    let rows = db(&state, move |conn| {
-        let reader = Reader {
-            brand_id: brand_id.clone(),
-            influencer_id: None,
-        };
-        let list: Vec<CampaignRow> = campaigns::table
-            .filter(campaigns::brand_id.eq(&brand_id))
-            .order(campaigns::created_at.desc())
-            .select(CampaignRow::as_select())
-            .load(conn)?;
-        let mut out = Vec::new();
-        for c in list {
-            let report = reports::build_report(conn, &reader, &c.id, None, Window::all())?;
-            out.push((c, report));
-        }
-        Ok(out)
-    })
-    .await?;
+    let reader = Reader::brand(key.brand_id.clone());
+    let reports = page_of(app.read(move |conn| overview::brand(conn, &reader)).await)?;
     let body = html! {
         h1 { "Campaigns" }
-        @if rows.is_empty() { p { "No campaigns yet." } }
+        @if reports.is_empty() { p { "No campaigns yet." } }
         ul.cards {
-            @for (c, r) in &rows {
+            @for r in &reports {
                 li.card {
-                    h2 { a href={ "/dashboard/campaigns/" (c.id) } { (c.name) } }
-                    p.meta { span.badge { (c.status) } " · " (r.influencers_enrolled) " influencers · " (c.currency) }
+                    h2 { a href={ "/dashboard/campaigns/" (r.campaign_id) } { (r.name) } }
+                    p.meta { span.badge { (r.status) } " · " (r.influencers_enrolled) " influencers · " (r.currency) }
                     dl.kpis {
                         div { dt { "Net revenue" } dd { (r.totals.net_revenue) } }
                         div { dt { "ROI" } dd { (ratio(r.totals.roi)) } }
@@ -359,12 +335,12 @@ fn opt(x: &Option<String>) -> String {
     x.clone().unwrap_or_else(|| "—".into())
 }
 
-fn goal_bar(g: &reports::GoalProgress, pace: Option<&reports::Pace>) -> Markup {
+fn goal_bar(g: &GoalProgress, pace: Option<&Pace>) -> Markup {
     let progress = g.progress.unwrap_or(0.0).clamp(0.0, 1.0) * 100.0;
     let marker = pace.map(|p| p.elapsed.clamp(0.0, 1.0) * 100.0);
     html! {
         div.goal {
-            p { "Goal: " strong { (g.actual) } " of " (g.target) " " (g.metric.replace('_', " ")) " (" (pct(g.progress)) ")"
+            p { "Goal: " strong { (g.actual) } " of " (g.target) " " (g.metric.as_str().replace('_', " ")) " (" (pct(g.progress)) ")"
                 @if let Some(p) = pace {
                     " · pace: expected " (p.expected) " by now, "
                     @if p.on_track == Some(true) { span.good { "on track" } } @else { span.bad { "behind" } }
@@ -383,125 +359,6 @@ pub struct CampaignQuery {
     pub model: Option<String>,
     pub sort: Option<String>,
     pub order: Option<String>,
-}
-
-struct CampaignData {
-    campaign: CampaignRow,
-    report: Report,
-    board: Vec<reports::LeaderboardRow>,
-    by_model: HashMap<String, HashMap<String, String>>,
-    series: Vec<(i64, i64, i64)>,
-    funnel: Vec<(String, f64)>,
-}
-
-fn load_campaign_data(
-    conn: &mut crate::db::AnyConnection,
-    reader: &Reader,
-    campaign_id: &str,
-    model: Option<Model>,
-    sort: &str,
-    descending: bool,
-) -> Result<CampaignData, ApiError> {
-    let window = Window::all();
-    let report = reports::build_report(conn, reader, campaign_id, model, window)?;
-    let (campaign, enrollments) = reports::load_campaign(conn, reader, campaign_id)?;
-    let currency = currency_of(&campaign);
-    let rows = reports::rows(conn, &campaign, enrollments.clone(), model, window)?;
-    let funnel_orders: i64 = rows.iter().map(|r| r.sums.orders).sum();
-    let clicks: i64 = rows.iter().map(|r| r.sums.clicks).sum();
-    let board = reports::rank(
-        rows.into_iter()
-            .map(|r| {
-                let m = metrics::compute(&r.sums, currency);
-                (r, m)
-            })
-            .collect(),
-        sort,
-        descending,
-    );
-    // First, last and linear side by side: net revenue per enrollment.
-    let mut by_model: HashMap<String, HashMap<String, String>> = HashMap::new();
-    for m in [Model::FirstClick, Model::LastClick, Model::Linear] {
-        let rows = reports::rows(conn, &campaign, enrollments.clone(), Some(m), window)?;
-        by_model.insert(
-            m.as_str().into(),
-            rows.into_iter()
-                .map(|r| {
-                    (
-                        r.enrollment.id.clone(),
-                        metrics::compute(&r.sums, currency).net_revenue,
-                    )
-                })
-                .collect(),
-        );
-    }
-    // Clicks and net revenue per UTC day over the last 30 days.
-    let now = crate::db::now_micros();
-    let day = 86_400_000_000_i64;
-    let first_day = now / day - 29;
-    let mut series: Vec<(i64, i64, i64)> = (0..30).map(|i| (first_day + i, 0, 0)).collect();
-    let from_hour = crate::store::clicks::utc_hour(first_day * day);
-    let to_hour = crate::store::clicks::utc_hour(now);
-    let visible: std::collections::HashSet<String> =
-        enrollments.iter().map(|e| e.id.clone()).collect();
-    for h in crate::store::reports::hourly_clicks(conn, &campaign.id, from_hour, to_hour)? {
-        if visible.contains(&h.enrollment_id) {
-            let d = i64::from(h.hour) / 24 - first_day;
-            if let Some(slot) = series.get_mut(d as usize) {
-                slot.1 += h.clicks;
-            }
-        }
-    }
-    for c in crate::store::reports::credits_between(
-        conn,
-        &campaign.id,
-        crate::store::reports::credit_key(model),
-        first_day * day,
-        now + 1,
-    )? {
-        if visible.contains(&c.enrollment_id) {
-            let d = c.occurred_at / day - first_day;
-            if let Some(slot) = series.get_mut(d as usize) {
-                slot.2 += c.credited_micros - c.refunded_micros;
-            }
-        }
-    }
-    let mut kinds: HashMap<String, i64> = HashMap::new();
-    for e in crate::store::reports::event_counts(conn, &campaign.id, i64::MIN / 2, i64::MAX / 2)? {
-        if visible.contains(&e.enrollment_id) {
-            *kinds.entry(e.kind).or_default() += e.n;
-        }
-    }
-    let funnel = vec![
-        ("Clicks".to_string(), clicks as f64),
-        (
-            "Landing views".to_string(),
-            *kinds.get("landing_view").unwrap_or(&0) as f64,
-        ),
-        (
-            "Leads, sign-ups, trials".to_string(),
-            (kinds.get("lead").unwrap_or(&0)
-                + kinds.get("signup").unwrap_or(&0)
-                + kinds.get("trial").unwrap_or(&0)) as f64,
-        ),
-        (
-            "Add to cart".to_string(),
-            *kinds.get("add_to_cart").unwrap_or(&0) as f64,
-        ),
-        (
-            "Checkout".to_string(),
-            *kinds.get("checkout_started").unwrap_or(&0) as f64,
-        ),
-        ("Orders".to_string(), funnel_orders as f64),
-    ];
-    Ok(CampaignData {
-        campaign,
-        report,
-        board,
-        by_model,
-        series,
-        funnel,
-    })
 }
 
 const COLUMNS: [(&str, &str); 10] = [
@@ -535,63 +392,86 @@ fn cell(m: &Metrics, key: &str) -> String {
 
 /// `GET /dashboard/campaigns/{campaign_id}`
 pub async fn campaign(
-    state: web::Data<AppState>,
+    app: App,
     req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<CampaignQuery>,
 ) -> HttpResponse {
-    either(campaign_page(state, req, path.into_inner(), query.into_inner(), None).await)
+    either(campaign_page(app, req, path.into_inner(), query.into_inner(), None).await)
+}
+
+/// How the leaderboard is shown: the model, the metric it is sorted by, the direction.
+struct View {
+    model: Option<Model>,
+    sort: String,
+    descending: bool,
+}
+
+impl View {
+    fn of(q: &CampaignQuery) -> Self {
+        Self {
+            model: q.model.as_deref().and_then(Model::parse),
+            sort: q
+                .sort
+                .clone()
+                .filter(|s| SORTABLE.contains(&s.as_str()))
+                .unwrap_or_else(|| "net_revenue".into()),
+            descending: q.order.as_deref() != Some("asc"),
+        }
+    }
 }
 
 async fn campaign_page(
-    state: web::Data<AppState>,
+    app: App,
     req: HttpRequest,
     campaign_id: String,
     q: CampaignQuery,
     prune: Option<(PruneResult, RulesForm)>,
 ) -> Page {
-    let key = session(&state, &req).await?;
-    let reader = Reader {
-        brand_id: key.brand_id.clone(),
-        influencer_id: (key.scope == Scope::Influencer)
-            .then(|| key.influencer_id.clone().unwrap_or_default()),
-    };
-    let campaign_id = crate::api::extract::path_id(&campaign_id).map_err(error_page)?;
-    let model = q.model.as_deref().and_then(Model::parse);
-    let sort = q
-        .sort
-        .clone()
-        .filter(|s| SORTABLE.contains(&s.as_str()))
-        .unwrap_or_else(|| "net_revenue".into());
-    let descending = q.order.as_deref() != Some("asc");
-    let s2 = sort.clone();
-    let id2 = campaign_id.clone();
-    let d = db(&state, move |conn| {
-        load_campaign_data(conn, &reader, &id2, model, &s2, descending)
-    })
-    .await?;
+    let key = session(&app, &req).await?;
+    let reader = page_of(Reader::of(&Principal::Brand(key.clone())))?;
+    let campaign_id = path_id(&campaign_id, CampaignId::parse)?;
+    let view = View::of(&q);
+    let (model, sort, descending) = (view.model, view.sort.clone(), view.descending);
+    let d = page_of(
+        app.read(move |conn| {
+            overview::campaign(conn, &reader, &campaign_id, model, &sort, descending)
+        })
+        .await,
+    )?;
     let admin = key.scope == Scope::Admin;
-    let t = &d.report.totals;
-    let model_q = model
-        .map(|m| format!("&model={}", m.as_str()))
-        .unwrap_or_default();
-    let chart = charts::daily(&d.series, &d.report.currency);
-    let funnel = charts::funnel(&d.funnel);
-    let body = html! {
+    let body = campaign_body(&d, &view, admin, prune.as_ref());
+    Ok(render(
+        actix_web::http::StatusCode::OK,
+        &d.report.name,
+        Some(&who(&key)),
+        body,
+    ))
+}
+
+fn campaign_body(
+    d: &CampaignOverview,
+    view: &View,
+    admin: bool,
+    prune: Option<&(PruneResult, RulesForm)>,
+) -> Markup {
+    let r = &d.report;
+    let t = &r.totals;
+    html! {
         p.crumbs { a href="/dashboard" { "Campaigns" } " / " }
-        h1 { (d.campaign.name) " " span.badge { (d.campaign.status) } }
-        form.inline method="get" action={ "/dashboard/campaigns/" (d.campaign.id) } {
+        h1 { (r.name) " " span.badge { (r.status) } }
+        form.inline method="get" action={ "/dashboard/campaigns/" (r.campaign_id) } {
             label for="model" { "Attribution" }
             select #model name="model" {
-                option value="" selected[model.is_none()] { "as decided (" (d.report.model) ")" }
+                option value="" selected[view.model.is_none()] { "as decided (" (r.model) ")" }
                 @for m in Model::ALL {
-                    option value=(m.as_str()) selected[model == Some(m)] { (m.as_str().replace('_', " ")) }
+                    option value=(m.as_str()) selected[view.model == Some(*m)] { (m.as_str().replace('_', " ")) }
                 }
             }
-            input type="hidden" name="sort" value=(sort);
+            input type="hidden" name="sort" value=(view.sort);
             button type="submit" { "Show" }
         }
-        @if let Some(g) = &d.report.goal { (goal_bar(g, d.report.pace.as_ref())) }
+        @if let Some(g) = &r.goal { (goal_bar(g, r.pace.as_ref())) }
         dl.kpis.tiles {
             div { dt { "Net revenue" } dd { (t.net_revenue) " " small { (t.currency) } } }
             div { dt { "Cost" } dd { (t.cost) } }
@@ -603,7 +483,25 @@ async fn campaign_page(
             div { dt { "CTR" } dd { (pct(t.ctr)) } }
             div { dt { "Engagement" } dd { (pct(t.engagement_rate)) } }
         }
-        @if let Some((result, rules)) = &prune { (prune_preview(&d.campaign.id, result, rules)) }
+        @if let Some((result, rules)) = prune { (prune_preview(r.campaign_id.as_str(), result, rules)) }
+        (leaderboard(d, view, admin))
+        div.grid {
+            section { h2 { "Clicks and net revenue, last 30 days" } (charts::daily(&d.series, &r.currency)) }
+            section { h2 { "Funnel" } (charts::funnel(&d.funnel)) }
+        }
+        (credit_by_model(d))
+        @if admin { (prune_panel(r.campaign_id.as_str(), prune.map(|p| &p.1))) }
+    }
+}
+
+fn leaderboard(d: &CampaignOverview, view: &View, admin: bool) -> Markup {
+    let campaign_id = &d.report.campaign_id;
+    let model_q = view
+        .model
+        .map(|m| format!("&model={}", m.as_str()))
+        .unwrap_or_default();
+    let (sort, descending) = (view.sort.as_str(), view.descending);
+    html! {
         section {
             h2 #leaderboard { "Leaderboard" }
             div.scroll {
@@ -614,23 +512,24 @@ async fn campaign_page(
                         th scope="col" { "Influencer" }
                         @for (k, label) in COLUMNS {
                             th scope="col" aria-sort=(if sort == k { if descending { "descending" } else { "ascending" } } else { "none" }) {
-                                a href={ "/dashboard/campaigns/" (d.campaign.id) "?sort=" (k) "&order=" (if sort == k && descending { "asc" } else { "desc" }) (model_q) } { (label) }
+                                a href={ "/dashboard/campaigns/" (campaign_id) "?sort=" (k) "&order=" (if sort == k && descending { "asc" } else { "desc" }) (model_q) } { (label) }
                             }
                         }
                         @if admin { th scope="col" { span.sr { "Actions" } } }
                     } }
                     tbody {
                         @for r in &d.board {
-                            tr.pruned[r.status == "pruned"] {
+                            @let pruned = r.status == EnrollmentStatus::Pruned;
+                            tr.pruned[pruned] {
                                 td { (r.rank) }
                                 th scope="row" {
-                                    a href={ "/dashboard/campaigns/" (d.campaign.id) "/influencers/" (r.influencer_id) } { "@" (r.handle) }
-                                    @if r.status == "pruned" { " " span.badge.bad { "pruned" } }
+                                    a href={ "/dashboard/campaigns/" (campaign_id) "/influencers/" (r.influencer_id) } { "@" (r.handle) }
+                                    @if pruned { " " span.badge.bad { "pruned" } }
                                 }
                                 @for (k, _) in COLUMNS { td { (cell(&r.metrics, k)) } }
                                 @if admin {
-                                    td { @if r.status == "pruned" {
-                                        form method="post" action={ "/dashboard/campaigns/" (d.campaign.id) "/influencers/" (r.influencer_id) "/reinstate" } {
+                                    td { @if pruned {
+                                        form method="post" action={ "/dashboard/campaigns/" (campaign_id) "/influencers/" (r.influencer_id) "/reinstate" } {
                                             button type="submit" { "Reinstate" }
                                         }
                                     } }
@@ -641,10 +540,11 @@ async fn campaign_page(
                 }
             }
         }
-        div.grid {
-            section { h2 { "Clicks and net revenue, last 30 days" } (chart) }
-            section { h2 { "Funnel" } (funnel) }
-        }
+    }
+}
+
+fn credit_by_model(d: &CampaignOverview) -> Markup {
+    html! {
         section {
             h2 { "Credit by model" }
             p.hint { "The same orders credited to the first click, the last click, or shared equally." }
@@ -652,20 +552,13 @@ async fn campaign_page(
                 thead { tr { th scope="col" { "Influencer" } th scope="col" { "First click" } th scope="col" { "Last click" } th scope="col" { "Linear" } } }
                 tbody { @for r in &d.board { tr {
                     th scope="row" { "@" (r.handle) }
-                    @for m in ["first_click", "last_click", "linear"] {
-                        td { (d.by_model.get(m).and_then(|x| x.get(&r.enrollment_id)).cloned().unwrap_or_default()) }
+                    @for m in overview::COMPARED {
+                        td { (d.by_model.get(&m).and_then(|x| x.get(&r.enrollment_id)).cloned().unwrap_or_default()) }
                     }
                 } } }
             } }
         }
-        @if admin { (prune_panel(&d.campaign.id, prune.as_ref().map(|p| &p.1))) }
-    };
-    Ok(render(
-        actix_web::http::StatusCode::OK,
-        &d.campaign.name,
-        Some(&who(&key)),
-        body,
-    ))
+    }
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -786,27 +679,32 @@ fn field(raw: &str) -> Option<serde_json::Value> {
 
 /// `POST /dashboard/campaigns/{campaign_id}/prune`: preview (dry run) or apply.
 pub async fn prune(
-    state: web::Data<AppState>,
+    app: App,
     req: HttpRequest,
     path: web::Path<String>,
     form: web::Form<RulesForm>,
 ) -> HttpResponse {
-    either(prune_post(state, req, path.into_inner(), form.into_inner()).await)
+    either(prune_post(app, req, path.into_inner(), form.into_inner()).await)
 }
 
-async fn prune_post(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    campaign_id: String,
-    f: RulesForm,
-) -> Page {
-    same_origin(&req)?;
-    let key = session(&state, &req).await?;
+/// The admin key of a form post from our own pages.
+async fn admin_post(app: &Core, req: &HttpRequest) -> Result<BrandKey, HttpResponse> {
+    same_origin(req)?;
+    let key = session(app, req).await?;
     if key.scope != Scope::Admin {
         return Err(error_page(ApiError::forbidden()));
     }
-    let campaign_id = crate::api::extract::path_id(&campaign_id).map_err(error_page)?;
-    let mut checks = Checks::default();
+    Ok(key)
+}
+
+/// A path id, or the not-found page.
+fn path_id<T>(raw: &str, parse: fn(&str) -> Option<T>) -> Result<T, HttpResponse> {
+    parse(raw).ok_or_else(|| error_page(ApiError::not_found()))
+}
+
+async fn prune_post(app: App, req: HttpRequest, campaign_id: String, f: RulesForm) -> Page {
+    let key = admin_post(&app, &req).await?;
+    let id = path_id(&campaign_id, CampaignId::parse)?;
     let input = RulesInput {
         min_roi: field(&f.min_roi),
         min_net_revenue: field(&f.min_net_revenue),
@@ -816,18 +714,20 @@ async fn prune_post(
         min_clicks_for_judgement: f.min_clicks_for_judgement.trim().parse().ok(),
         rank_by: None,
     };
-    let rules = pruning::parse_rules(&mut checks, &input);
-    checks.finish().map_err(error_page)?;
-    let dry_run = f.action != "apply";
-    let k2 = key.clone();
-    let id2 = campaign_id.clone();
-    let (result, changed) = db(&state, move |conn| {
-        pruning::run(conn, &k2, &id2, &rules, None, dry_run)
-    })
-    .await?;
-    pruning::invalidate_soon(&state, changed);
+    let mut checks = Checks::default();
+    let rules = prune::parse_rules(&mut checks, &input);
+    page_of(checks.finish().map_err(ApiError::Validation))?;
+    let request = Request {
+        rules,
+        model: None,
+        dry_run: f.action != "apply",
+    };
+    let result = page_of(
+        app.write(move |conn| prune::prune(conn, &key, &id, &request))
+            .await,
+    )?;
     campaign_page(
-        state,
+        app,
         req,
         campaign_id,
         CampaignQuery::default(),
@@ -838,32 +738,29 @@ async fn prune_post(
 
 /// `POST /dashboard/campaigns/{campaign_id}/influencers/{influencer_id}/reinstate`
 pub async fn reinstate(
-    state: web::Data<AppState>,
+    app: App,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    if let Err(r) = same_origin(&req) {
-        return r;
-    }
-    let key = match session(&state, &req).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let (campaign_id, influencer_id) = path.into_inner();
-    let principal = Principal::Brand(key);
-    match crate::api::pruning::reinstate(
-        state,
-        principal,
-        web::Path::from((campaign_id.clone(), influencer_id)),
-    )
-    .await
-    {
-        Ok(_) => redirect(&format!("/dashboard/campaigns/{campaign_id}")),
-        Err(e) => error_page(e),
-    }
+    either(reinstate_post(app, req, path.into_inner()).await)
 }
 
-fn links_and_codes(e: &crate::api::enrollments::EnrollmentView) -> Markup {
+async fn reinstate_post(
+    app: App,
+    req: HttpRequest,
+    (campaign_id, influencer_id): (String, String),
+) -> Page {
+    let key = admin_post(&app, &req).await?;
+    let id = path_id(&campaign_id, CampaignId::parse)?;
+    let influencer_id = path_id(&influencer_id, InfluencerId::parse)?;
+    page_of(
+        app.write(move |conn| prune::reinstate(conn, &key, &id, &influencer_id))
+            .await,
+    )?;
+    Ok(redirect(&format!("/dashboard/campaigns/{campaign_id}")))
+}
+
+fn links_and_codes(e: &EnrollmentView) -> Markup {
     html! {
         h3 { "Links" }
         ul.links {
@@ -885,7 +782,7 @@ fn links_and_codes(e: &crate::api::enrollments::EnrollmentView) -> Markup {
     }
 }
 
-fn earnings(line: &payouts::PayoutLine) -> Markup {
+fn earnings(line: &PayoutLine) -> Markup {
     html! {
         dl.kpis.tiles {
             div { dt { "Pending commission" } dd { (line.commission_pending) } }
@@ -910,55 +807,42 @@ fn metric_tiles(m: &Metrics) -> Markup {
 
 /// `GET /dashboard/campaigns/{campaign_id}/influencers/{influencer_id}` (brand view)
 pub async fn influencer(
-    state: web::Data<AppState>,
+    app: App,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    either(influencer_page(state, req, path.into_inner()).await)
+    either(influencer_page(app, req, path.into_inner()).await)
 }
 
 async fn influencer_page(
-    state: web::Data<AppState>,
+    app: App,
     req: HttpRequest,
     (campaign_id, influencer_id): (String, String),
 ) -> Page {
-    let key = session(&state, &req).await?;
-    if key.scope == Scope::Influencer
-        && key.influencer_id.as_deref() != Some(influencer_id.as_str())
-    {
+    let key = session(&app, &req).await?;
+    let campaign_id = path_id(&campaign_id, CampaignId::parse)?;
+    let influencer_id = path_id(&influencer_id, InfluencerId::parse)?;
+    if key.scope == Scope::Influencer && key.influencer_id.as_ref() != Some(&influencer_id) {
         return Err(error_page(ApiError::not_found()));
     }
-    let campaign_id = crate::api::extract::path_id(&campaign_id).map_err(error_page)?;
-    let influencer_id = crate::api::extract::path_id(&influencer_id).map_err(error_page)?;
-    let brand_id = key.brand_id.clone();
-    let public_url = state.public_url.clone();
-    let (campaign, view, m, line) = db(&state, move |conn| {
-        let reader = Reader {
-            brand_id: brand_id.clone(),
-            influencer_id: Some(influencer_id.clone()),
-        };
-        let (campaign, only) = reports::load_campaign(conn, &reader, &campaign_id)?;
-        let currency = currency_of(&campaign);
-        let row = reports::rows(conn, &campaign, only.clone(), None, Window::all())?
-            .pop()
-            .ok_or_else(ApiError::not_found)?;
-        let (line, _) = payouts::lines(conn, &campaign, &only, crate::db::now_micros())?
-            .pop()
-            .ok_or_else(ApiError::not_found)?;
-        let view = crate::api::enrollments::enrollment_views(conn, &public_url, &campaign, only)?
-            .pop()
-            .ok_or_else(ApiError::not_found)?;
-        Ok((campaign, view, metrics::compute(&row.sums, currency), line))
-    })
-    .await?;
+    let reader = Reader {
+        brand_id: key.brand_id.clone(),
+        influencer_id: Some(influencer_id),
+    };
+    let public_url = app.public_url().to_string();
+    let mine = page_of(
+        app.read(move |conn| payouts::my_enrollment(conn, &public_url, &reader, &campaign_id))
+            .await,
+    )?;
+    let view = &mine.enrollment;
     let body = html! {
-        p.crumbs { a href="/dashboard" { "Campaigns" } " / " a href={ "/dashboard/campaigns/" (campaign.id) } { (campaign.name) } " /" }
-        h1 { "@" (view.handle) " " span.badge.bad[view.status == "pruned"] { (view.status) } }
+        p.crumbs { a href="/dashboard" { "Campaigns" } " / " a href={ "/dashboard/campaigns/" (mine.campaign_id) } { (mine.campaign_name) } " /" }
+        h1 { "@" (view.handle) " " span.badge.bad[view.status == EnrollmentStatus::Pruned] { (view.status) } }
         p.meta { "Fee " (view.fee) " · commission " (view.commission_rate) " of net revenue" }
-        (metric_tiles(&m))
+        (metric_tiles(&mine.metrics))
         h2 { "Earnings" }
-        (earnings(&line))
-        (links_and_codes(&view))
+        (earnings(&mine.earnings))
+        (links_and_codes(view))
     };
     Ok(render(
         actix_web::http::StatusCode::OK,
@@ -969,44 +853,44 @@ async fn influencer_page(
 }
 
 /// `GET /dashboard/me`: the influencer's own page.
-pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    either(me_page(state, req).await)
+pub async fn me(app: App, req: HttpRequest) -> HttpResponse {
+    either(me_page(app, req).await)
 }
 
-async fn me_page(state: web::Data<AppState>, req: HttpRequest) -> Page {
-    let key = session(&state, &req).await?;
+async fn me_page(app: App, req: HttpRequest) -> Page {
+    let key = session(&app, &req).await?;
     if key.scope != Scope::Influencer {
         return Ok(redirect("/dashboard"));
     }
-    let principal = Principal::Brand(key.clone());
-    let resp = payouts::me(state.clone(), principal)
-        .await
-        .map_err(error_page)?;
-    let bytes = actix_web::body::to_bytes(resp.into_body())
-        .await
-        .map_err(|_| error_page(ApiError::not_found()))?;
-    let me: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| error_page(ApiError::internal(e)))?;
+    let Some(influencer_id) = key.influencer_id.clone() else {
+        return Err(error_page(ApiError::forbidden()));
+    };
+    let brand_id = key.brand_id.clone();
+    let public_url = app.public_url().to_string();
+    let me = page_of(
+        app.read(move |conn| payouts::me(conn, &public_url, &brand_id, &influencer_id))
+            .await,
+    )?;
     let body = html! {
-        h1 { "Hello, @" (me["handle"].as_str().unwrap_or_default()) }
-        @for e in me["enrollments"].as_array().cloned().unwrap_or_default() {
+        h1 { "Hello, @" (me.handle) }
+        @for e in &me.enrollments {
             section.card {
-                h2 { (e["campaign_name"].as_str().unwrap_or_default()) " " span.badge { (e["campaign_status"].as_str().unwrap_or_default()) } }
+                h2 { (e.campaign_name) " " span.badge { (e.campaign_status) } }
                 dl.kpis.tiles {
-                    div { dt { "Clicks" } dd { (e["metrics"]["clicks"]) } }
-                    div { dt { "Sales (net)" } dd { (e["metrics"]["net_revenue"].as_str().unwrap_or_default()) } }
-                    div { dt { "Conversions" } dd { (e["metrics"]["conversions"]) } }
-                    div { dt { "Pending" } dd { (e["earnings"]["commission_pending"].as_str().unwrap_or_default()) } }
-                    div { dt { "Approved" } dd { (e["earnings"]["approved"].as_str().unwrap_or_default()) } }
-                    div { dt { "Paid" } dd { (e["earnings"]["paid"].as_str().unwrap_or_default()) } }
+                    div { dt { "Clicks" } dd { (e.metrics.clicks) } }
+                    div { dt { "Sales (net)" } dd { (e.metrics.net_revenue) } }
+                    div { dt { "Conversions" } dd { (e.metrics.conversions) } }
+                    div { dt { "Pending" } dd { (e.earnings.commission_pending) } }
+                    div { dt { "Approved" } dd { (e.earnings.approved) } }
+                    div { dt { "Paid" } dd { (e.earnings.paid) } }
                 }
                 h3 { "Your links" }
-                ul.links { @for l in e["links"].as_array().cloned().unwrap_or_default() {
-                    li { code { (l["short_url"].as_str().unwrap_or_default()) } " " button.copy type="button" data-copy=(l["short_url"].as_str().unwrap_or_default()) { "Copy" } }
+                ul.links { @for l in &e.enrollment.links {
+                    li { code { (l.short_url) } " " button.copy type="button" data-copy=(l.short_url) { "Copy" } }
                 } }
                 h3 { "Your codes" }
-                ul.links { @for c in e["discount_codes"].as_array().cloned().unwrap_or_default() {
-                    li { code { (c["code"].as_str().unwrap_or_default()) } " " button.copy type="button" data-copy=(c["code"].as_str().unwrap_or_default()) { "Copy" } " " span.badge { (c["status"].as_str().unwrap_or_default()) } }
+                ul.links { @for c in &e.enrollment.discount_codes {
+                    li { code { (c.code) } " " button.copy type="button" data-copy=(c.code) { "Copy" } " " span.badge { (c.status) } }
                 } }
             }
         }

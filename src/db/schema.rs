@@ -418,3 +418,29 @@ diesel::table! {
         paid_at -> BigInt,
     }
 }
+
+diesel::table! {
+    enrollment_totals (campaign_id, model, enrollment_id) {
+        campaign_id -> Text,
+        model -> Text,
+        enrollment_id -> Text,
+        orders -> BigInt,
+        redemptions -> BigInt,
+        conversions_micros -> BigInt,
+        gross_micros -> BigInt,
+        refunded_micros -> BigInt,
+        self_gross_micros -> BigInt,
+        self_refunded_micros -> BigInt,
+    }
+}
+
+diesel::table! {
+    enrollment_click_totals (campaign_id, enrollment_id) {
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        clicks -> BigInt,
+        unique_clicks -> BigInt,
+        bot_clicks -> BigInt,
+        attributable_clicks -> BigInt,
+    }
+}

@@ -6,32 +6,57 @@
 //! shares are millionths and always sum to exactly one.
 
 use crate::domain::campaign::Model;
+use crate::domain::names::named_enum;
 
 pub const SHARE_ONE: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// Half-life of `time_decay`: a touch a week older than another weighs half as much.
 const HALF_LIFE_DAYS: f64 = 7.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Code,
-    Click,
+named_enum! {
+    /// How a touch reached an order: the discount code it carried, or a click it reported.
+    pub enum Via {
+        Code = "code",
+        Click = "click",
+    }
 }
 
-impl Via {
+/// The key a credit is stored and read under: as the order's campaigns decided it (each its
+/// own model), under one model (reports recompute under any), or the same under every key
+/// (a code that won, a single eligible touch), stored once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CreditKey {
+    AsDecided,
+    Model(Model),
+    Any,
+}
+
+impl CreditKey {
+    /// The key a report reads: the model asked for, or the credit as decided.
+    pub fn read(model: Option<Model>) -> Self {
+        model.map_or(Self::AsDecided, Self::Model)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Code => "code",
-            Self::Click => "click",
+            Self::AsDecided => "campaign",
+            Self::Model(m) => m.as_str(),
+            Self::Any => "*",
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "code" => Some(Self::Code),
-            "click" => Some(Self::Click),
-            _ => None,
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "campaign" => Some(Self::AsDecided),
+            "*" => Some(Self::Any),
+            other => Model::parse(other).map(Self::Model),
         }
+    }
+}
+
+impl std::fmt::Display for CreditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -1,42 +1,23 @@
 //! Campaign rules: slugs, statuses and their transitions, attribution settings, goals.
 
-use serde::{Deserialize, Serialize};
+use crate::domain::field::FieldError;
+use crate::domain::names::named_enum;
 
-use crate::error::FieldError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Draft,
-    Active,
-    Paused,
-    Ended,
+named_enum! {
+    /// Where a campaign is in its life.
+    pub enum CampaignStatus {
+        Draft = "draft",
+        Active = "active",
+        Paused = "paused",
+        Ended = "ended",
+    }
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Active => "active",
-            Self::Paused => "paused",
-            Self::Ended => "ended",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "draft" => Some(Self::Draft),
-            "active" => Some(Self::Active),
-            "paused" => Some(Self::Paused),
-            "ended" => Some(Self::Ended),
-            _ => None,
-        }
-    }
-
+impl CampaignStatus {
     /// Drafts start or are dropped; running campaigns pause, resume and end; an ended
     /// campaign stays ended (start a successor instead), and nothing returns to draft.
-    pub fn can_become(self, next: Status) -> bool {
-        use Status::*;
+    pub fn can_become(self, next: CampaignStatus) -> bool {
+        use CampaignStatus::*;
         self == next
             || matches!(
                 (self, next),
@@ -50,71 +31,32 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Model {
-    LastClick,
-    FirstClick,
-    Linear,
-    TimeDecay,
-    PositionBased,
-}
-
-impl Model {
-    pub const ALL: [Model; 5] = [
-        Model::LastClick,
-        Model::FirstClick,
-        Model::Linear,
-        Model::TimeDecay,
-        Model::PositionBased,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::LastClick => "last_click",
-            Self::FirstClick => "first_click",
-            Self::Linear => "linear",
-            Self::TimeDecay => "time_decay",
-            Self::PositionBased => "position_based",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "last_click" => Some(Self::LastClick),
-            "first_click" => Some(Self::FirstClick),
-            "linear" => Some(Self::Linear),
-            "time_decay" => Some(Self::TimeDecay),
-            "position_based" => Some(Self::PositionBased),
-            _ => None,
-        }
+named_enum! {
+    /// An influencer in a campaign: active, or pruned (its links still redirect, but
+    /// nothing it brings earns credit until it is reinstated).
+    pub enum EnrollmentStatus {
+        Active = "active",
+        Pruned = "pruned",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GoalMetric {
-    NetRevenue,
-    Conversions,
-    Clicks,
+named_enum! {
+    /// How an order's credit is split among its touches.
+    pub enum Model {
+        LastClick = "last_click",
+        FirstClick = "first_click",
+        Linear = "linear",
+        TimeDecay = "time_decay",
+        PositionBased = "position_based",
+    }
 }
 
-impl GoalMetric {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NetRevenue => "net_revenue",
-            Self::Conversions => "conversions",
-            Self::Clicks => "clicks",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "net_revenue" => Some(Self::NetRevenue),
-            "conversions" => Some(Self::Conversions),
-            "clicks" => Some(Self::Clicks),
-            _ => None,
-        }
+named_enum! {
+    /// What a goal counts.
+    pub enum GoalMetric {
+        NetRevenue = "net_revenue",
+        Conversions = "conversions",
+        Clicks = "clicks",
     }
 }
 
@@ -208,7 +150,7 @@ mod tests {
 
     #[test]
     fn transitions() {
-        use Status::*;
+        use CampaignStatus::*;
         assert!(Draft.can_become(Active));
         assert!(Active.can_become(Paused) && Paused.can_become(Active));
         assert!(!Ended.can_become(Active));
@@ -218,21 +160,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for m in [
-            Model::LastClick,
-            Model::FirstClick,
-            Model::Linear,
-            Model::TimeDecay,
-            Model::PositionBased,
-        ] {
-            assert_eq!(Model::parse(m.as_str()), Some(m));
+        for m in Model::ALL {
+            assert_eq!(Model::parse(m.as_str()), Some(*m));
         }
-        for g in [
-            GoalMetric::NetRevenue,
-            GoalMetric::Conversions,
-            GoalMetric::Clicks,
-        ] {
-            assert_eq!(GoalMetric::parse(g.as_str()), Some(g));
+        for g in GoalMetric::ALL {
+            assert_eq!(GoalMetric::parse(g.as_str()), Some(*g));
         }
     }
 }

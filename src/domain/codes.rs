@@ -1,6 +1,33 @@
 //! Link codes (short, URL-safe, unguessable) and discount codes (upper-case, readable).
 
-use crate::error::FieldError;
+use crate::domain::campaign::{CampaignStatus, EnrollmentStatus};
+use crate::domain::field::FieldError;
+use crate::domain::names::named_enum;
+
+named_enum! {
+    /// A tracking link: active, or paused (it still redirects, but its clicks earn nothing).
+    pub enum LinkStatus {
+        Active = "active",
+        Paused = "paused",
+    }
+}
+
+named_enum! {
+    /// A discount code's own switch (a pruned enrollment stops its codes whatever this says).
+    pub enum CodeStatus {
+        Active = "active",
+        Inactive = "inactive",
+    }
+}
+
+named_enum! {
+    /// What a discount code takes off: a percentage, or a fixed amount in the campaign's
+    /// currency.
+    pub enum DiscountType {
+        Percent = "percent",
+        Fixed = "fixed",
+    }
+}
 
 const LINK_ALPHABET: [char; 62] = [
     '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i',
@@ -69,34 +96,23 @@ pub fn parse_vanity_code(field: &str, raw: &str) -> Result<String, FieldError> {
     Ok(code.to_ascii_uppercase())
 }
 
-/// Why a discount code cannot be used now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unusable {
-    Unknown,
-    Inactive,
-    Expired,
-    Exhausted,
-    Pruned,
-}
-
-impl Unusable {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unknown => "unknown",
-            Self::Inactive => "inactive",
-            Self::Expired => "expired",
-            Self::Exhausted => "exhausted",
-            Self::Pruned => "pruned",
-        }
+named_enum! {
+    /// Why a discount code cannot be used now.
+    pub enum Unusable {
+        Unknown = "unknown",
+        Inactive = "inactive",
+        Expired = "expired",
+        Exhausted = "exhausted",
+        Pruned = "pruned",
     }
 }
 
 /// What decides whether a discount code is usable.
 #[derive(Debug, Clone, Copy)]
-pub struct CodeState<'a> {
-    pub code_status: &'a str,
-    pub enrollment_status: &'a str,
-    pub campaign_status: &'a str,
+pub struct CodeState {
+    pub code_status: CodeStatus,
+    pub enrollment_status: EnrollmentStatus,
+    pub campaign_status: CampaignStatus,
     pub expires_at: Option<i64>,
     pub max_redemptions: Option<i64>,
     pub redemptions: i64,
@@ -104,11 +120,11 @@ pub struct CodeState<'a> {
 
 /// A pruned enrollment outranks every other reason, so the storefront can tell the shopper
 /// the code ended rather than that it never existed.
-pub fn usable(state: CodeState<'_>, now_micros: i64) -> Result<(), Unusable> {
-    if state.enrollment_status == "pruned" {
+pub fn usable(state: CodeState, now_micros: i64) -> Result<(), Unusable> {
+    if state.enrollment_status == EnrollmentStatus::Pruned {
         return Err(Unusable::Pruned);
     }
-    if state.code_status != "active" || !matches!(state.campaign_status, "active") {
+    if state.code_status != CodeStatus::Active || state.campaign_status != CampaignStatus::Active {
         return Err(Unusable::Inactive);
     }
     if state.expires_at.is_some_and(|t| t <= now_micros) {
@@ -127,11 +143,11 @@ pub fn usable(state: CodeState<'_>, now_micros: i64) -> Result<(), Unusable> {
 mod usable_tests {
     use super::*;
 
-    fn state() -> CodeState<'static> {
+    fn state() -> CodeState {
         CodeState {
-            code_status: "active",
-            enrollment_status: "active",
-            campaign_status: "active",
+            code_status: CodeStatus::Active,
+            enrollment_status: EnrollmentStatus::Active,
+            campaign_status: CampaignStatus::Active,
             expires_at: None,
             max_redemptions: None,
             redemptions: 0,
@@ -144,8 +160,8 @@ mod usable_tests {
         assert_eq!(
             usable(
                 CodeState {
-                    enrollment_status: "pruned",
-                    code_status: "inactive",
+                    enrollment_status: EnrollmentStatus::Pruned,
+                    code_status: CodeStatus::Inactive,
                     ..state()
                 },
                 10
@@ -155,7 +171,7 @@ mod usable_tests {
         assert_eq!(
             usable(
                 CodeState {
-                    code_status: "inactive",
+                    code_status: CodeStatus::Inactive,
                     ..state()
                 },
                 10
@@ -165,7 +181,7 @@ mod usable_tests {
         assert_eq!(
             usable(
                 CodeState {
-                    campaign_status: "ended",
+                    campaign_status: CampaignStatus::Ended,
                     ..state()
                 },
                 10

@@ -1,4 +1,4 @@
-//! The metrics of an enrollment or a campaign, exactly as ../shared/design/api.md defines them,
+//! The metrics of an enrollment or a campaign, exactly as `docs/API.md` defines them,
 //! from summed counts and money. Money stays in integer micro-units until it is formatted;
 //! ratios are computed from the exact sums; any x/0 is `None` (`null` in JSON).
 
@@ -61,7 +61,7 @@ impl Sums {
 /// Commission on net revenue: `rate` (millionths) × net, rounded half away from zero to the
 /// currency's minor unit.
 pub fn commission(rate_millionths: i64, commissionable_micros: i64, currency: Currency) -> i64 {
-    let unit = crate::domain::orders::minor_unit_micros(currency) as i128;
+    let unit = currency.minor_unit_micros() as i128;
     let exact = i128::from(rate_millionths) * i128::from(commissionable_micros.max(0));
     let den = i128::from(MICROS) * unit;
     (((2 * exact + den) / (2 * den)) * unit) as i64
@@ -138,6 +138,33 @@ pub const LOWER_IS_BETTER: [&str; 8] = [
     "cpa",
     "cpm",
 ];
+
+/// Sorts rows by the metric `sort`, nulls last in either direction, ties by handle then id;
+/// `key` gives a row's metrics, handle and id.
+pub fn rank<T>(
+    rows: &mut [T],
+    key: impl Fn(&T) -> (&Metrics, &str, &str),
+    sort: &str,
+    descending: bool,
+) {
+    rows.sort_by(|a, b| {
+        let ((ma, ha, ia), (mb, hb, ib)) = (key(a), key(b));
+        let by_value = match (ma.sort_value(sort), mb.sort_value(sort)) {
+            (Some(a), Some(b)) => {
+                let o = a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal);
+                if descending {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        by_value.then_with(|| ha.cmp(hb)).then_with(|| ia.cmp(ib))
+    });
+}
 
 fn ratio(num: i64, den: i64) -> Option<f64> {
     (den != 0).then(|| round6(num as f64 / den as f64))

@@ -1,14 +1,25 @@
-//! Pure rules, no I/O: everything here is tested in place.
+//! Pure rules, no I/O: everything here is tested in place. Imports only `domain` (and std and
+//! crates); `tests/architecture.rs` checks it.
 
 pub mod attribution;
 pub mod campaign;
 pub mod codes;
+pub mod field;
+pub mod funnel;
+pub mod goals;
+pub mod ids;
+pub mod integrations;
+pub mod json;
 pub mod keys;
 pub mod metrics;
 pub mod money;
+pub mod names;
 pub mod orders;
 pub mod pruning;
 pub mod scope;
+pub mod series;
 pub mod text;
+pub mod time;
 pub mod traffic;
 pub mod urls;
+pub mod window;

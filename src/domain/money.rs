@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::error::FieldError;
+use crate::domain::field::FieldError;
 
 pub const MICROS: i64 = 1_000_000;
 /// The largest amount accepted anywhere: a trillion units, far beyond any real order, and far
@@ -32,6 +32,87 @@ impl Currency {
     /// Decimal places of the minor unit (2 for EUR, 0 for JPY).
     pub fn minor_digits(self) -> u32 {
         u32::from(self.0.exponent().unwrap_or(2))
+    }
+
+    /// Micro-units in one minor unit (10,000 for cents).
+    pub fn minor_unit_micros(self) -> i64 {
+        10_i64.pow(6 - self.minor_digits().min(6))
+    }
+}
+
+/// An exchange rate: units of the quote currency for one unit of the base. Kept as the
+/// normalised decimal text it was registered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rate {
+    value: Decimal,
+    text: String,
+}
+
+/// The largest rate accepted: beyond it a typo is likelier than a currency.
+pub const MAX_RATE: i64 = 1_000_000;
+
+impl Rate {
+    /// A rate as a brand registers it: greater than 0, at most [`MAX_RATE`], at most 12
+    /// decimals.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        match raw.trim().parse::<Decimal>() {
+            Ok(r) if r > Decimal::ZERO && r <= Decimal::from(MAX_RATE) && r.scale() <= 12 => {
+                Ok(Self::of(r.normalize()))
+            }
+            Ok(_) => Err(FieldError::new(
+                field,
+                format!("must be greater than 0 and at most {MAX_RATE}, with at most 12 decimals"),
+            )),
+            Err(_) => Err(FieldError::new(
+                field,
+                "must be a decimal such as \"1.0842\"",
+            )),
+        }
+    }
+
+    /// A stored rate; `None` when the text is not a positive decimal.
+    pub fn stored(text: String) -> Option<Self> {
+        let value = text
+            .parse::<Decimal>()
+            .ok()
+            .filter(|r| *r > Decimal::ZERO)?;
+        Some(Self { value, text })
+    }
+
+    fn of(value: Decimal) -> Self {
+        Self {
+            text: value.to_string(),
+            value,
+        }
+    }
+
+    pub fn value(&self) -> Decimal {
+        self.value
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The rate of the other direction.
+    pub fn inverse(&self) -> Self {
+        Self::of(Decimal::ONE / self.value)
+    }
+
+    /// `micros` converted at this rate into `to`, rounded half away from zero to its minor
+    /// unit; `None` when the result is too large.
+    pub fn convert(&self, micros: i64, to: Currency) -> Option<i64> {
+        use rust_decimal::prelude::ToPrimitive;
+        let unit = Decimal::from(to.minor_unit_micros());
+        Decimal::from(micros)
+            .checked_mul(self.value)
+            .and_then(|d| d.checked_div(unit))
+            .map(|d| {
+                d.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+            })
+            .and_then(|d| d.checked_mul(unit))
+            .and_then(|d| d.to_i64())
+            .filter(|m| m.abs() <= MAX_MICROS)
     }
 }
 

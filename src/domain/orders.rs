@@ -6,41 +6,31 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::domain::codes::normalize_discount_code;
+use crate::domain::field::FieldError;
+use crate::domain::ids::ClickId;
 use crate::domain::money::{self, Currency};
-use crate::error::FieldError;
+use crate::domain::names::named_enum;
 
 /// How far in the future an `occurred_at` may lie (clock skew between systems).
 const FUTURE_TOLERANCE_MICROS: i64 = 24 * 3_600 * 1_000_000;
 const MAX_CODES: usize = 20;
 const MAX_CLICKS: usize = 50;
 
-/// A decimal given as a string (`"129.90"`, exact) or a JSON number (`129.9`, read as
-/// written), as text for [`money::parse_amount`].
-pub fn decimal_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => Ok(s),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
-        _ => Err(serde::de::Error::custom(
-            "expected a decimal string such as \"129.90\"",
-        )),
-    }
-}
-
 /// An order as reported.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
     pub order_id: String,
-    #[serde(deserialize_with = "decimal_text")]
+    #[serde(deserialize_with = "crate::domain::json::decimal_text")]
     pub amount: String,
     pub currency: String,
-    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
+    #[serde(default, deserialize_with = "crate::domain::json::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub discount_codes: Vec<String>,
     #[serde(default)]
     pub click_ids: Vec<String>,
-    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
+    #[serde(default, deserialize_with = "crate::domain::json::non_null")]
     pub customer_ref: Option<String>,
 }
 
@@ -53,8 +43,8 @@ pub struct NewOrder {
     pub occurred_at: i64,
     /// Upper-case, without duplicates, in the order given.
     pub discount_codes: Vec<String>,
-    /// Canonical UUID text, without duplicates.
-    pub click_ids: Vec<String>,
+    /// Without duplicates, in the order given.
+    pub click_ids: Vec<ClickId>,
     pub customer_ref: Option<String>,
     pub fingerprint: String,
 }
@@ -75,7 +65,7 @@ pub fn parse_external_id(field: &str, raw: &str) -> Result<String, FieldError> {
 /// minor unit.
 pub fn parse_money(field: &str, raw: &str, currency: Currency) -> Result<i64, FieldError> {
     let micros = money::parse_amount(field, raw)?;
-    let unit = minor_unit_micros(currency);
+    let unit = currency.minor_unit_micros();
     if micros % unit != 0 {
         return Err(FieldError::new(
             field,
@@ -87,11 +77,6 @@ pub fn parse_money(field: &str, raw: &str, currency: Currency) -> Result<i64, Fi
         ));
     }
     Ok(micros)
-}
-
-/// Micro-units in one minor unit of the currency (10,000 for cents).
-pub fn minor_unit_micros(currency: Currency) -> i64 {
-    10_i64.pow(6 - currency.minor_digits().min(6))
 }
 
 /// Keeps the value of a successful check, records the error of a failed one.
@@ -165,16 +150,15 @@ impl OrderInput {
                 format!("at most {MAX_CLICKS} click ids"),
             ));
         }
-        let mut clicks: Vec<String> = Vec::new();
+        let mut clicks: Vec<ClickId> = Vec::new();
         for (i, c) in self.click_ids.iter().enumerate() {
-            match uuid::Uuid::parse_str(c.trim()) {
-                Ok(u) => {
-                    let id = u.hyphenated().to_string();
+            match ClickId::parse(c.trim()) {
+                Some(id) => {
                     if !clicks.contains(&id) {
                         clicks.push(id);
                     }
                 }
-                Err(_) => errors.push(FieldError::new(
+                None => errors.push(FieldError::new(
                     format!("click_ids[{i}]"),
                     "must be a click id (a UUID)",
                 )),
@@ -221,9 +205,9 @@ impl OrderInput {
 #[serde(deny_unknown_fields)]
 pub struct RefundInput {
     pub refund_id: String,
-    #[serde(deserialize_with = "decimal_text")]
+    #[serde(deserialize_with = "crate::domain::json::decimal_text")]
     pub amount: String,
-    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
+    #[serde(default, deserialize_with = "crate::domain::json::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
@@ -267,14 +251,28 @@ impl RefundInput {
     }
 }
 
-pub const EVENT_TYPES: [&str; 6] = [
-    "landing_view",
-    "lead",
-    "signup",
-    "trial",
-    "add_to_cart",
-    "checkout_started",
-];
+named_enum! {
+    /// A funnel step a storefront reports between the click and the order.
+    pub enum EventKind {
+        LandingView = "landing_view",
+        Lead = "lead",
+        Signup = "signup",
+        Trial = "trial",
+        AddToCart = "add_to_cart",
+        CheckoutStarted = "checkout_started",
+    }
+}
+
+named_enum! {
+    /// Where an order came from.
+    pub enum OrderSource {
+        Api = "api",
+        Shopify = "shopify",
+        WooCommerce = "woocommerce",
+        /// Seeded by `influtrack demo`.
+        Demo = "demo",
+    }
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -283,15 +281,15 @@ pub struct EventInput {
     #[serde(rename = "type")]
     pub kind: String,
     pub click_id: String,
-    #[serde(default, deserialize_with = "crate::api::extract::non_null")]
+    #[serde(default, deserialize_with = "crate::domain::json::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     pub external_id: String,
-    pub kind: &'static str,
-    pub click_id: String,
+    pub kind: EventKind,
+    pub click_id: ClickId,
     pub occurred_at: i64,
     pub fingerprint: String,
 }
@@ -300,20 +298,17 @@ impl EventInput {
     pub fn validate(self, now: i64) -> Result<NewEvent, Vec<FieldError>> {
         let mut errors = Vec::new();
         let external_id = keep(&mut errors, parse_external_id("event_id", &self.event_id));
-        let kind = EVENT_TYPES.iter().copied().find(|t| *t == self.kind);
+        let kind = EventKind::parse(&self.kind);
         if kind.is_none() {
             errors.push(FieldError::new(
                 "type",
-                format!("must be one of {}", EVENT_TYPES.join(", ")),
+                format!("must be one of {}", EventKind::NAMES.join(", ")),
             ));
         }
-        let click_id = match uuid::Uuid::parse_str(self.click_id.trim()) {
-            Ok(u) => Some(u.hyphenated().to_string()),
-            Err(_) => {
-                errors.push(FieldError::new("click_id", "must be a click id (a UUID)"));
-                None
-            }
-        };
+        let click_id = ClickId::parse(self.click_id.trim());
+        if click_id.is_none() {
+            errors.push(FieldError::new("click_id", "must be a click id (a UUID)"));
+        }
         let occurred_at = match self.occurred_at {
             None => Some(now),
             Some(t) if t.timestamp_micros() > now + FUTURE_TOLERANCE_MICROS => {
@@ -328,7 +323,7 @@ impl EventInput {
         let (external_id, kind, click_id) = (
             external_id.unwrap_or_default(),
             kind.expect("checked"),
-            click_id.unwrap_or_default(),
+            click_id.expect("checked"),
         );
         let canonical = serde_json::json!({
             "event_id": external_id,

@@ -12,6 +12,15 @@ use serde::Serialize;
 
 use crate::domain::metrics::{self, Metrics, Sums};
 use crate::domain::money::{self, Currency, MICROS};
+use crate::domain::names::named_enum;
+
+named_enum! {
+    /// What an entry of a campaign's prune log did.
+    pub enum PruneAction {
+        Prune = "prune",
+        Reinstate = "reinstate",
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rules {

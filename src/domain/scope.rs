@@ -1,34 +1,14 @@
 //! Key scopes and what each may do.
 
-use serde::{Deserialize, Serialize};
+use crate::domain::names::named_enum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    Admin,
-    Read,
-    Storefront,
-    Influencer,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Read => "read",
-            Self::Storefront => "storefront",
-            Self::Influencer => "influencer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "admin" => Some(Self::Admin),
-            "read" => Some(Self::Read),
-            "storefront" => Some(Self::Storefront),
-            "influencer" => Some(Self::Influencer),
-            _ => None,
-        }
+named_enum! {
+    /// What a brand's key may do.
+    pub enum Scope {
+        Admin = "admin",
+        Read = "read",
+        Storefront = "storefront",
+        Influencer = "influencer",
     }
 }
 
@@ -66,8 +46,8 @@ mod tests {
         assert!(Access::Read.allows(Read) && !Access::Read.allows(Storefront));
         assert!(Access::Storefront.allows(Storefront) && !Access::Storefront.allows(Read));
         assert!(!Access::Read.allows(Influencer));
-        for s in all {
-            assert_eq!(Scope::parse(s.as_str()), Some(s));
+        for s in Scope::ALL {
+            assert_eq!(Scope::parse(s.as_str()), Some(*s));
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Free-text fields: trimmed, non-empty, bounded, no control characters. The bound counts the
 //! characters as sent, surrounding spaces included (what openapi.yaml's `maxLength` says).
 
-use crate::error::FieldError;
+use crate::domain::field::FieldError;
 
 pub fn required(field: &str, value: &str, max_chars: usize) -> Result<String, FieldError> {
     let trimmed = value.trim();

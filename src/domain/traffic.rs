@@ -6,20 +6,15 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClickKind {
-    Human,
-    Bot,
-    Prefetch,
-}
+use crate::domain::names::named_enum;
 
-impl ClickKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Human => "human",
-            Self::Bot => "bot",
-            Self::Prefetch => "prefetch",
-        }
+named_enum! {
+    /// What made a request to a link: a person, a bot (crawlers, link previews), or a
+    /// browser's prefetch.
+    pub enum ClickKind {
+        Human = "human",
+        Bot = "bot",
+        Prefetch = "prefetch",
     }
 }
 

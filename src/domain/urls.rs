@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::error::FieldError;
+use crate::domain::field::FieldError;
 
 const MAX_URL_LEN: usize = 2048;
 

@@ -1,14 +1,19 @@
+//! Brands.
+
 use diesel::prelude::*;
 
 use crate::db::schema::brands;
+use crate::db::types::row;
 use crate::db::AnyConnection;
+use crate::domain::ids::BrandId;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = brands)]
-pub struct BrandRow {
-    pub id: String,
-    pub name: String,
-    pub created_at: i64,
+row! {
+    #[derive(Debug, Clone, Insertable)]
+    pub struct BrandRow in brands {
+        pub id: BrandId,
+        pub name: String,
+        pub created_at: i64,
+    }
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &BrandRow) -> QueryResult<()> {
@@ -18,7 +23,7 @@ pub fn insert(conn: &mut AnyConnection, row: &BrandRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
-pub fn find(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<BrandRow>> {
+pub fn find(conn: &mut AnyConnection, id: &BrandId) -> QueryResult<Option<BrandRow>> {
     brands::table
         .find(id)
         .select(BrandRow::as_select())

@@ -1,29 +1,36 @@
+//! Campaigns.
+
 use diesel::prelude::*;
 
 use crate::db::schema::campaigns;
-use crate::db::AnyConnection;
+use crate::db::types::row;
+use crate::db::{with_backend, AnyConnection};
+use crate::domain::campaign::{CampaignStatus, GoalMetric, Model};
+use crate::domain::ids::{BrandId, CampaignId};
+use crate::domain::money::Currency;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = campaigns)]
-pub struct CampaignRow {
-    pub id: String,
-    pub brand_id: String,
-    pub name: String,
-    pub slug: String,
-    pub destination_url: String,
-    pub currency: String,
-    pub budget_micros: Option<i64>,
-    pub starts_at: Option<i64>,
-    pub ends_at: Option<i64>,
-    pub status: String,
-    pub goal_metric: Option<String>,
-    pub goal_target_micros: Option<i64>,
-    pub attribution_model: String,
-    pub window_days: i32,
-    pub code_priority: bool,
-    pub holding_days: i32,
-    pub created_at: i64,
-    pub updated_at: i64,
+row! {
+    #[derive(Debug, Clone, Insertable)]
+    pub struct CampaignRow in campaigns {
+        pub id: CampaignId,
+        pub brand_id: BrandId,
+        pub name: String,
+        pub slug: String,
+        pub destination_url: String,
+        pub currency: Currency,
+        pub budget_micros: Option<i64>,
+        pub starts_at: Option<i64>,
+        pub ends_at: Option<i64>,
+        pub status: CampaignStatus,
+        pub goal_metric: Option<GoalMetric>,
+        pub goal_target_micros: Option<i64>,
+        pub attribution_model: Model,
+        pub window_days: i32,
+        pub code_priority: bool,
+        pub holding_days: i32,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
 }
 
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -35,10 +42,10 @@ pub struct CampaignUpdate {
     pub budget_micros: Option<Option<i64>>,
     pub starts_at: Option<Option<i64>>,
     pub ends_at: Option<Option<i64>>,
-    pub status: Option<String>,
-    pub goal_metric: Option<Option<String>>,
+    pub status: Option<CampaignStatus>,
+    pub goal_metric: Option<Option<GoalMetric>>,
     pub goal_target_micros: Option<Option<i64>>,
-    pub attribution_model: Option<String>,
+    pub attribution_model: Option<Model>,
     pub window_days: Option<i32>,
     pub code_priority: Option<bool>,
     pub holding_days: Option<i32>,
@@ -52,12 +59,13 @@ pub fn insert(conn: &mut AnyConnection, row: &CampaignRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// A campaign of the brand.
 pub fn find(
     conn: &mut AnyConnection,
-    brand_id: &str,
-    id: &str,
+    brand_id: &BrandId,
+    id: &CampaignId,
 ) -> QueryResult<Option<CampaignRow>> {
-    crate::with_backend!(conn, |c| campaigns::table
+    with_backend!(conn, |c| campaigns::table
         .filter(campaigns::id.eq(id))
         .filter(campaigns::brand_id.eq(brand_id))
         .select(CampaignRow::as_select())
@@ -65,15 +73,7 @@ pub fn find(
         .optional())
 }
 
-pub fn find_by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<CampaignRow>> {
-    campaigns::table
-        .find(id)
-        .select(CampaignRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn slug_taken(conn: &mut AnyConnection, brand_id: &str, slug: &str) -> QueryResult<bool> {
+pub fn slug_taken(conn: &mut AnyConnection, brand_id: &BrandId, slug: &str) -> QueryResult<bool> {
     let n: i64 = campaigns::table
         .filter(campaigns::brand_id.eq(brand_id))
         .filter(campaigns::slug.eq(slug))
@@ -82,10 +82,11 @@ pub fn slug_taken(conn: &mut AnyConnection, brand_id: &str, slug: &str) -> Query
     Ok(n > 0)
 }
 
+/// A brand's campaigns in id (creation) order, after `after` when given.
 pub fn list(
     conn: &mut AnyConnection,
-    brand_id: &str,
-    status: Option<&str>,
+    brand_id: &BrandId,
+    status: Option<CampaignStatus>,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<CampaignRow>> {
@@ -96,7 +97,7 @@ pub fn list(
         .limit(limit)
         .into_boxed();
     if let Some(status) = status {
-        query = query.filter(campaigns::status.eq(status.to_string()));
+        query = query.filter(campaigns::status.eq(status));
     }
     if let Some(after) = after {
         query = query.filter(campaigns::id.gt(after.to_string()));
@@ -104,9 +105,33 @@ pub fn list(
     query.load(conn)
 }
 
-pub fn update(conn: &mut AnyConnection, id: &str, changes: &CampaignUpdate) -> QueryResult<()> {
+/// A brand's campaigns, the newest first.
+pub fn newest_first(conn: &mut AnyConnection, brand_id: &BrandId) -> QueryResult<Vec<CampaignRow>> {
+    campaigns::table
+        .filter(campaigns::brand_id.eq(brand_id))
+        .order(campaigns::created_at.desc())
+        .select(CampaignRow::as_select())
+        .load(conn)
+}
+
+pub fn update(
+    conn: &mut AnyConnection,
+    id: &CampaignId,
+    changes: &CampaignUpdate,
+) -> QueryResult<()> {
     diesel::update(campaigns::table.find(id))
         .set(changes)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn set_status(
+    conn: &mut AnyConnection,
+    id: &CampaignId,
+    status: CampaignStatus,
+) -> QueryResult<()> {
+    diesel::update(campaigns::table.find(id))
+        .set(campaigns::status.eq(status))
         .execute(conn)
         .map(|_| ())
 }

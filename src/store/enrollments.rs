@@ -1,24 +1,28 @@
-//! Enrollments with their links and discount codes.
+//! Enrollments: an influencer in a campaign, with its terms.
 
 use diesel::prelude::*;
 
-use crate::db::schema::{campaigns, discount_codes, enrollments, influencers, links};
-use crate::db::AnyConnection;
+use crate::db::schema::enrollments;
+use crate::db::types::row;
+use crate::db::{with_backend, AnyConnection};
+use crate::domain::campaign::{EnrollmentStatus, GoalMetric};
+use crate::domain::ids::{BrandId, CampaignId, EnrollmentId, InfluencerId};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = enrollments)]
-pub struct EnrollmentRow {
-    pub id: String,
-    pub brand_id: String,
-    pub campaign_id: String,
-    pub influencer_id: String,
-    pub status: String,
-    pub fee_micros: i64,
-    pub commission_rate_micros: i64,
-    pub goal_metric: Option<String>,
-    pub goal_target_micros: Option<i64>,
-    pub created_at: i64,
-    pub pruned_at: Option<i64>,
+row! {
+    #[derive(Debug, Clone, Insertable)]
+    pub struct EnrollmentRow in enrollments {
+        pub id: EnrollmentId,
+        pub brand_id: BrandId,
+        pub campaign_id: CampaignId,
+        pub influencer_id: InfluencerId,
+        pub status: EnrollmentStatus,
+        pub fee_micros: i64,
+        pub commission_rate_micros: i64,
+        pub goal_metric: Option<GoalMetric>,
+        pub goal_target_micros: Option<i64>,
+        pub created_at: i64,
+        pub pruned_at: Option<i64>,
+    }
 }
 
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -26,70 +30,8 @@ pub struct EnrollmentRow {
 pub struct EnrollmentUpdate {
     pub fee_micros: Option<i64>,
     pub commission_rate_micros: Option<i64>,
-    pub goal_metric: Option<Option<String>>,
+    pub goal_metric: Option<Option<GoalMetric>>,
     pub goal_target_micros: Option<Option<i64>>,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = links)]
-pub struct LinkRow {
-    pub id: String,
-    pub brand_id: String,
-    pub campaign_id: String,
-    pub enrollment_id: String,
-    pub influencer_id: String,
-    pub code: String,
-    pub label: Option<String>,
-    pub destination_url: Option<String>,
-    pub utm_source: Option<String>,
-    pub utm_medium: Option<String>,
-    pub utm_campaign: Option<String>,
-    pub utm_content: Option<String>,
-    pub utm_term: Option<String>,
-    pub status: String,
-    pub created_at: i64,
-}
-
-impl LinkRow {
-    /// The UTM values the link sets itself (the rest take their defaults).
-    pub fn utm_overrides(&self) -> crate::domain::urls::Utm {
-        crate::domain::urls::Utm {
-            source: self.utm_source.clone(),
-            medium: self.utm_medium.clone(),
-            campaign: self.utm_campaign.clone(),
-            content: self.utm_content.clone(),
-            term: self.utm_term.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = discount_codes)]
-pub struct CodeRow {
-    pub id: String,
-    pub brand_id: String,
-    pub campaign_id: String,
-    pub enrollment_id: String,
-    pub influencer_id: String,
-    pub code: String,
-    pub code_norm: String,
-    pub discount_type: String,
-    pub discount_value_micros: i64,
-    pub max_redemptions: Option<i64>,
-    pub redemptions: i64,
-    pub expires_at: Option<i64>,
-    pub status: String,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, Default, AsChangeset)]
-#[diesel(table_name = discount_codes)]
-pub struct CodeUpdate {
-    pub status: Option<String>,
-    pub max_redemptions: Option<Option<i64>>,
-    pub expires_at: Option<Option<i64>>,
-    pub discount_type: Option<String>,
-    pub discount_value_micros: Option<i64>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &EnrollmentRow) -> QueryResult<()> {
@@ -99,10 +41,11 @@ pub fn insert(conn: &mut AnyConnection, row: &EnrollmentRow) -> QueryResult<()> 
         .map(|_| ())
 }
 
+/// The enrollment of an influencer in a campaign.
 pub fn find(
     conn: &mut AnyConnection,
-    campaign_id: &str,
-    influencer_id: &str,
+    campaign_id: &CampaignId,
+    influencer_id: &InfluencerId,
 ) -> QueryResult<Option<EnrollmentRow>> {
     enrollments::table
         .filter(enrollments::campaign_id.eq(campaign_id))
@@ -112,10 +55,21 @@ pub fn find(
         .optional()
 }
 
-/// Every enrollment of a campaign (reports), in id order.
-pub fn list_all_for_campaign(
+pub fn find_by_id(
     conn: &mut AnyConnection,
-    campaign_id: &str,
+    id: &EnrollmentId,
+) -> QueryResult<Option<EnrollmentRow>> {
+    with_backend!(conn, |c| enrollments::table
+        .find(id)
+        .select(EnrollmentRow::as_select())
+        .first(c)
+        .optional())
+}
+
+/// Every enrollment of a campaign (reports), in id order.
+pub fn all_of_campaign(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
 ) -> QueryResult<Vec<EnrollmentRow>> {
     enrollments::table
         .filter(enrollments::campaign_id.eq(campaign_id))
@@ -124,9 +78,10 @@ pub fn list_all_for_campaign(
         .load(conn)
 }
 
-pub fn list_for_campaign(
+/// A page of a campaign's enrollments, in id order.
+pub fn page_of_campaign(
     conn: &mut AnyConnection,
-    campaign_id: &str,
+    campaign_id: &CampaignId,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<EnrollmentRow>> {
@@ -142,285 +97,59 @@ pub fn list_for_campaign(
     query.load(conn)
 }
 
-pub fn update(conn: &mut AnyConnection, id: &str, changes: &EnrollmentUpdate) -> QueryResult<()> {
+/// An influencer's enrollments in the brand's campaigns, in id order.
+pub fn of_influencer(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    influencer_id: &InfluencerId,
+) -> QueryResult<Vec<EnrollmentRow>> {
+    enrollments::table
+        .filter(enrollments::influencer_id.eq(influencer_id))
+        .filter(enrollments::brand_id.eq(brand_id))
+        .order(enrollments::id.asc())
+        .select(EnrollmentRow::as_select())
+        .load(conn)
+}
+
+pub fn update(
+    conn: &mut AnyConnection,
+    id: &EnrollmentId,
+    changes: &EnrollmentUpdate,
+) -> QueryResult<()> {
     diesel::update(enrollments::table.find(id))
         .set(changes)
         .execute(conn)
         .map(|_| ())
 }
 
-pub fn links_of(conn: &mut AnyConnection, enrollment_ids: &[String]) -> QueryResult<Vec<LinkRow>> {
-    links::table
-        .filter(links::enrollment_id.eq_any(enrollment_ids))
-        .order(links::id.asc())
-        .select(LinkRow::as_select())
-        .load(conn)
-}
-
-pub fn codes_of(conn: &mut AnyConnection, enrollment_ids: &[String]) -> QueryResult<Vec<CodeRow>> {
-    discount_codes::table
-        .filter(discount_codes::enrollment_id.eq_any(enrollment_ids))
-        .order(discount_codes::id.asc())
-        .select(CodeRow::as_select())
-        .load(conn)
-}
-
-fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
-/// Inserts a link, drawing a new code on the (rare) collision. Each attempt runs in a
-/// savepoint so that a collision does not abort an enclosing PostgreSQL transaction.
-pub fn insert_link(
+/// Moves an enrollment from `from` to `to`; `false` when it was not `from` (a concurrent change
+/// got there first). `pruned_at` is set when pruning and cleared when reinstating.
+pub fn change_status(
     conn: &mut AnyConnection,
-    row: &mut LinkRow,
-    new_code: impl Fn() -> String,
-) -> QueryResult<()> {
-    for _ in 0..8 {
-        let attempt = conn.transaction(|conn| {
-            diesel::insert_into(links::table)
-                .values(&*row)
-                .execute(conn)
-        });
-        match attempt {
-            Ok(_) => return Ok(()),
-            Err(e) if is_unique_violation(&e) => row.code = new_code(),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(diesel::result::Error::RollbackTransaction)
-}
-
-/// Inserts a discount code. A generated code that collides is drawn again; a chosen (vanity)
-/// code that collides is reported as `Ok(false)`.
-pub fn insert_code(
-    conn: &mut AnyConnection,
-    row: &mut CodeRow,
-    regenerate: Option<&dyn Fn() -> String>,
+    id: &EnrollmentId,
+    from: EnrollmentStatus,
+    to: EnrollmentStatus,
+    at: i64,
 ) -> QueryResult<bool> {
-    for _ in 0..8 {
-        let attempt = conn.transaction(|conn| {
-            diesel::insert_into(discount_codes::table)
-                .values(&*row)
-                .execute(conn)
-        });
-        match attempt {
-            Ok(_) => return Ok(true),
-            Err(e) if is_unique_violation(&e) => match regenerate {
-                Some(generate) => {
-                    row.code = generate();
-                    row.code_norm = row.code.clone();
-                }
-                None => return Ok(false),
-            },
-            Err(e) => return Err(e),
-        }
-    }
-    Err(diesel::result::Error::RollbackTransaction)
-}
-
-pub fn find_link_by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<LinkRow>> {
-    links::table
-        .filter(links::code.eq(code))
-        .select(LinkRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn find_link(
-    conn: &mut AnyConnection,
-    brand_id: &str,
-    id: &str,
-) -> QueryResult<Option<LinkRow>> {
-    links::table
-        .filter(links::id.eq(id))
-        .filter(links::brand_id.eq(brand_id))
-        .select(LinkRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn set_link_status(conn: &mut AnyConnection, id: &str, status: &str) -> QueryResult<()> {
-    diesel::update(links::table.find(id))
-        .set(links::status.eq(status))
-        .execute(conn)
-        .map(|_| ())
-}
-
-pub fn set_link_label(conn: &mut AnyConnection, id: &str, label: Option<&str>) -> QueryResult<()> {
-    diesel::update(links::table.find(id))
-        .set(links::label.eq(label))
-        .execute(conn)
-        .map(|_| ())
-}
-
-pub fn find_code(
-    conn: &mut AnyConnection,
-    brand_id: &str,
-    id: &str,
-) -> QueryResult<Option<CodeRow>> {
-    discount_codes::table
-        .filter(discount_codes::id.eq(id))
-        .filter(discount_codes::brand_id.eq(brand_id))
-        .select(CodeRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn find_code_by_text(
-    conn: &mut AnyConnection,
-    brand_id: &str,
-    code: &str,
-) -> QueryResult<Option<CodeRow>> {
-    crate::with_backend!(conn, |c| discount_codes::table
-        .filter(discount_codes::brand_id.eq(brand_id))
-        .filter(discount_codes::code_norm.eq(code))
-        .select(CodeRow::as_select())
-        .first(c)
-        .optional())
-}
-
-pub fn update_code(conn: &mut AnyConnection, id: &str, changes: &CodeUpdate) -> QueryResult<()> {
-    // An UPDATE without a column is an error in diesel; a PATCH with nothing to change is not.
-    let CodeUpdate {
-        status,
-        max_redemptions,
-        expires_at,
-        discount_type,
-        discount_value_micros,
-    } = changes;
-    if status.is_none()
-        && max_redemptions.is_none()
-        && expires_at.is_none()
-        && discount_type.is_none()
-        && discount_value_micros.is_none()
-    {
-        return Ok(());
-    }
-    diesel::update(discount_codes::table.find(id))
-        .set(changes)
-        .execute(conn)
-        .map(|_| ())
-}
-
-pub fn find_by_id(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<EnrollmentRow>> {
-    crate::with_backend!(conn, |c| enrollments::table
-        .find(id)
-        .select(EnrollmentRow::as_select())
-        .first(c)
-        .optional())
-}
-
-/// A link with what the redirect needs of its enrollment, campaign and influencer.
-#[derive(Debug, Clone)]
-pub struct RedirectTarget {
-    pub link: LinkRow,
-    pub enrollment_status: String,
-    pub campaign_status: String,
-    pub campaign_destination: String,
-    pub campaign_slug: String,
-    pub starts_at: Option<i64>,
-    pub ends_at: Option<i64>,
-    pub handle: String,
-}
-
-type TargetColumns = (
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    Option<i64>,
-    String,
-);
-
-/// One query: the link with that code, or (without a code) the newest `limit` links.
-pub fn redirect_targets(
-    conn: &mut AnyConnection,
-    code: Option<&str>,
-    limit: i64,
-) -> QueryResult<Vec<RedirectTarget>> {
-    let mut query = links::table
-        .inner_join(
-            enrollments::table
-                .inner_join(campaigns::table)
-                .inner_join(influencers::table),
-        )
-        .select((
-            LinkRow::as_select(),
-            (
-                enrollments::status,
-                campaigns::status,
-                campaigns::destination_url,
-                campaigns::slug,
-                campaigns::starts_at,
-                campaigns::ends_at,
-                influencers::handle,
-            ),
-        ))
-        .order(links::id.desc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(code) = code {
-        query = query.filter(links::code.eq(code.to_string()));
-    }
-    let rows: Vec<(LinkRow, TargetColumns)> = query.load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                link,
-                (
-                    enrollment_status,
-                    campaign_status,
-                    campaign_destination,
-                    campaign_slug,
-                    starts_at,
-                    ends_at,
-                    handle,
-                ),
-            )| {
-                RedirectTarget {
-                    link,
-                    enrollment_status,
-                    campaign_status,
-                    campaign_destination,
-                    campaign_slug,
-                    starts_at,
-                    ends_at,
-                    handle,
-                }
-            },
-        )
-        .collect())
-}
-
-/// Counts one use of a code (an order that reported it), unless its limit is reached
-/// meanwhile: `Ok(false)` then. One statement, so concurrent orders cannot overshoot.
-pub fn add_redemption(conn: &mut AnyConnection, code_id: &str) -> QueryResult<bool> {
-    if let AnyConnection::Sqlite(c) = conn {
-        // The same statement, prepared once (see `Fixed`).
-        return crate::db::Fixed {
-            sql: "UPDATE discount_codes SET redemptions = redemptions + 1 WHERE id = ? \
-                  AND (max_redemptions IS NULL OR redemptions < max_redemptions)",
-            binds: vec![crate::db::Bind::Text(code_id)],
-        }
-        .execute(c)
-        .map(|n| n == 1);
-    }
-    diesel::update(
-        discount_codes::table.find(code_id).filter(
-            discount_codes::max_redemptions
-                .is_null()
-                .or(discount_codes::redemptions
-                    .nullable()
-                    .lt(discount_codes::max_redemptions)),
-        ),
+    let pruned_at = (to == EnrollmentStatus::Pruned).then_some(at);
+    let n = diesel::update(
+        enrollments::table
+            .filter(enrollments::id.eq(id))
+            .filter(enrollments::status.eq(from)),
     )
-    .set(discount_codes::redemptions.eq(discount_codes::redemptions + 1))
-    .execute(conn)
-    .map(|n| n == 1)
+    .set((
+        enrollments::status.eq(to),
+        enrollments::pruned_at.eq(pruned_at),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Takes the enrollment's row lock (PostgreSQL; SQLite's write lock is already held), so that
+/// writers of one enrollment queue and each sees what the one before left.
+pub fn lock(conn: &mut AnyConnection, id: &EnrollmentId) -> QueryResult<()> {
+    diesel::update(enrollments::table.find(id))
+        .set(enrollments::status.eq(enrollments::status))
+        .execute(conn)
+        .map(|_| ())
 }

@@ -1,30 +1,34 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{influencer_platforms, influencer_tags, influencers};
-use crate::db::AnyConnection;
+use crate::db::types::row;
+use crate::db::{with_backend, AnyConnection};
+use crate::domain::ids::{BrandId, InfluencerId};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = influencers)]
-pub struct InfluencerRow {
-    pub id: String,
-    pub brand_id: String,
-    pub handle: String,
-    pub handle_norm: String,
-    pub display_name: String,
-    pub email: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub deleted_at: Option<i64>,
+row! {
+    #[derive(Debug, Clone, Insertable)]
+    pub struct InfluencerRow in influencers {
+        pub id: InfluencerId,
+        pub brand_id: BrandId,
+        pub handle: String,
+        pub handle_norm: String,
+        pub display_name: String,
+        pub email: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub deleted_at: Option<i64>,
+    }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = influencer_platforms)]
-pub struct PlatformRow {
-    pub influencer_id: String,
-    pub position: i32,
-    pub platform: String,
-    pub handle: String,
-    pub followers: Option<i64>,
+row! {
+    #[derive(Debug, Clone, Insertable)]
+    pub struct PlatformRow in influencer_platforms {
+        pub influencer_id: InfluencerId,
+        pub position: i32,
+        pub platform: String,
+        pub handle: String,
+        pub followers: Option<i64>,
+    }
 }
 
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -60,7 +64,7 @@ pub fn insert(
 /// Replaces the platforms and/or tags of an influencer (whichever is given).
 pub fn replace_details(
     conn: &mut AnyConnection,
-    id: &str,
+    id: &InfluencerId,
     platforms: Option<&[PlatformRow]>,
     tags: Option<&[String]>,
 ) -> QueryResult<()> {
@@ -93,8 +97,8 @@ pub fn replace_details(
 /// A live (not deleted) influencer of the brand.
 pub fn find_row(
     conn: &mut AnyConnection,
-    brand_id: &str,
-    id: &str,
+    brand_id: &BrandId,
+    id: &InfluencerId,
 ) -> QueryResult<Option<InfluencerRow>> {
     influencers::table
         .filter(influencers::id.eq(id))
@@ -105,11 +109,11 @@ pub fn find_row(
         .optional()
 }
 
-pub fn exists_in_brand(conn: &mut AnyConnection, brand_id: &str, id: &str) -> QueryResult<bool> {
-    Ok(find_row(conn, brand_id, id)?.is_some())
-}
-
-pub fn find(conn: &mut AnyConnection, brand_id: &str, id: &str) -> QueryResult<Option<Influencer>> {
+pub fn find(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    id: &InfluencerId,
+) -> QueryResult<Option<Influencer>> {
     match find_row(conn, brand_id, id)? {
         Some(row) => Ok(with_details(conn, vec![row])?.pop()),
         None => Ok(None),
@@ -139,7 +143,7 @@ fn like_pattern(text: &str) -> String {
 
 pub fn list(
     conn: &mut AnyConnection,
-    brand_id: &str,
+    brand_id: &BrandId,
     filter: &ListFilter,
     after: Option<&str>,
     limit: i64,
@@ -187,7 +191,7 @@ fn with_details(
     conn: &mut AnyConnection,
     rows: Vec<InfluencerRow>,
 ) -> QueryResult<Vec<Influencer>> {
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let ids: Vec<&InfluencerId> = rows.iter().map(|r| &r.id).collect();
     let platforms: Vec<PlatformRow> = influencer_platforms::table
         .filter(influencer_platforms::influencer_id.eq_any(&ids))
         .order((
@@ -196,7 +200,7 @@ fn with_details(
         ))
         .select(PlatformRow::as_select())
         .load(conn)?;
-    let tags: Vec<(String, String)> = influencer_tags::table
+    let tags: Vec<(InfluencerId, String)> = influencer_tags::table
         .filter(influencer_tags::influencer_id.eq_any(&ids))
         .order((influencer_tags::influencer_id, influencer_tags::tag))
         .select((influencer_tags::influencer_id, influencer_tags::tag))
@@ -219,26 +223,41 @@ fn with_details(
         .collect())
 }
 
-pub fn update(conn: &mut AnyConnection, id: &str, changes: &InfluencerUpdate) -> QueryResult<()> {
+pub fn update(
+    conn: &mut AnyConnection,
+    id: &InfluencerId,
+    changes: &InfluencerUpdate,
+) -> QueryResult<()> {
     diesel::update(influencers::table.find(id))
         .set(changes)
         .execute(conn)
         .map(|_| ())
 }
 
-pub fn soft_delete(conn: &mut AnyConnection, id: &str, at: i64) -> QueryResult<()> {
+pub fn soft_delete(conn: &mut AnyConnection, id: &InfluencerId, at: i64) -> QueryResult<()> {
     diesel::update(influencers::table.find(id))
         .set(influencers::deleted_at.eq(Some(at)))
         .execute(conn)
         .map(|_| ())
 }
 
+/// The handle of one influencer, deleted or not.
+pub fn handle(conn: &mut AnyConnection, id: &InfluencerId) -> QueryResult<String> {
+    Ok(handles(conn, std::slice::from_ref(id))?
+        .pop()
+        .map(|(_, h)| h)
+        .unwrap_or_default())
+}
+
 /// Handles of influencers by id, deleted ones included (history keeps its names).
-pub fn handles(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+pub fn handles(
+    conn: &mut AnyConnection,
+    ids: &[InfluencerId],
+) -> QueryResult<Vec<(InfluencerId, String)>> {
     // One id (most orders) as `=`: a statement diesel caches, where an IN list is prepared
     // afresh on SQLite every time.
     if let [id] = ids {
-        return crate::with_backend!(conn, |c| influencers::table
+        return with_backend!(conn, |c| influencers::table
             .filter(influencers::id.eq(id))
             .select((influencers::id, influencers::handle))
             .load(c));
@@ -252,9 +271,9 @@ pub fn handles(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<(Str
 /// How to recognise an influencer as a customer: the normalised handle and the e-mail.
 pub fn contact(
     conn: &mut AnyConnection,
-    id: &str,
+    id: &InfluencerId,
 ) -> QueryResult<Option<(String, Option<String>)>> {
-    crate::with_backend!(conn, |c| influencers::table
+    with_backend!(conn, |c| influencers::table
         .find(id)
         .select((influencers::handle_norm, influencers::email))
         .first(c)

@@ -1,20 +1,26 @@
+//! API keys (their hashes; never the keys).
+
 use diesel::prelude::*;
 
 use crate::db::schema::api_keys;
-use crate::db::AnyConnection;
+use crate::db::types::row;
+use crate::db::{with_backend, AnyConnection};
+use crate::domain::ids::{BrandId, InfluencerId, KeyId};
+use crate::domain::scope::Scope;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = api_keys)]
-pub struct KeyRow {
-    pub id: String,
-    pub brand_id: String,
-    pub lookup: String,
-    pub secret_hash: String,
-    pub scope: String,
-    pub name: String,
-    pub influencer_id: Option<String>,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+row! {
+    #[derive(Debug, Clone, Insertable)]
+    pub struct KeyRow in api_keys {
+        pub id: KeyId,
+        pub brand_id: BrandId,
+        pub lookup: String,
+        pub secret_hash: String,
+        pub scope: Scope,
+        pub name: String,
+        pub influencer_id: Option<InfluencerId>,
+        pub created_at: i64,
+        pub revoked_at: Option<i64>,
+    }
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &KeyRow) -> QueryResult<()> {
@@ -25,37 +31,32 @@ pub fn insert(conn: &mut AnyConnection, row: &KeyRow) -> QueryResult<()> {
 }
 
 pub fn find_by_lookup(conn: &mut AnyConnection, lookup: &str) -> QueryResult<Option<KeyRow>> {
-    crate::with_backend!(conn, |c| api_keys::table
+    with_backend!(conn, |c| api_keys::table
         .filter(api_keys::lookup.eq(lookup))
         .select(KeyRow::as_select())
         .first(c)
         .optional())
 }
 
-pub fn find_in_brand(
+/// A key by id; of `brand` only when given.
+pub fn find(
     conn: &mut AnyConnection,
-    brand_id: &str,
-    id: &str,
+    brand: Option<&BrandId>,
+    id: &KeyId,
 ) -> QueryResult<Option<KeyRow>> {
-    api_keys::table
+    let mut query = api_keys::table
         .filter(api_keys::id.eq(id))
-        .filter(api_keys::brand_id.eq(brand_id))
         .select(KeyRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn find(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<KeyRow>> {
-    api_keys::table
-        .find(id)
-        .select(KeyRow::as_select())
-        .first(conn)
-        .optional()
+        .into_boxed();
+    if let Some(brand) = brand {
+        query = query.filter(api_keys::brand_id.eq(brand));
+    }
+    query.first(conn).optional()
 }
 
 pub fn list_for_brand(
     conn: &mut AnyConnection,
-    brand_id: &str,
+    brand_id: &BrandId,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<KeyRow>> {
@@ -72,7 +73,7 @@ pub fn list_for_brand(
 }
 
 /// Marks the key revoked; revoking twice keeps the first time.
-pub fn revoke(conn: &mut AnyConnection, id: &str, at: i64) -> QueryResult<()> {
+pub fn revoke(conn: &mut AnyConnection, id: &KeyId, at: i64) -> QueryResult<()> {
     diesel::update(
         api_keys::table
             .filter(api_keys::id.eq(id))

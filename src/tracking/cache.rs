@@ -7,14 +7,16 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
+use crate::domain::ids::{BrandId, CampaignId, EnrollmentId, InfluencerId, LinkId};
+
 /// What the redirect needs to know about a link, loaded once per code.
 #[derive(Debug, Clone)]
 pub struct CachedLink {
-    pub link_id: String,
-    pub brand_id: String,
-    pub campaign_id: String,
-    pub enrollment_id: String,
-    pub influencer_id: String,
+    pub link_id: LinkId,
+    pub brand_id: BrandId,
+    pub campaign_id: CampaignId,
+    pub enrollment_id: EnrollmentId,
+    pub influencer_id: InfluencerId,
     /// Destination with UTM parameters; the click id is appended per click.
     pub tracking_url: String,
     /// Link active, enrollment active and campaign active: the rest is the date range.
@@ -133,22 +135,6 @@ impl LinkCache {
         self.negatives.store(0, Ordering::Relaxed);
     }
 
-    pub fn invalidate_campaign(&self, campaign_id: &str) {
-        self.invalidate(|l| l.campaign_id == campaign_id);
-    }
-
-    pub fn invalidate_enrollment(&self, enrollment_id: &str) {
-        self.invalidate(|l| l.enrollment_id == enrollment_id);
-    }
-
-    pub fn invalidate_link(&self, link_id: &str) {
-        self.invalidate(|l| l.link_id == link_id);
-    }
-
-    pub fn invalidate_influencer(&self, influencer_id: &str) {
-        self.invalidate(|l| l.influencer_id == influencer_id);
-    }
-
     pub fn len(&self) -> usize {
         self.slots.len()
     }
@@ -164,11 +150,11 @@ mod tests {
 
     fn link(id: &str, campaign: &str) -> Arc<CachedLink> {
         Arc::new(CachedLink {
-            link_id: id.into(),
-            brand_id: "b".into(),
-            campaign_id: campaign.into(),
-            enrollment_id: "e".into(),
-            influencer_id: "i".into(),
+            link_id: LinkId::stored(id.into()),
+            brand_id: BrandId::stored("b".into()),
+            campaign_id: CampaignId::stored(campaign.into()),
+            enrollment_id: EnrollmentId::stored("e".into()),
+            influencer_id: InfluencerId::stored("i".into()),
             tracking_url: "https://x.example/".into(),
             attributable_state: true,
             starts_at: Some(10),
@@ -185,7 +171,7 @@ mod tests {
         cache.insert_missing("zzz".into());
         assert!(matches!(cache.get("abc"), Lookup::Hit(_)));
         assert!(matches!(cache.get("zzz"), Lookup::KnownMissing));
-        cache.invalidate_campaign("c1");
+        cache.invalidate(|l| l.campaign_id == *"c1");
         assert!(matches!(cache.get("abc"), Lookup::Miss));
         assert!(matches!(cache.get("def"), Lookup::Hit(_)));
         assert!(matches!(cache.get("zzz"), Lookup::Miss));
@@ -215,10 +201,10 @@ mod tests {
         // The reload's answer replaces it; an invalidation still drops it at once.
         cache.insert("abc".into(), link("l1b", "c1"));
         match cache.get("abc") {
-            Lookup::Hit(l) => assert_eq!(l.link_id, "l1b"),
+            Lookup::Hit(l) => assert_eq!(l.link_id.as_str(), "l1b"),
             _ => panic!("the reloaded link is served"),
         }
-        cache.invalidate_campaign("c1");
+        cache.invalidate(|l| l.campaign_id == *"c1");
         assert!(matches!(cache.get("abc"), Lookup::Miss));
     }
 

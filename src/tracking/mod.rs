@@ -1,16 +1,16 @@
-//! The hot path: `GET /r/{code}` with its link cache and click writer.
+//! The click path below the application: the link cache, the agent classifier, the click
+//! writer (group commit) and the rollup thread. Imports `store`, `db` and `domain`; `core`
+//! drives it (see `core::redirect`).
 
 pub mod cache;
-pub mod redirect;
 pub mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::HeaderName;
-use ipnet::IpNet;
-
 use crate::db::AnyConnection;
+use crate::domain::campaign::{CampaignStatus, EnrollmentStatus};
+use crate::domain::codes::LinkStatus;
 use crate::domain::traffic::{AgentClass, Classifier, ClickKind};
 use crate::domain::urls;
 use crate::store;
@@ -24,17 +24,13 @@ pub struct Tracking {
     /// and real traffic repeats a few thousand agents.
     agents: dashmap::DashMap<String, (ClickKind, AgentClass)>,
     pub writer: ClickWriter,
-    pub classifier: Classifier,
-    pub trusted_proxies: Vec<IpNet>,
-    pub country_header: Option<HeaderName>,
+    classifier: Classifier,
 }
 
+const MAX_AGENTS: usize = 20_000;
+
 impl Tracking {
-    pub fn new(
-        writer: ClickWriter,
-        trusted_proxies: Vec<IpNet>,
-        country_header: Option<HeaderName>,
-    ) -> Self {
+    pub fn new(writer: ClickWriter) -> Self {
         // Exported from the start, so that dashboards see zeros rather than nothing.
         metrics::counter!("clicks_unrecorded_total").increment(0);
         metrics::gauge!("click_queue_depth").set(0.0);
@@ -43,15 +39,9 @@ impl Tracking {
             agents: dashmap::DashMap::new(),
             writer,
             classifier: Classifier::default(),
-            trusted_proxies,
-            country_header,
         }
     }
-}
 
-const MAX_AGENTS: usize = 20_000;
-
-impl Tracking {
     /// Classifies a request: prefetches by their header, the rest by user agent (cached).
     pub fn classify(
         &self,
@@ -84,7 +74,7 @@ impl Tracking {
 
 /// Loads what the redirect needs for a code; `None` when no link has it.
 pub fn load_link(conn: &mut AnyConnection, code: &str) -> diesel::QueryResult<Option<CachedLink>> {
-    Ok(store::enrollments::redirect_targets(conn, Some(code), 1)?
+    Ok(store::links::redirect_targets(conn, Some(code), 1)?
         .into_iter()
         .next()
         .map(cached))
@@ -93,7 +83,7 @@ pub fn load_link(conn: &mut AnyConnection, code: &str) -> diesel::QueryResult<Op
 /// Fills the cache with the newest links at start, so that the first click on each is as
 /// fast as the rest.
 pub fn warm(conn: &mut AnyConnection, cache: &LinkCache, limit: i64) -> diesel::QueryResult<usize> {
-    let targets = store::enrollments::redirect_targets(conn, None, limit)?;
+    let targets = store::links::redirect_targets(conn, None, limit)?;
     let n = targets.len();
     for target in targets {
         let code = target.link.code.clone();
@@ -102,7 +92,7 @@ pub fn warm(conn: &mut AnyConnection, cache: &LinkCache, limit: i64) -> diesel::
     Ok(n)
 }
 
-fn cached(t: store::enrollments::RedirectTarget) -> CachedLink {
+fn cached(t: store::links::RedirectTarget) -> CachedLink {
     let target = urls::link_target(
         t.link.destination_url.as_deref(),
         &t.campaign_destination,
@@ -112,9 +102,9 @@ fn cached(t: store::enrollments::RedirectTarget) -> CachedLink {
         t.link.label.as_deref(),
     );
     CachedLink {
-        attributable_state: t.link.status == "active"
-            && t.enrollment_status == "active"
-            && t.campaign_status == "active",
+        attributable_state: t.link.status == LinkStatus::Active
+            && t.enrollment_status == EnrollmentStatus::Active
+            && t.campaign_status == CampaignStatus::Active,
         link_id: t.link.id,
         brand_id: t.link.brand_id,
         campaign_id: t.link.campaign_id,

@@ -14,6 +14,8 @@ use diesel::connection::SimpleConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{self, AnyConnection, DatabaseUrl};
+use crate::domain::ids::ClickId;
+use crate::domain::time::utc_day;
 use crate::domain::traffic::{self, AgentClass, ClickKind};
 use crate::store::clicks::{self as store, NewClick};
 use crate::tracking::cache::CachedLink;
@@ -21,7 +23,7 @@ use crate::tracking::cache::CachedLink;
 /// A click waiting to be written. The address lives only in memory, only until its hash is
 /// taken.
 pub struct PendingClick {
-    pub id: String,
+    pub id: ClickId,
     pub link: Arc<CachedLink>,
     pub ts: i64,
     pub ip: Option<IpAddr>,
@@ -67,7 +69,7 @@ pub struct WriterSettings {
     /// How long a redirect waits for its batch to commit.
     pub commit_deadline: Duration,
     /// On a PostgreSQL server with autovacuum off, how often the rollup thread vacuums and
-    /// analyzes the tables that need it (`db::maintain_postgres`); zero: never.
+    /// analyzes the tables that need it (`db::postgres::maintain_postgres`); zero: never.
     pub pg_maintenance: Duration,
 }
 
@@ -243,14 +245,14 @@ fn roll_up(url: DatabaseUrl, maintenance: Duration, stop: std::sync::mpsc::Recei
         if let Some(AnyConnection::Sqlite(c)) = conn.as_mut() {
             // The click writer does not checkpoint (see `Worker::connection`): copy each
             // file's WAL back here, beside its writers, and let them rewind it
-            // (`db::checkpoint_wal`), each tick. Under a steady load the WAL then holds about
+            // (`db::sqlite::checkpoint_wal`), each tick. Under a steady load the WAL then holds about
             // a second of writes (the file is reused, up to `journal_size_limit`). Measured
             // against rewinding every 3 s (SQLite, 64 connections, 30 s): a rewind's pause
             // follows the frames written since the last one (mostly under 1 ms instead of
             // 10–35 ms), and p99 went from 23–38 ms to 5 ms.
-            for file in [db::WalFile::Clicks, db::WalFile::Main] {
+            for file in [db::sqlite::WalFile::Clicks, db::sqlite::WalFile::Main] {
                 let started = Instant::now();
-                match db::checkpoint_wal(c, file, WAL_CHECKPOINT_ROUNDS) {
+                match db::sqlite::checkpoint_wal(c, file, WAL_CHECKPOINT_ROUNDS) {
                     Ok(done) => {
                         metrics::histogram!("wal_checkpoint_seconds", "file" => file.label())
                             .record(started.elapsed().as_secs_f64());
@@ -279,7 +281,7 @@ fn maintain(
     }
     let needed = match *stand_in {
         Some(needed) => needed,
-        None => match db::autovacuum_on(c) {
+        None => match db::postgres::autovacuum_on(c) {
             Ok(on) => {
                 if !on {
                     tracing::warn!(
@@ -300,7 +302,7 @@ fn maintain(
         return true;
     }
     let started = Instant::now();
-    match db::maintain_postgres(c) {
+    match db::postgres::maintain_postgres(c) {
         Ok(tables) => {
             metrics::histogram!("pg_maintenance_seconds").record(started.elapsed().as_secs_f64());
             metrics::counter!("pg_tables_maintained_total").increment(tables.len() as u64);
@@ -331,7 +333,7 @@ fn due(last: &mut Option<Instant>, every: Duration) -> bool {
 fn fold_settled(c: &mut AnyConnection, before: i64, limit: i64) -> bool {
     loop {
         let started = Instant::now();
-        match store::fold(c, before, limit) {
+        match crate::store::rollups::fold(c, before, limit) {
             Ok(n) => {
                 metrics::histogram!("click_fold_seconds").record(started.elapsed().as_secs_f64());
                 if (n as i64) < limit {
@@ -451,11 +453,8 @@ impl Worker {
     ) -> Result<(), Box<dyn std::error::Error>> {
         let mut rows = Vec::with_capacity(batch.len());
         for (click, _) in batch {
-            let visitor_hash = traffic::visitor_hash(
-                self.salt(store::utc_day(click.ts))?,
-                click.ip,
-                &click.user_agent,
-            );
+            let visitor_hash =
+                traffic::visitor_hash(self.salt(utc_day(click.ts))?, click.ip, &click.user_agent);
             let link = &click.link;
             rows.push(NewClick {
                 id: &click.id,
@@ -466,7 +465,7 @@ impl Worker {
                 influencer_id: &link.influencer_id,
                 ts: click.ts,
                 visitor_hash,
-                kind: click.kind.as_str(),
+                kind: click.kind,
                 attributable: click.kind == ClickKind::Human && click.attributable,
                 referrer_host: click.referrer_host.as_deref(),
                 device: click.agent.device,
@@ -476,7 +475,7 @@ impl Worker {
             });
         }
         let conn = self.connection()?;
-        store::append_clicks(conn, &rows)?;
+        store::append(conn, &rows)?;
         Ok(())
     }
 }

@@ -217,8 +217,13 @@ async fn every_acknowledged_click_survives_kill_9() {
             .count()
             .get_result(&mut conn)
             .unwrap();
-        let days =
-            influtrack::store::clicks::daily_for_link(&mut conn, link, i32::MIN, i32::MAX).unwrap();
+        let days = influtrack::store::rollups::daily_for_link(
+            &mut conn,
+            &influtrack::domain::ids::LinkId::stored(link.clone()),
+            i32::MIN,
+            i32::MAX,
+        )
+        .unwrap();
         assert_eq!(
             days.iter().map(|d| d.clicks).sum::<i64>(),
             human,

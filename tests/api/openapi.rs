@@ -26,7 +26,7 @@ fn documented() -> BTreeSet<(String, String)> {
 
 #[test]
 fn every_route_is_documented_and_every_documented_route_exists() {
-    let served: BTreeSet<(String, String)> = influtrack::api::routes()
+    let served: BTreeSet<(String, String)> = influtrack::routes::routes()
         .endpoints()
         .into_iter()
         .map(|(m, p)| (m.to_string(), p.to_string()))

@@ -514,14 +514,14 @@ async fn folding_into_rollups_keeps_every_count_exact() {
     let future = chrono::Utc::now().timestamp_micros();
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     // In chunks of two clicks, then the rest: the counts never change.
-    let first = influtrack::store::clicks::fold(&mut conn, future, 2).unwrap();
+    let first = influtrack::store::rollups::fold(&mut conn, future, 2).unwrap();
     assert_eq!(first, 2);
     assert_eq!(counts(&stats(&app, &s).await), before);
-    while influtrack::store::clicks::fold(&mut conn, future, 2).unwrap() > 0 {}
+    while influtrack::store::rollups::fold(&mut conn, future, 2).unwrap() > 0 {}
     assert_eq!(counts(&stats(&app, &s).await), before);
     // Folding again finds nothing.
     assert_eq!(
-        influtrack::store::clicks::fold(&mut conn, future, 100).unwrap(),
+        influtrack::store::rollups::fold(&mut conn, future, 100).unwrap(),
         0
     );
 
@@ -531,7 +531,7 @@ async fn folding_into_rollups_keeps_every_count_exact() {
     click(&app, s.code(), &[("user-agent", CHROME)]).await;
     assert_eq!(counts(&stats(&app, &s).await), (7, 2, 1, 7));
     let future = chrono::Utc::now().timestamp_micros();
-    influtrack::store::clicks::fold(&mut conn, future, 100).unwrap();
+    influtrack::store::rollups::fold(&mut conn, future, 100).unwrap();
     assert_eq!(counts(&stats(&app, &s).await), (7, 2, 1, 7));
 }
 
@@ -556,7 +556,7 @@ async fn a_fold_that_loses_a_race_goes_on_until_nothing_is_left() {
             let link_id = s.link_id().to_string();
             std::thread::spawn(move || {
                 let mut conn = influtrack::db::open_connection(&url).unwrap();
-                while influtrack::store::clicks::fold(&mut conn, future, 3).unwrap() > 0 {}
+                while influtrack::store::rollups::fold(&mut conn, future, 3).unwrap() > 0 {}
                 // Done means done: every click is in the rollups the moment this one stops.
                 let per_day: Vec<i64> = link_daily::table
                     .filter(link_daily::link_id.eq(&link_id))
@@ -577,13 +577,22 @@ async fn a_fold_that_loses_a_race_goes_on_until_nothing_is_left() {
 /// statement (PostgreSQL): every row of an odd-sized batch lands once, with its own values.
 #[tokio::test]
 async fn a_batch_of_any_size_stores_every_click_once() {
-    use influtrack::store::clicks::{insert_clicks, NewClick};
+    use influtrack::domain::ids::{
+        BrandId, CampaignId, ClickId, EnrollmentId, InfluencerId, LinkId,
+    };
+    use influtrack::domain::traffic::ClickKind;
+    use influtrack::store::clicks::{append, NewClick};
     let app = spawn_app().await;
     let url = influtrack::db::DatabaseUrl::parse(&app.db.url()).unwrap();
     let mut conn = influtrack::db::open_connection(&url).unwrap();
-    let ids: Vec<String> = (0..64 + 2 * 8 + 3)
-        .map(|_| uuid::Uuid::now_v7().to_string())
-        .collect();
+    let ids: Vec<ClickId> = (0..64 + 2 * 8 + 3).map(|_| ClickId::new()).collect();
+    let (link, brand, campaign, enrollment, influencer) = (
+        LinkId::stored("l".into()),
+        BrandId::stored("b".into()),
+        CampaignId::stored("c".into()),
+        EnrollmentId::stored("e".into()),
+        InfluencerId::stored("i".into()),
+    );
     let hashes: Vec<String> = (0..ids.len()).map(|i| format!("{i:032x}")).collect();
     let rows: Vec<NewClick> = ids
         .iter()
@@ -591,14 +600,14 @@ async fn a_batch_of_any_size_stores_every_click_once() {
         .enumerate()
         .map(|(i, (id, hash))| NewClick {
             id,
-            link_id: "l",
-            brand_id: "b",
-            campaign_id: "c",
-            enrollment_id: "e",
-            influencer_id: "i",
+            link_id: &link,
+            brand_id: &brand,
+            campaign_id: &campaign,
+            enrollment_id: &enrollment,
+            influencer_id: &influencer,
             ts: i as i64,
             visitor_hash: hash.clone(),
-            kind: "human",
+            kind: ClickKind::Human,
             attributable: i % 2 == 0,
             referrer_host: (i % 3 == 0).then_some("example.com"),
             device: "mobile",
@@ -607,7 +616,7 @@ async fn a_batch_of_any_size_stores_every_click_once() {
             country: None,
         })
         .collect();
-    insert_clicks(&mut conn, &rows).unwrap();
+    append(&mut conn, &rows).unwrap();
     use diesel::prelude::*;
     use influtrack::db::schema::clicks;
     let stored: Vec<(String, i64, String, bool, Option<String>)> = clicks::table
@@ -626,7 +635,7 @@ async fn a_batch_of_any_size_stores_every_click_once() {
         assert_eq!(
             (id, ts, hash, attributable, referrer),
             (
-                ids[i].clone(),
+                ids[i].to_string(),
                 i as i64,
                 hashes[i].clone(),
                 i % 2 == 0,

@@ -603,11 +603,11 @@ async fn figures_do_not_change_when_clicks_are_folded_into_rollups() {
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     // Part of the clicks, then the rest.
     assert_eq!(
-        influtrack::store::clicks::fold(&mut conn, now, 3).unwrap(),
+        influtrack::store::rollups::fold(&mut conn, now, 3).unwrap(),
         3
     );
     assert_eq!(app.get(&board, &f.admin).await.json()["items"], before.0);
-    while influtrack::store::clicks::fold(&mut conn, now, 3).unwrap() > 0 {}
+    while influtrack::store::rollups::fold(&mut conn, now, 3).unwrap() > 0 {}
     assert_eq!(app.get(&board, &f.admin).await.json()["items"], before.0);
     assert_eq!(app.get(&series, &f.admin).await.json()["buckets"], before.1);
 }
@@ -855,7 +855,7 @@ async fn all_time_totals_equal_the_sum_of_every_day() {
     let mut conn = influtrack::db::open_connection(&url).unwrap();
     let now = chrono::Utc::now().timestamp_micros();
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    while influtrack::store::clicks::fold(&mut conn, now, 2).unwrap() > 0 {}
+    while influtrack::store::rollups::fold(&mut conn, now, 2).unwrap() > 0 {}
     for model in [
         "",
         "&model=last_click",

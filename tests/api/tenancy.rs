@@ -579,7 +579,7 @@ async fn every_route_keeps_brands_apart_and_scopes_to_what_api_md_allows() {
     let app = spawn_app().await;
     let a = world(&app, "alpha").await;
     let b = world(&app, "beta").await;
-    let served: Vec<(&str, &str)> = influtrack::api::routes()
+    let served: Vec<(&str, &str)> = influtrack::routes::routes()
         .endpoints()
         .into_iter()
         .map(|(m, p)| (m.as_str().to_string().leak() as &str, p))

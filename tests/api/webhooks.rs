@@ -93,7 +93,7 @@ fn the_fixture_signatures_match_ours() {
         ),
     ] {
         assert!(
-            influtrack::api::webhooks::verify_signature(
+            influtrack::domain::integrations::verify_signature(
                 SECRET.as_bytes(),
                 &fixture(file),
                 expected

@@ -1,10 +1,10 @@
 //! What every mapped webhook order must satisfy, whatever the platform.
 #![allow(dead_code)]
 
-use influtrack::api::webhooks::fuzzing;
 use influtrack::domain::codes::normalize_discount_code;
+use influtrack::domain::integrations::{self, MappedRefund, PayloadError};
 use influtrack::domain::money::{Currency, MAX_MICROS};
-use influtrack::domain::orders::{minor_unit_micros, NewOrder};
+use influtrack::domain::orders::NewOrder;
 
 /// A fixed "now" (2026-01-01T00:00:00Z), so that runs are reproducible.
 pub const NOW: i64 = 1_767_225_600_000_000;
@@ -13,7 +13,7 @@ pub const LATER: i64 = NOW + 365 * 24 * 3_600 * 1_000_000;
 const FUTURE_TOLERANCE_MICROS: i64 = 24 * 3_600 * 1_000_000;
 
 /// The brand's exchange rates, for the mapping: one for one (only the sign matters here).
-pub fn convert(micros: i64, _from: Currency, _to: Currency) -> influtrack::error::ApiResult<i64> {
+pub fn convert(micros: i64, _from: Currency, _to: Currency) -> Result<i64, PayloadError> {
     Ok(micros)
 }
 
@@ -26,7 +26,7 @@ pub fn check_order(order: &NewOrder, prefix: &str, now: i64) {
     );
     // Credited revenue is never negative, never beyond the limit, in whole minor units.
     assert!((0..=MAX_MICROS).contains(&order.amount_micros), "{order:?}");
-    assert_eq!(order.amount_micros % minor_unit_micros(order.currency), 0);
+    assert_eq!(order.amount_micros % order.currency.minor_unit_micros(), 0);
     assert!(
         order.occurred_at <= now + FUTURE_TOLERANCE_MICROS,
         "{order:?}"
@@ -41,7 +41,8 @@ pub fn check_order(order: &NewOrder, prefix: &str, now: i64) {
             "duplicate {code:?}"
         );
     }
-    check_click_ids(&order.click_ids);
+    let click_ids: Vec<String> = order.click_ids.iter().map(|c| c.to_string()).collect();
+    check_click_ids(&click_ids);
     // The customer's e-mail is only ever kept hashed.
     if let Some(r) = &order.customer_ref {
         assert_eq!(r.len(), 64, "{r:?}");
@@ -53,7 +54,7 @@ pub fn check_order(order: &NewOrder, prefix: &str, now: i64) {
 }
 
 /// Refunds are never negative (a negative refund would add revenue).
-pub fn check_refunds(refunds: &[fuzzing::MappedRefund], prefix: &str) {
+pub fn check_refunds(refunds: &[MappedRefund], prefix: &str) {
     for r in refunds {
         assert!(r.refund_id.starts_with(prefix), "{r:?}");
         assert!(r.amount_micros >= 0, "{r:?}");
@@ -73,7 +74,9 @@ pub fn check_click_ids(ids: &[String]) {
 /// Click ids found in any text (a landing URL, a note attribute, meta data).
 pub fn check_click_text(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        check_click_ids(&fuzzing::click_ids_in(text));
+        let mut ids = Vec::new();
+        integrations::click_ids_in(text, &mut ids);
+        check_click_ids(&ids);
     }
 }
 

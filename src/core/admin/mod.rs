@@ -1,0 +1,102 @@
+//! Administration: brands and their keys, influencers, campaigns, enrollments with their
+//! links and discount codes, posts, exchange rates and storefront secrets.
+
+pub mod brands;
+pub mod campaigns;
+pub mod codes;
+pub mod enrollments;
+pub mod fx;
+pub mod influencers;
+pub mod integrations;
+pub mod keys;
+pub mod links;
+pub mod posts;
+
+use crate::db::DbError;
+use crate::domain::field::FieldError;
+
+/// Why an administrative operation did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("validation failed")]
+    Invalid(Vec<FieldError>),
+    /// Missing, or another brand's (answered alike).
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(Conflict),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// What an administrative write collided with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    #[error("a campaign with this slug already exists in this brand")]
+    SlugTaken,
+    #[error("an influencer with this handle already exists in this brand")]
+    HandleTaken,
+    #[error("this influencer is already enrolled in this campaign")]
+    AlreadyEnrolled,
+    #[error("the campaign has ended")]
+    CampaignEnded,
+    #[error("the discount code {0} is already taken in this brand")]
+    CodeTaken(String),
+    #[error("the influencer was pruned from this campaign; reinstate the enrollment first")]
+    EnrollmentPruned,
+}
+
+impl From<diesel::result::Error> for AdminError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl From<Vec<FieldError>> for AdminError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Self::Invalid(errors)
+    }
+}
+
+impl From<FieldError> for AdminError {
+    fn from(error: FieldError) -> Self {
+        Self::Invalid(vec![error])
+    }
+}
+
+/// What every missing resource says.
+pub const NO_SUCH_RESOURCE: &str = "no such resource";
+
+impl AdminError {
+    pub fn not_found() -> Self {
+        Self::NotFound(NO_SUCH_RESOURCE)
+    }
+
+    /// A unique constraint that refused a write means `conflict`; anything else stays what
+    /// it is.
+    fn duplicate_is(conflict: Conflict) -> impl Fn(diesel::result::Error) -> Self {
+        move |e| {
+            if crate::db::is_duplicate(Some(&e)) {
+                Self::Conflict(conflict.clone())
+            } else {
+                e.into()
+            }
+        }
+    }
+}
+
+pub type AdminResult<T> = Result<T, AdminError>;
+
+/// A page of a list: at most `limit` items after the sort key `after`.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub limit: i64,
+    pub after: Option<String>,
+}
+
+impl Page {
+    /// One more row than the page holds, to know whether another page follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+}

@@ -1,0 +1,243 @@
+//! The application: what influtrack does, whoever asks (the API, the dashboard, the shell,
+//! the demo). Operations are functions of a connection, so that they compose in one
+//! transaction and run the same in the shell; [`Core`] runs them for the servers on the
+//! blocking pool.
+//!
+//! Families, each with its own error type mapped to an answer only at the edge:
+//! [`admin`] (brands, keys, campaigns, influencers, enrollments, links, codes, posts),
+//! [`ingest`] (orders, refunds, events, exchange rates, webhooks), [`reporting`]
+//! (leaderboard, report, time series, funnel), [`campaign_loop`] (prune, successor,
+//! payouts), [`auth`] and [`redirect`] (a click).
+//!
+//! Imports `domain`, `store`, `db` and `tracking`; never the edge (`tests/architecture.rs`).
+
+pub mod admin;
+pub mod auth;
+pub mod campaign_loop;
+pub mod ingest;
+pub mod redirect;
+pub mod reporting;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db::{Backend, DbPool};
+
+/// The connection operations take (the shell opens one; the servers take one from the pool),
+/// the orders' group commit, and a database operation that failed (every family's errors
+/// carry it).
+pub use crate::db::{AnyConnection, DbError, GroupCommit};
+use crate::domain::ids::{CampaignId, EnrollmentId, InfluencerId, LinkId};
+use crate::tracking::Tracking;
+
+/// Microseconds since the Unix epoch, the unit of every stored time.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// What a write changed that the redirect may have cached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Link(LinkId),
+    Enrollment(EnrollmentId),
+    Campaign(CampaignId),
+    /// The handle is every link's default `utm_source`.
+    Influencer(InfluencerId),
+    /// A new link: cached at once, so that its first click is as fast as the rest.
+    NewLink(String),
+}
+
+/// The answer of a write, with what it changed. Only [`Core::write`] takes the answer out,
+/// after applying the changes to the redirect cache: no caller can forget to.
+#[derive(Debug)]
+#[must_use]
+pub struct Written<T> {
+    value: T,
+    changed: Vec<Change>,
+}
+
+impl<T> Written<T> {
+    fn new(value: T, changed: Vec<Change>) -> Self {
+        Self { value, changed }
+    }
+
+    /// The answer where no redirect cache runs (the shell, the demo seeding a database).
+    pub fn offline(self) -> T {
+        self.value
+    }
+
+    /// What the write changed.
+    pub fn changes(&self) -> &[Change] {
+        &self.changed
+    }
+}
+
+/// The application as the servers run it: the pool, the redirect's shared state and the
+/// instance's settings.
+pub struct Core {
+    pool: DbPool,
+    backend: Backend,
+    /// Base of short links, without a trailing slash.
+    public_url: String,
+    /// SHA-256 of the operator token.
+    operator_hash: String,
+    /// The redirect's cache and click writer.
+    pub tracking: Arc<Tracking>,
+    /// Group commit of orders on SQLite.
+    writes: GroupCommit,
+}
+
+/// How an operation reaches the instance's settings (the same in the shell and the servers).
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub public_url: String,
+}
+
+impl Core {
+    pub fn new(
+        pool: DbPool,
+        backend: Backend,
+        public_url: String,
+        operator_hash: String,
+        tracking: Tracking,
+    ) -> Self {
+        Self {
+            pool,
+            backend,
+            public_url,
+            operator_hash,
+            tracking: Arc::new(tracking),
+            writes: GroupCommit::default(),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub fn instance(&self) -> Instance {
+        Instance {
+            public_url: self.public_url.clone(),
+        }
+    }
+
+    /// The orders' group commit (SQLite).
+    pub fn writes(&self) -> GroupCommit {
+        self.writes.clone()
+    }
+
+    /// Pool gauges for `/metrics`: (connections, idle, largest size).
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections, self.pool.max_size())
+    }
+
+    /// Runs an operation that only reads (or whose writes no cache holds) on the blocking
+    /// pool with a pooled connection.
+    pub async fn read<F, T, E>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        on_pool(self.pool.clone(), work).await
+    }
+
+    /// The pool, for work that outlives the request that started it.
+    pub(crate) fn pool(&self) -> DbPool {
+        self.pool.clone()
+    }
+
+    /// Runs a write, then applies what it changed to the redirect cache.
+    pub async fn write<F, T, E>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<Written<T>, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let written = self.read(work).await?;
+        self.apply(&written.changed).await;
+        Ok(written.value)
+    }
+
+    /// Drops what changed from the redirect cache now, and again a moment later: a redirect
+    /// that loaded a link just before the change committed may have put the old state back
+    /// meanwhile. New links are loaded into it.
+    async fn apply(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        forget(&self.tracking, changes);
+        for change in changes {
+            if let Change::NewLink(code) = change {
+                self.prime(code.clone()).await;
+            }
+        }
+        let later: Vec<Change> = changes
+            .iter()
+            .filter(|c| !matches!(c, Change::NewLink(_)))
+            .cloned()
+            .collect();
+        if later.is_empty() {
+            return;
+        }
+        let tracking = self.tracking.clone();
+        actix_web::rt::spawn(async move {
+            actix_web::rt::time::sleep(Duration::from_secs(1)).await;
+            forget(&tracking, &later);
+        });
+    }
+
+    /// Puts a new link in the redirect cache.
+    async fn prime(&self, code: String) {
+        let key = code.clone();
+        let loaded: Result<_, DbError> = self
+            .read(move |conn| Ok(crate::tracking::load_link(conn, &code)?))
+            .await;
+        // Not found or failed: the link is committed, and the next click loads it instead.
+        if let Ok(Some(link)) = loaded {
+            self.tracking.cache.insert(key, Arc::new(link));
+        }
+    }
+
+    /// Whether the database answers and every migration is applied.
+    pub async fn ready(&self) -> bool {
+        self.read(|conn| Ok::<_, DbError>(crate::db::is_ready(conn)))
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// Runs `work` on the blocking pool with a connection of `pool`.
+pub(crate) async fn on_pool<F, T, E>(pool: DbPool, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(DbError::from)?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| E::from(DbError::Aborted(e.to_string())))?
+}
+
+/// Drops what changed from the redirect cache.
+fn forget(tracking: &Tracking, changes: &[Change]) {
+    let cache = &tracking.cache;
+    for change in changes {
+        match change {
+            Change::Link(id) => cache.invalidate(|l| l.link_id == *id),
+            Change::Enrollment(id) => cache.invalidate(|l| l.enrollment_id == *id),
+            Change::Campaign(id) => cache.invalidate(|l| l.campaign_id == *id),
+            Change::Influencer(id) => cache.invalidate(|l| l.influencer_id == *id),
+            // A scan may have cached the code as missing: negatives go with any change.
+            Change::NewLink(_) => cache.invalidate(|_| false),
+        }
+    }
+}

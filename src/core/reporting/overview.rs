@@ -1,0 +1,171 @@
+//! What the dashboard shows at a glance: a brand's campaigns with their reports, and one
+//! campaign's report, leaderboard, credit under three models, last 30 days and funnel.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::core::now_micros;
+use crate::core::reporting::leaderboard::{rank, LeaderboardRow};
+use crate::core::reporting::report::{report, Report};
+use crate::core::reporting::{load_campaign, rows, Reader, ReportResult, Row};
+use crate::db::AnyConnection;
+use crate::domain::attribution::CreditKey;
+use crate::domain::campaign::Model;
+use crate::domain::ids::{CampaignId, EnrollmentId};
+use crate::domain::metrics::{self, Metrics};
+use crate::domain::orders::EventKind;
+use crate::domain::time::{utc_hour, MICROS_PER_DAY};
+use crate::domain::window::Window;
+use crate::store::campaigns::CampaignRow;
+use crate::store::enrollments::EnrollmentRow;
+use crate::store::{self};
+
+/// The brand's campaigns, newest first, each with its report (all time, as decided).
+pub fn brand(conn: &mut AnyConnection, reader: &Reader) -> ReportResult<Vec<Report>> {
+    let campaigns = store::campaigns::newest_first(conn, &reader.brand_id)?;
+    let mut out = Vec::with_capacity(campaigns.len());
+    for c in campaigns {
+        out.push(report(conn, reader, &c.id, None, Window::all())?);
+    }
+    Ok(out)
+}
+
+/// One campaign at a glance.
+pub struct CampaignOverview {
+    pub report: Report,
+    pub board: Vec<LeaderboardRow>,
+    /// Net revenue per enrollment under the first click, the last click and linear credit.
+    pub by_model: HashMap<Model, HashMap<EnrollmentId, String>>,
+    /// `(UTC day, clicks, net revenue in micro-units)` of the last 30 days.
+    pub series: Vec<(i64, i64, i64)>,
+    /// Clicks, landing views, leads/sign-ups/trials, add to cart, checkout, orders.
+    pub funnel: Vec<(String, f64)>,
+}
+
+/// The models the dashboard compares side by side.
+pub const COMPARED: [Model; 3] = [Model::FirstClick, Model::LastClick, Model::Linear];
+
+pub fn campaign(
+    conn: &mut AnyConnection,
+    reader: &Reader,
+    campaign_id: &CampaignId,
+    model: Option<Model>,
+    sort: &str,
+    descending: bool,
+) -> ReportResult<CampaignOverview> {
+    let window = Window::all();
+    let report = report(conn, reader, campaign_id, model, window)?;
+    let (campaign, enrollments) = load_campaign(conn, reader, campaign_id)?;
+    let rows = rows(conn, &campaign, enrollments.clone(), model, window)?;
+    let orders: i64 = rows.iter().map(|r| r.sums.orders).sum();
+    let clicks: i64 = rows.iter().map(|r| r.sums.clicks).sum();
+    let board = rank(with_metrics(&campaign, rows), sort, descending);
+    let mut by_model = HashMap::new();
+    for m in COMPARED {
+        let rows = rows_under(conn, &campaign, &enrollments, m)?;
+        by_model.insert(
+            m,
+            rows.into_iter()
+                .map(|(r, metrics)| (r.enrollment.id, metrics.net_revenue))
+                .collect(),
+        );
+    }
+    let visible: HashSet<EnrollmentId> = enrollments.iter().map(|e| e.id.clone()).collect();
+    let series = last_30_days(conn, &campaign, &visible, model)?;
+    let funnel = funnel(conn, &campaign, &visible, clicks, orders)?;
+    Ok(CampaignOverview {
+        report,
+        board,
+        by_model,
+        series,
+        funnel,
+    })
+}
+
+fn with_metrics(campaign: &CampaignRow, rows: Vec<Row>) -> Vec<(Row, Metrics)> {
+    rows.into_iter()
+        .map(|r| {
+            let m = metrics::compute(&r.sums, campaign.currency);
+            (r, m)
+        })
+        .collect()
+}
+
+fn rows_under(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+    enrollments: &[EnrollmentRow],
+    model: Model,
+) -> ReportResult<Vec<(Row, Metrics)>> {
+    let rows = rows(
+        conn,
+        campaign,
+        enrollments.to_vec(),
+        Some(model),
+        Window::all(),
+    )?;
+    Ok(with_metrics(campaign, rows))
+}
+
+/// Clicks and net revenue per UTC day over the last 30 days.
+fn last_30_days(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+    visible: &HashSet<EnrollmentId>,
+    model: Option<Model>,
+) -> ReportResult<Vec<(i64, i64, i64)>> {
+    let now = now_micros();
+    let first_day = now / MICROS_PER_DAY - 29;
+    let mut series: Vec<(i64, i64, i64)> = (0..30).map(|i| (first_day + i, 0, 0)).collect();
+    let from_hour = utc_hour(first_day * MICROS_PER_DAY);
+    for h in store::rollups::hourly_clicks(conn, &campaign.id, from_hour, utc_hour(now))? {
+        if visible.contains(&h.enrollment_id) {
+            let d = i64::from(h.hour) / 24 - first_day;
+            if let Some(slot) = series.get_mut(d as usize) {
+                slot.1 += h.clicks;
+            }
+        }
+    }
+    for c in store::credits::between(
+        conn,
+        &campaign.id,
+        CreditKey::read(model),
+        first_day * MICROS_PER_DAY,
+        now + 1,
+    )? {
+        if visible.contains(&c.enrollment_id) {
+            let d = c.occurred_at / MICROS_PER_DAY - first_day;
+            if let Some(slot) = series.get_mut(d as usize) {
+                slot.2 += c.credited_micros - c.refunded_micros;
+            }
+        }
+    }
+    Ok(series)
+}
+
+/// The funnel's stages with the events of the enrollments the reader sees.
+fn funnel(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+    visible: &HashSet<EnrollmentId>,
+    clicks: i64,
+    orders: i64,
+) -> ReportResult<Vec<(String, f64)>> {
+    let mut kinds: HashMap<EventKind, i64> = HashMap::new();
+    for e in store::events::counts(conn, &campaign.id, i64::MIN / 2, i64::MAX / 2)? {
+        if visible.contains(&e.enrollment_id) {
+            *kinds.entry(e.kind).or_default() += e.n;
+        }
+    }
+    let count = |k: EventKind| *kinds.get(&k).unwrap_or(&0) as f64;
+    Ok(vec![
+        ("Clicks".to_string(), clicks as f64),
+        ("Landing views".to_string(), count(EventKind::LandingView)),
+        (
+            "Leads, sign-ups, trials".to_string(),
+            count(EventKind::Lead) + count(EventKind::Signup) + count(EventKind::Trial),
+        ),
+        ("Add to cart".to_string(), count(EventKind::AddToCart)),
+        ("Checkout".to_string(), count(EventKind::CheckoutStarted)),
+        ("Orders".to_string(), orders as f64),
+    ])
+}

@@ -1,0 +1,67 @@
+//! The funnel: clicks, the events storefronts report, orders.
+
+use serde::Serialize;
+
+use crate::domain::orders::EventKind;
+
+/// The stages in order: clicks, each event kind, orders.
+pub const STAGES: [&str; 8] = [
+    "clicks",
+    "landing_view",
+    "lead",
+    "signup",
+    "trial",
+    "add_to_cart",
+    "checkout_started",
+    "orders",
+];
+
+/// The stage an event counts in.
+pub fn stage_of(kind: EventKind) -> usize {
+    STAGES
+        .iter()
+        .position(|s| *s == kind.as_str())
+        .expect("every event kind is a stage")
+}
+
+#[derive(Debug, Default, Serialize, Clone)]
+pub struct Stage {
+    pub stage: &'static str,
+    pub count: f64,
+    /// This stage over the previous one (`null` when the previous is 0).
+    pub step_conversion: Option<f64>,
+}
+
+/// Counts per stage, with each step's conversion.
+pub fn stages(counts: &[f64; 8]) -> Vec<Stage> {
+    let mut out: Vec<Stage> = Vec::with_capacity(8);
+    for (i, name) in STAGES.iter().enumerate() {
+        let step = if i == 0 {
+            None
+        } else {
+            let prev = counts[i - 1];
+            (prev != 0.0).then(|| (counts[i] / prev * 1e6).round() / 1e6)
+        };
+        out.push(Stage {
+            stage: name,
+            count: counts[i],
+            step_conversion: step,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_kind_has_its_stage() {
+        for kind in EventKind::ALL {
+            assert_eq!(STAGES[stage_of(*kind)], kind.as_str());
+        }
+        let s = stages(&[10.0, 5.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0]);
+        assert_eq!(s[1].step_conversion, Some(0.5));
+        assert_eq!(s[3].step_conversion, None);
+    }
+}
