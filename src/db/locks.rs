@@ -7,6 +7,24 @@ use diesel::Connection;
 use crate::db::sql::Fixed;
 use crate::db::AnyConnection;
 
+/// One of a SQLite database's two files, each with its own WAL and its own writers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalFile {
+    /// Everything but the clicks: the API's writes and the rollup fold.
+    Main,
+    /// The clicks, written by the click writer alone.
+    Clicks,
+}
+
+impl WalFile {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Main => "main",
+            Self::Clicks => "clicks",
+        }
+    }
+}
+
 /// This process's SQLite writers of the main file queue here. `parking_lot`'s mutex with fair
 /// unlocking hands the lock to the longest waiter: `std`'s lets a thread that unlocks and
 /// locks again at once (a writer between batches) keep it, and starved the WAL checkpoint
@@ -20,10 +38,10 @@ static CLICK_WRITERS: parking_lot::Mutex<()> = parking_lot::const_mutex(());
 pub(crate) struct WriterTurn(Option<parking_lot::MutexGuard<'static, ()>>);
 
 impl WriterTurn {
-    pub(crate) fn wait(file: crate::db::sqlite::WalFile) -> Self {
+    pub(crate) fn wait(file: WalFile) -> Self {
         Self(Some(match file {
-            crate::db::sqlite::WalFile::Main => SQLITE_WRITERS.lock(),
-            crate::db::sqlite::WalFile::Clicks => CLICK_WRITERS.lock(),
+            WalFile::Main => SQLITE_WRITERS.lock(),
+            WalFile::Clicks => CLICK_WRITERS.lock(),
         }))
     }
 }
@@ -49,8 +67,7 @@ where
     // sleeps of up to 100 ms: queueing this process's writers on a mutex first hands the lock
     // over at once and in order. (Other processes still meet the busy handler. The click
     // writer writes another file, under its own lock: [`click_transaction`].)
-    let _turn = matches!(conn, AnyConnection::Sqlite(_))
-        .then(|| WriterTurn::wait(crate::db::sqlite::WalFile::Main));
+    let _turn = matches!(conn, AnyConnection::Sqlite(_)).then(|| WriterTurn::wait(WalFile::Main));
     locked_transaction(conn, work)
 }
 
@@ -63,8 +80,7 @@ where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let _turn = matches!(conn, AnyConnection::Sqlite(_))
-        .then(|| WriterTurn::wait(crate::db::sqlite::WalFile::Clicks));
+    let _turn = matches!(conn, AnyConnection::Sqlite(_)).then(|| WriterTurn::wait(WalFile::Clicks));
     conn.transaction(work)
 }
 
@@ -87,6 +103,9 @@ where
 
 /// A write statement that changes nothing: SQLite takes its write lock at the first one.
 pub const TAKE_WRITE_LOCK: &str = "UPDATE settings SET value = value WHERE 0";
+
+/// The constant statements of this module (see [`crate::db::sql::Fixed`]), run on SQLite only.
+pub const SQLITE_STATEMENTS: &[&str] = &[TAKE_WRITE_LOCK];
 
 /// Group commit for SQLite writes that come from many request threads at once (orders): a
 /// writer queues its work, then waits for the process's SQLite write lock; whoever gets the
@@ -178,7 +197,7 @@ impl GroupCommit {
             outcome: None,
             done,
         }));
-        let turn = WriterTurn::wait(crate::db::sqlite::WalFile::Main);
+        let turn = WriterTurn::wait(WalFile::Main);
         // A leader that ran this work sent its result before it let the lock go.
         if let Ok(outcome) = result.try_recv() {
             return outcome;

@@ -198,6 +198,3 @@ pub fn is_ready(conn: &mut AnyConnection) -> bool {
             .unwrap_or(false),
     }
 }
-
-/// The constant statements of this layer (see [`sql::Fixed`]).
-pub const STATEMENTS: &[&str] = &[locks::TAKE_WRITE_LOCK];

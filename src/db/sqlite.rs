@@ -5,6 +5,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::CustomizeConnection;
 use diesel::{Connection, SqliteConnection};
 
+pub use crate::db::locks::WalFile;
 use crate::db::locks::WriterTurn;
 use crate::db::{AnyConnection, DatabaseUrl};
 
@@ -176,28 +177,11 @@ pub fn checkpoint_wal(
     done
 }
 
-/// One of a SQLite database's two files, each with its own WAL and its own writers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WalFile {
-    /// Everything but the clicks: the API's writes and the rollup fold.
-    Main,
-    /// The clicks, written by the click writer alone.
-    Clicks,
-}
-
-impl WalFile {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Main => "main",
-            Self::Clicks => "clicks",
-        }
-    }
-
-    fn schema(self) -> &'static str {
-        match self {
-            Self::Main => "main",
-            Self::Clicks => CLICKS_SCHEMA,
-        }
+/// The schema name a file's pragmas address.
+fn schema(file: WalFile) -> &'static str {
+    match file {
+        WalFile::Main => "main",
+        WalFile::Clicks => CLICKS_SCHEMA,
     }
 }
 
@@ -209,7 +193,7 @@ fn passive_checkpoint(
     file: WalFile,
 ) -> diesel::QueryResult<WalCheckpoint> {
     diesel::RunQueryDsl::get_result(
-        diesel::sql_query(format!("PRAGMA {}.wal_checkpoint(PASSIVE)", file.schema())),
+        diesel::sql_query(format!("PRAGMA {}.wal_checkpoint(PASSIVE)", schema(file))),
         conn,
     )
 }

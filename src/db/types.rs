@@ -67,7 +67,7 @@ macro_rules! name_values {
                 self.as_str()
             }
             fn from_text(text: String) -> Result<Self, String> {
-                <$t>::parse(&text).ok_or_else(|| format!("{text:?} is not a {}", $what))
+                <$t>::parse(&text).ok_or_else(|| format!("{text:?} is not a valid {}", $what))
             }
         }
     )+};

@@ -20,26 +20,49 @@ pub mod prune_log;
 pub mod rollups;
 pub mod settings;
 
-/// Every statement the store writes as text, as each backend receives it (`?` on SQLite, `$n`
-/// on PostgreSQL): the constants and the multi-row writes for 1, 8 and 64 rows.
-pub fn statements() -> Vec<(String, String)> {
+/// A statement as each backend receives it (`?` on SQLite, `$n` on PostgreSQL); `None` where
+/// a backend never runs it.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub sqlite: Option<String>,
+    pub postgres: Option<String>,
+}
+
+/// Every statement the store writes as text: the constants and the multi-row writes for 1, 8
+/// and 64 rows (for the test that prepares them all on both backends).
+pub fn statements() -> Vec<Written> {
+    let both = |(sqlite, postgres): (String, String)| Written {
+        sqlite: Some(sqlite),
+        postgres: Some(postgres),
+    };
     let constants = [
-        crate::db::STATEMENTS,
         codes::STATEMENTS,
         credits::STATEMENTS,
         events::STATEMENTS,
         payouts::STATEMENTS,
         rollups::STATEMENTS,
     ];
-    let mut out: Vec<(String, String)> = constants
+    let mut out: Vec<Written> = constants
         .into_iter()
         .flatten()
-        .map(|sql| crate::db::sql::fixed_sql(sql))
+        .map(|sql| both(crate::db::sql::fixed_sql(sql)))
         .collect();
-    out.extend(rollups::write_statements());
-    out.extend(credits::write_statements());
+    out.extend(rollups::PG_STATEMENTS.iter().map(|sql| Written {
+        sqlite: None,
+        postgres: Some(crate::db::sql::fixed_sql(sql).1),
+    }));
+    out.extend(
+        crate::db::locks::SQLITE_STATEMENTS
+            .iter()
+            .map(|sql| Written {
+                sqlite: Some(crate::db::sql::fixed_sql(sql).0),
+                postgres: None,
+            }),
+    );
+    out.extend(rollups::write_statements().into_iter().map(both));
+    out.extend(credits::write_statements().into_iter().map(both));
     for rows in [1, 8, 64] {
-        out.push(crate::db::sql::rows_sql::<clicks::ClickColumns>(rows));
+        out.push(both(crate::db::sql::rows_sql::<clicks::ClickColumns>(rows)));
     }
     out
 }

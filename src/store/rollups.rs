@@ -595,7 +595,9 @@ const CLICK_SUMS_ALL: &str = concat!(
 const HOURLY_CLICKS: &str = "SELECT hour, enrollment_id, clicks FROM enrollment_hourly \
      WHERE campaign_id = ? AND hour BETWEEN ? AND ?";
 
-pub const STATEMENTS: &[&str] = &[FOLD_LOCK, CLICK_SUMS_DAYS, CLICK_SUMS_ALL, HOURLY_CLICKS];
+pub const STATEMENTS: &[&str] = &[CLICK_SUMS_DAYS, CLICK_SUMS_ALL, HOURLY_CLICKS];
+/// Run on PostgreSQL only.
+pub const PG_STATEMENTS: &[&str] = &[FOLD_LOCK];
 
 /// Days of a window that mean "all time" (whose sums the all-time totals answer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,5 +17,7 @@ mod ratelimit;
 mod redirect;
 mod reports;
 mod resources;
+mod sql;
+mod stored;
 mod tenancy;
 mod webhooks;

@@ -1,5 +1,5 @@
-//! Shopify and WooCommerce webhooks, with the public example payloads in tests/fixtures (copies of ../shared/fixtures)
-//! (changed at run time where a test needs its own codes, clicks or times).
+//! Shopify and WooCommerce webhooks, with the platforms' public example payloads in
+//! tests/fixtures (changed at run time where a test needs its own codes, clicks or times).
 
 use crate::helpers::*;
 use crate::orders::{click_id, shop, Shop};
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 const SECRET: &str = "test_secret";
 
 fn fixture(name: &str) -> Vec<u8> {
-    // Copies of ../shared/fixtures, byte for byte (the published signatures cover the bytes).
+    // The published examples, byte for byte (the published signatures cover the bytes).
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -437,4 +437,63 @@ async fn shopify_test_orders_are_skipped_and_customers_are_checked_by_email_hash
     let o = r.json();
     assert_eq!(o["status"], "attributed");
     assert_eq!(o["self_referral"], true);
+}
+
+/// A redelivery that changed what is credited (an edited order) keeps the first version and
+/// says so; the same order delivered many times at once (a platform's retries racing) is
+/// recorded once and never taken for an edit.
+#[tokio::test]
+async fn an_edited_order_keeps_its_first_version_and_racing_retries_are_no_edit() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({}), &["anna"]).await;
+    configure(&app, &s, "shopify").await;
+    let mut order: Value = serde_json::from_slice(&fixture("shopify_order.json")).unwrap();
+    order["refunds"] = json!([]);
+    order["id"] = json!(7001);
+    let body = serde_json::to_vec(&order).unwrap();
+    let deliveries = (0..8).map(|_| shopify(&app, &s, "orders", body.clone()));
+    let answers = futures::future::join_all(deliveries).await;
+    let created = answers.iter().filter(|r| r.status == 201).count();
+    assert_eq!(
+        created,
+        1,
+        "{:?}",
+        answers.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    for r in &answers {
+        assert!(
+            matches!(r.status, 200 | 201 | 409),
+            "{} {}",
+            r.status,
+            r.text
+        );
+        assert!(
+            !r.text.contains("ignored"),
+            "a race taken for an edit: {}",
+            r.text
+        );
+    }
+    let first = app
+        .get("/api/v1/orders/shopify:7001", &s.admin)
+        .await
+        .json();
+    assert_eq!(first["amount"], "597.00");
+
+    order["subtotal_price"] = json!("500.00");
+    let r = shopify(&app, &s, "orders", serde_json::to_vec(&order).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let answer = r.json();
+    assert_eq!(answer["status"], "ignored", "{answer}");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the first version is kept"),
+        "{answer}"
+    );
+    let after = app
+        .get("/api/v1/orders/shopify:7001", &s.admin)
+        .await
+        .json();
+    assert_eq!(after, first);
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::admin::campaigns::{goal_view, GoalInput, GoalView};
 use crate::core::admin::codes::{self, code_view, CodeTerms, CodeView, CreateCode, DiscountInput};
 use crate::core::admin::links::{self, link_view, CreateLink, LinkOwner, LinkView};
-use crate::core::admin::{AdminError, AdminResult, Conflict, Page};
+use crate::core::admin::{enrollment_at, AdminError, AdminResult, Conflict, Page};
 use crate::core::{now_micros, Change, Written};
 use crate::db::AnyConnection;
 use crate::domain::campaign::{CampaignStatus, EnrollmentStatus};
@@ -246,19 +246,6 @@ pub fn list(
     let campaign = campaign_of(conn, brand_id, campaign_id)?;
     let rows = store::page_of_campaign(conn, campaign_id, page.after.as_deref(), page.fetch())?;
     views(conn, public_url, &campaign, rows)
-}
-
-/// The enrollment named by a campaign and an influencer, with its campaign; 404 otherwise.
-pub fn enrollment_at(
-    conn: &mut AnyConnection,
-    brand_id: &BrandId,
-    campaign_id: &CampaignId,
-    influencer_id: &InfluencerId,
-) -> AdminResult<(CampaignRow, EnrollmentRow)> {
-    let campaign = campaign_of(conn, brand_id, campaign_id)?;
-    let enrollment =
-        store::find(conn, campaign_id, influencer_id)?.ok_or_else(AdminError::not_found)?;
-    Ok((campaign, enrollment))
 }
 
 pub fn get(

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::admin::enrollments::enrollment_at;
+use crate::core::admin::enrollment_at;
 use crate::core::admin::{AdminError, AdminResult, Page};
 use crate::core::{now_micros, Change, Written};
 use crate::db::AnyConnection;

@@ -12,8 +12,11 @@ pub mod keys;
 pub mod links;
 pub mod posts;
 
-use crate::db::DbError;
+use crate::db::{AnyConnection, DbError};
 use crate::domain::field::FieldError;
+use crate::domain::ids::{BrandId, CampaignId, InfluencerId};
+use crate::store::campaigns::CampaignRow;
+use crate::store::enrollments::EnrollmentRow;
 
 /// Why an administrative operation did nothing.
 #[derive(Debug, thiserror::Error)]
@@ -99,4 +102,18 @@ impl Page {
     pub fn fetch(&self) -> i64 {
         self.limit + 1
     }
+}
+
+/// The enrollment named by a campaign and an influencer, with its campaign; 404 otherwise.
+pub fn enrollment_at(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    campaign_id: &CampaignId,
+    influencer_id: &InfluencerId,
+) -> AdminResult<(CampaignRow, EnrollmentRow)> {
+    let campaign = crate::store::campaigns::find(conn, brand_id, campaign_id)?
+        .ok_or_else(AdminError::not_found)?;
+    let enrollment = crate::store::enrollments::find(conn, campaign_id, influencer_id)?
+        .ok_or_else(AdminError::not_found)?;
+    Ok((campaign, enrollment))
 }
