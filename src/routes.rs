@@ -6,7 +6,7 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route};
 
 use crate::api::{
-    brands, campaign_loop, campaigns, codes, enrollments, influencers, links, ops, orders,
+    brands, campaign_loop, campaigns, codes, docs, enrollments, influencers, links, ops, orders,
     redirect, reports, webhooks,
 };
 use crate::dashboard;
@@ -223,7 +223,10 @@ pub fn routes() -> RouteTable {
         "/api/v1/campaigns/{campaign_id}/successor",
         campaign_loop::successor,
     );
-    t.get("/t.js", ops::tracking_script);
+    t.get("/t.js", ops::tracking_script)
+        .get("/api/v1/openapi.yaml", docs::openapi_yaml)
+        .get("/api/v1/openapi.json", docs::openapi_json)
+        .get("/api/docs", docs::api_docs);
     t.get("/dashboard", dashboard::home)
         .get("/dashboard/app.css", dashboard::css)
         .get("/dashboard/app.js", dashboard::js)

@@ -152,26 +152,39 @@ impl SqlType {
 pub enum Conflict {
     /// A plain insert: a duplicate is an error.
     Fail,
-    /// Adds these columns of the new row to the stored one (rollups, counts).
-    Add {
-        key: &'static [&'static str],
-        add: &'static [&'static str],
-    },
+    /// A rollup: the new row's sums are added to the stored row with the same key.
+    Add { key: &'static [&'static str] },
 }
 
 /// The columns one statement writes to a table, in the order each row binds them, and what a
 /// conflict does: everything both dialects need to write many rows at once.
 pub trait Columns: 'static {
     const TABLE: &'static str;
+    /// Columns written as given.
     const COLUMNS: &'static [(&'static str, SqlType)];
+    /// Counts (`BIGINT`) bound after them, added to the stored row's on a conflict.
+    const SUMS: &'static [&'static str] = &[];
     const CONFLICT: Conflict;
+}
+
+/// Every column of `T` in bind order: its columns, then its sums.
+fn columns<T: Columns>() -> impl Iterator<Item = (&'static str, SqlType)> {
+    T::COLUMNS
+        .iter()
+        .copied()
+        .chain(T::SUMS.iter().map(|s| (*s, SqlType::BigInt)))
+}
+
+/// Values a row binds.
+pub fn width<T: Columns>() -> usize {
+    T::COLUMNS.len() + T::SUMS.len()
 }
 
 fn push_head<T: Columns, DB: diesel::backend::Backend>(out: &mut AstPass<'_, '_, DB>) {
     out.push_sql("INSERT INTO ");
     out.push_sql(T::TABLE);
     out.push_sql(" (");
-    for (i, (name, _)) in T::COLUMNS.iter().enumerate() {
+    for (i, (name, _)) in columns::<T>().enumerate() {
         if i > 0 {
             out.push_sql(", ");
         }
@@ -181,13 +194,13 @@ fn push_head<T: Columns, DB: diesel::backend::Backend>(out: &mut AstPass<'_, '_,
 }
 
 fn push_conflict<T: Columns, DB: diesel::backend::Backend>(out: &mut AstPass<'_, '_, DB>) {
-    let Conflict::Add { key, add } = T::CONFLICT else {
+    let Conflict::Add { key } = T::CONFLICT else {
         return;
     };
     out.push_sql(" ON CONFLICT (");
     out.push_sql(&key.join(", "));
     out.push_sql(") DO UPDATE SET ");
-    for (i, column) in add.iter().enumerate() {
+    for (i, column) in T::SUMS.iter().enumerate() {
         if i > 0 {
             out.push_sql(", ");
         }
@@ -215,7 +228,7 @@ struct SqliteRows<'a, T, const N: usize> {
 
 impl<T: Columns, const N: usize> QueryFragment<Sqlite> for SqliteRows<'_, T, N> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        let width = T::COLUMNS.len();
+        let width = width::<T>();
         if self.binds.len() != N * width {
             return Err(misuse("a row count that is not whole"));
         }
@@ -253,7 +266,7 @@ impl<T: Columns> QueryFragment<Pg> for PgRows<'_, T> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         push_head::<T, _>(&mut out);
         out.push_sql("SELECT * FROM unnest(");
-        for (i, ((_, ty), array)) in T::COLUMNS.iter().zip(&self.arrays).enumerate() {
+        for (i, ((_, ty), array)) in columns::<T>().zip(&self.arrays).enumerate() {
             if i > 0 {
                 out.push_sql(", ");
             }
@@ -286,7 +299,7 @@ pub const PG_ROWS: usize = 5_000;
 /// slower for the click rollups). PostgreSQL: one `unnest` statement per 5,000 rows, one round
 /// trip each.
 pub fn write_rows<T: Columns>(conn: &mut AnyConnection, binds: &[Bind<'_>]) -> QueryResult<()> {
-    let width = T::COLUMNS.len();
+    let width = width::<T>();
     if width == 0 || !binds.len().is_multiple_of(width) {
         return Err(misuse("a row count that is not whole"));
     }
@@ -297,7 +310,7 @@ pub fn write_rows<T: Columns>(conn: &mut AnyConnection, binds: &[Bind<'_>]) -> Q
 }
 
 fn sqlite_rows<T: Columns>(c: &mut SqliteConnection, binds: &[Bind<'_>]) -> QueryResult<()> {
-    let width = T::COLUMNS.len();
+    let width = width::<T>();
     let mut wide = binds.chunks_exact(64 * width);
     for chunk in wide.by_ref() {
         SqliteRows::<T, 64> {
@@ -325,13 +338,13 @@ fn sqlite_rows<T: Columns>(c: &mut SqliteConnection, binds: &[Bind<'_>]) -> Quer
 }
 
 fn pg_rows<T: Columns>(c: &mut PgConnection, binds: &[Bind<'_>]) -> QueryResult<()> {
-    let width = T::COLUMNS.len();
+    let width = width::<T>();
     for chunk in binds.chunks(PG_ROWS * width) {
         let rows = chunk.len() / width;
         let column = |j: usize| (0..rows).map(move |i| &chunk[i * width + j]);
         let mut arrays = Vec::with_capacity(width);
-        for (j, (_, ty)) in T::COLUMNS.iter().enumerate() {
-            arrays.push(array_of(*ty, column(j))?);
+        for (j, (_, ty)) in columns::<T>().enumerate() {
+            arrays.push(array_of(ty, column(j))?);
         }
         PgRows::<T> {
             arrays,
@@ -396,7 +409,7 @@ fn array_of<'a, 'b: 'a>(
 /// The SQL text `write_rows` sends for `T`: on SQLite for `rows` rows, on PostgreSQL for any
 /// number. For the test that prepares every statement on both backends.
 pub fn rows_sql<T: Columns>(rows: usize) -> (String, String) {
-    let width = T::COLUMNS.len();
+    let width = width::<T>();
     let sqlite_binds = vec![Bind::Int(0); rows * width];
     let sqlite = match rows {
         64 => sql_text::<Sqlite, _>(&SqliteRows::<T, 64> {

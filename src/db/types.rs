@@ -30,86 +30,6 @@ pub trait TextValue: Sized {
     fn from_text(text: String) -> Result<Self, String>;
 }
 
-macro_rules! id_values {
-    ($($t:ty),+ $(,)?) => {$(
-        impl TextValue for $t {
-            fn text(&self) -> &str {
-                self.as_str()
-            }
-            fn from_text(text: String) -> Result<Self, String> {
-                Ok(<$t>::stored(text))
-            }
-        }
-    )+};
-}
-
-id_values!(
-    BrandId,
-    KeyId,
-    InfluencerId,
-    CampaignId,
-    EnrollmentId,
-    LinkId,
-    CodeId,
-    ClickId,
-    OrderId,
-    RefundId,
-    EventId,
-    PostId,
-    PayoutId,
-    PruneLogId,
-);
-
-macro_rules! name_values {
-    ($($t:ty => $what:literal),+ $(,)?) => {$(
-        impl TextValue for $t {
-            fn text(&self) -> &str {
-                self.as_str()
-            }
-            fn from_text(text: String) -> Result<Self, String> {
-                <$t>::parse(&text).ok_or_else(|| format!("{text:?} is not a valid {}", $what))
-            }
-        }
-    )+};
-}
-
-name_values!(
-    CampaignStatus => "campaign status",
-    EnrollmentStatus => "enrollment status",
-    Model => "attribution model",
-    GoalMetric => "goal metric",
-    Scope => "key scope",
-    LinkStatus => "link status",
-    CodeStatus => "code status",
-    DiscountType => "discount type",
-    ClickKind => "click kind",
-    Via => "touch kind",
-    EventKind => "event type",
-    OrderSource => "order source",
-    PruneAction => "prune log action",
-    CreditKey => "credit key",
-    Platform => "platform",
-);
-
-impl TextValue for Rate {
-    fn text(&self) -> &str {
-        self.as_str()
-    }
-    fn from_text(text: String) -> Result<Self, String> {
-        let problem = format!("{text:?} is not a positive decimal");
-        Rate::stored(text).ok_or(problem)
-    }
-}
-
-impl TextValue for Currency {
-    fn text(&self) -> &str {
-        self.code()
-    }
-    fn from_text(text: String) -> Result<Self, String> {
-        Currency::parse("currency", &text).map_err(|_| format!("{text:?} is not a currency"))
-    }
-}
-
 /// Binds and reads a [`TextValue`] as text on every backend, and lets diesel's insert and
 /// update builders take it as a value of a text column.
 macro_rules! text_columns {
@@ -153,7 +73,22 @@ macro_rules! text_columns {
     )+};
 }
 
-text_columns!(
+macro_rules! id_values {
+    ($($t:ty),+ $(,)?) => {$(
+        impl TextValue for $t {
+            fn text(&self) -> &str {
+                self.as_str()
+            }
+            fn from_text(text: String) -> Result<Self, String> {
+                Ok(<$t>::stored(text))
+            }
+        }
+    )+
+    text_columns!($($t),+);
+    };
+}
+
+id_values!(
     BrandId,
     KeyId,
     InfluencerId,
@@ -168,24 +103,61 @@ text_columns!(
     PostId,
     PayoutId,
     PruneLogId,
-    CampaignStatus,
-    EnrollmentStatus,
-    Model,
-    GoalMetric,
-    Scope,
-    LinkStatus,
-    CodeStatus,
-    DiscountType,
-    ClickKind,
-    Via,
-    EventKind,
-    OrderSource,
-    PruneAction,
-    CreditKey,
-    Platform,
-    Currency,
-    Rate,
 );
+
+macro_rules! name_values {
+    ($($t:ty => $what:literal),+ $(,)?) => {$(
+        impl TextValue for $t {
+            fn text(&self) -> &str {
+                self.as_str()
+            }
+            fn from_text(text: String) -> Result<Self, String> {
+                <$t>::parse(&text).ok_or_else(|| format!("{text:?} is not a valid {}", $what))
+            }
+        }
+    )+
+    text_columns!($($t),+);
+    };
+}
+
+name_values!(
+    CampaignStatus => "campaign status",
+    EnrollmentStatus => "enrollment status",
+    Model => "attribution model",
+    GoalMetric => "goal metric",
+    Scope => "key scope",
+    LinkStatus => "link status",
+    CodeStatus => "code status",
+    DiscountType => "discount type",
+    ClickKind => "click kind",
+    Via => "touch kind",
+    EventKind => "event type",
+    OrderSource => "order source",
+    PruneAction => "prune log action",
+    CreditKey => "credit key",
+    Platform => "platform",
+);
+
+impl TextValue for Rate {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+    fn from_text(text: String) -> Result<Self, String> {
+        let problem = format!("{text:?} is not a positive decimal");
+        Rate::stored(text).ok_or(problem)
+    }
+}
+
+impl TextValue for Currency {
+    fn text(&self) -> &str {
+        self.code()
+    }
+    fn from_text(text: String) -> Result<Self, String> {
+        Currency::parse("currency", &text).map_err(|_| format!("{text:?} is not a currency"))
+    }
+}
+
+text_columns!(Currency, Rate);
 
 /// A column of a [`row!`]: read as its stored (raw) type, then checked.
 pub trait Stored: Sized {

@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{clicks, visitor_salts};
-use crate::db::sql::{write_rows, Bind, Columns, Conflict, SqlType, PG_ROWS};
+use crate::db::sql::{width, write_rows, Bind, Columns, Conflict, SqlType, PG_ROWS};
 use crate::db::types::row;
 use crate::db::{with_backend, AnyConnection};
 use crate::domain::ids::{BrandId, CampaignId, ClickId, EnrollmentId, InfluencerId, LinkId};
@@ -104,7 +104,7 @@ impl<'a> NewClick<'a> {
 /// own transaction, as atomic and as durable, and the batch costs one round trip instead of
 /// three (each redirect waits on its batch's commit).
 pub fn append(conn: &mut AnyConnection, rows: &[NewClick<'_>]) -> QueryResult<()> {
-    let mut binds = Vec::with_capacity(rows.len() * ClickColumns::COLUMNS.len());
+    let mut binds = Vec::with_capacity(rows.len() * width::<ClickColumns>());
     for row in rows {
         row.binds(&mut binds);
     }

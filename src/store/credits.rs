@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::db::schema::{campaigns, order_credits};
-use crate::db::sql::{write_rows, Bind, Columns, Conflict, Fixed, SqlType};
+use crate::db::sql::{width, write_rows, Bind, Columns, Conflict, Fixed, SqlType};
 use crate::db::types::row;
 use crate::db::{insert_rows, with_backend, AnyConnection};
 use crate::domain::attribution::CreditKey;
@@ -104,17 +104,10 @@ impl Columns for DailyColumns {
         ("model", SqlType::Text),
         ("day", SqlType::Int),
         ("enrollment_id", SqlType::Text),
-        ("orders", SqlType::BigInt),
-        ("redemptions", SqlType::BigInt),
-        ("conversions_micros", SqlType::BigInt),
-        ("gross_micros", SqlType::BigInt),
-        ("refunded_micros", SqlType::BigInt),
-        ("self_gross_micros", SqlType::BigInt),
-        ("self_refunded_micros", SqlType::BigInt),
     ];
+    const SUMS: &'static [&'static str] = ORDER_SUMS;
     const CONFLICT: Conflict = Conflict::Add {
         key: &["campaign_id", "model", "day", "enrollment_id"],
-        add: ORDER_SUMS,
     };
 }
 
@@ -127,17 +120,10 @@ impl Columns for TotalsColumns {
         ("campaign_id", SqlType::Text),
         ("model", SqlType::Text),
         ("enrollment_id", SqlType::Text),
-        ("orders", SqlType::BigInt),
-        ("redemptions", SqlType::BigInt),
-        ("conversions_micros", SqlType::BigInt),
-        ("gross_micros", SqlType::BigInt),
-        ("refunded_micros", SqlType::BigInt),
-        ("self_gross_micros", SqlType::BigInt),
-        ("self_refunded_micros", SqlType::BigInt),
     ];
+    const SUMS: &'static [&'static str] = ORDER_SUMS;
     const CONFLICT: Conflict = Conflict::Add {
         key: &["campaign_id", "model", "enrollment_id"],
-        add: ORDER_SUMS,
     };
 }
 
@@ -168,7 +154,7 @@ fn delta<'a>(
 
 /// Adds to the daily rollups and then the all-time ones, in key order.
 fn add_daily(conn: &mut AnyConnection, deltas: BTreeMap<DailyKey, DailyDelta>) -> QueryResult<()> {
-    let mut binds = Vec::with_capacity(deltas.len() * DailyColumns::COLUMNS.len());
+    let mut binds = Vec::with_capacity(deltas.len() * width::<DailyColumns>());
     let mut totals: BTreeMap<(&CampaignId, CreditKey, &EnrollmentId), DailyDelta> = BTreeMap::new();
     for ((campaign_id, key, day, enrollment_id), d) in &deltas {
         binds.extend([
@@ -184,7 +170,7 @@ fn add_daily(conn: &mut AnyConnection, deltas: BTreeMap<DailyKey, DailyDelta>) -
             .add(d);
     }
     write_rows::<DailyColumns>(conn, &binds)?;
-    let mut binds = Vec::with_capacity(totals.len() * TotalsColumns::COLUMNS.len());
+    let mut binds = Vec::with_capacity(totals.len() * width::<TotalsColumns>());
     for ((campaign_id, key, enrollment_id), t) in &totals {
         binds.extend([
             Bind::Text(campaign_id.as_str()),

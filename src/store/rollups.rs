@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 
 use crate::db::schema::{clicks, link_daily, link_day_visitors, settings};
-use crate::db::sql::{write_rows, Bind, Columns, Conflict, Fixed, SqlType};
+use crate::db::sql::{width, write_rows, Bind, Columns, Conflict, Fixed, SqlType};
 use crate::db::types::row;
 use crate::db::{with_backend, AnyConnection};
 use crate::domain::ids::{BrandId, CampaignId, ClickId, EnrollmentId, LinkId};
@@ -49,6 +49,14 @@ struct VisitorKey {
     visitor_hash: String,
 }
 
+/// The counts of both click rollups, added to on a conflict.
+const CLICK_COUNTS: &[&str] = &[
+    "clicks",
+    "unique_clicks",
+    "bot_clicks",
+    "attributable_clicks",
+];
+
 /// `link_daily`, added to.
 struct LinkDailyColumns;
 
@@ -60,19 +68,10 @@ impl Columns for LinkDailyColumns {
         ("brand_id", SqlType::Text),
         ("campaign_id", SqlType::Text),
         ("enrollment_id", SqlType::Text),
-        ("clicks", SqlType::BigInt),
-        ("unique_clicks", SqlType::BigInt),
-        ("bot_clicks", SqlType::BigInt),
-        ("attributable_clicks", SqlType::BigInt),
     ];
+    const SUMS: &'static [&'static str] = CLICK_COUNTS;
     const CONFLICT: Conflict = Conflict::Add {
         key: &["link_id", "day"],
-        add: &[
-            "clicks",
-            "unique_clicks",
-            "bot_clicks",
-            "attributable_clicks",
-        ],
     };
 }
 
@@ -84,19 +83,10 @@ impl Columns for ClickTotalsColumns {
     const COLUMNS: &'static [(&'static str, SqlType)] = &[
         ("campaign_id", SqlType::Text),
         ("enrollment_id", SqlType::Text),
-        ("clicks", SqlType::BigInt),
-        ("unique_clicks", SqlType::BigInt),
-        ("bot_clicks", SqlType::BigInt),
-        ("attributable_clicks", SqlType::BigInt),
     ];
+    const SUMS: &'static [&'static str] = CLICK_COUNTS;
     const CONFLICT: Conflict = Conflict::Add {
         key: &["campaign_id", "enrollment_id"],
-        add: &[
-            "clicks",
-            "unique_clicks",
-            "bot_clicks",
-            "attributable_clicks",
-        ],
     };
 }
 
@@ -109,11 +99,10 @@ impl Columns for HourlyColumns {
         ("campaign_id", SqlType::Text),
         ("hour", SqlType::Int),
         ("enrollment_id", SqlType::Text),
-        ("clicks", SqlType::BigInt),
     ];
+    const SUMS: &'static [&'static str] = &["clicks"];
     const CONFLICT: Conflict = Conflict::Add {
         key: &["campaign_id", "hour", "enrollment_id"],
-        add: &["clicks"],
     };
 }
 
@@ -375,7 +364,7 @@ fn insert_new_visitors(
 
 /// Adds counts to the daily link rows (in key order, so concurrent folds cannot deadlock).
 fn add_daily_rows(conn: &mut AnyConnection, rows: &[&DailyRow]) -> QueryResult<()> {
-    let mut binds = Vec::with_capacity(rows.len() * LinkDailyColumns::COLUMNS.len());
+    let mut binds = Vec::with_capacity(rows.len() * width::<LinkDailyColumns>());
     for r in rows {
         binds.extend([
             Bind::Text(r.link_id.as_str()),
@@ -404,7 +393,7 @@ fn add_click_totals(conn: &mut AnyConnection, rows: &[&DailyRow]) -> QueryResult
         t[2] += r.bot_clicks;
         t[3] += r.attributable_clicks;
     }
-    let mut binds = Vec::with_capacity(totals.len() * ClickTotalsColumns::COLUMNS.len());
+    let mut binds = Vec::with_capacity(totals.len() * width::<ClickTotalsColumns>());
     for ((campaign_id, enrollment_id), t) in &totals {
         binds.extend([
             Bind::Text(campaign_id.as_str()),
@@ -423,7 +412,7 @@ fn add_hourly(
     conn: &mut AnyConnection,
     hourly: &BTreeMap<(CampaignId, i32, EnrollmentId), i64>,
 ) -> QueryResult<()> {
-    let mut binds = Vec::with_capacity(hourly.len() * HourlyColumns::COLUMNS.len());
+    let mut binds = Vec::with_capacity(hourly.len() * width::<HourlyColumns>());
     for ((campaign_id, hour, enrollment_id), clicks) in hourly {
         binds.extend([
             Bind::Text(campaign_id.as_str()),

@@ -60,11 +60,13 @@ enum Class {
 
 fn classify(path: &str) -> Class {
     let dashboard_page = path.starts_with("/dashboard") && !path.starts_with("/dashboard/app.");
+    // The API's own description is as public and as static as the scripts.
+    let description = path.starts_with("/api/v1/openapi.") || path == "/api/docs";
     if path.starts_with("/api/v1/integrations/shopify/")
         || path.starts_with("/api/v1/integrations/woocommerce/")
     {
         Class::Webhook
-    } else if path.starts_with("/api/") || dashboard_page {
+    } else if (path.starts_with("/api/") && !description) || dashboard_page {
         Class::Api
     } else {
         Class::Exempt
@@ -214,6 +216,8 @@ mod tests {
         assert_eq!(classify("/metrics"), Class::Exempt);
         assert_eq!(classify("/t.js"), Class::Exempt);
         assert_eq!(classify("/dashboard/app.css"), Class::Exempt);
+        assert_eq!(classify("/api/v1/openapi.yaml"), Class::Exempt);
+        assert_eq!(classify("/api/docs"), Class::Exempt);
         assert_eq!(classify("/dashboard/login"), Class::Api);
         assert_eq!(classify("/api/v1/orders"), Class::Api);
         assert_eq!(classify("/api/v1/integrations/shopify"), Class::Api);

@@ -94,6 +94,9 @@ fn every_limited_operation_documents_429() {
         "/readyz",
         "/metrics",
         "/t.js",
+        "/api/v1/openapi.yaml",
+        "/api/v1/openapi.json",
+        "/api/docs",
         "/dashboard/app.css",
         "/dashboard/app.js",
     ];
@@ -121,4 +124,60 @@ fn every_limited_operation_documents_429() {
             }
         }
     }
+}
+
+/// The server serves the spec it implements, as written and as JSON, and a page of it that
+/// needs nothing from elsewhere (no script, no other host).
+#[tokio::test]
+async fn the_spec_is_served_and_rendered_without_anything_from_elsewhere() {
+    let app = crate::helpers::spawn_app().await;
+    let get = |path: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(format!("{}{path}", app.address))
+                .send()
+                .await
+                .unwrap();
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            (r.status().as_u16(), ct, r.text().await.unwrap())
+        }
+    };
+    let (status, ct, yaml) = get("/api/v1/openapi.yaml").await;
+    assert_eq!((status, ct.starts_with("application/yaml")), (200, true));
+    let file =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    assert_eq!(yaml, file);
+    let (status, _, json) = get("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let from_yaml: serde_json::Value = serde_yaml::from_str(&file).unwrap();
+    assert_eq!(json, from_yaml);
+    let (status, ct, page) = get("/api/docs").await;
+    assert_eq!((status, ct.starts_with("text/html")), (200, true));
+    assert!(!page.contains("<script"), "no script");
+    assert!(
+        !page.contains("http://") && !page.contains("https://cdn"),
+        "nothing from elsewhere"
+    );
+    for id in documented_ids() {
+        assert!(
+            page.contains(&format!("id=\"{id}\"")),
+            "{id} is not on the page"
+        );
+    }
+}
+
+fn documented_ids() -> Vec<String> {
+    let spec = spec();
+    let mut ids = Vec::new();
+    for (_, item) in spec["paths"].as_mapping().unwrap() {
+        for (_, op) in item.as_mapping().unwrap() {
+            if let Some(id) = op["operationId"].as_str() {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    ids
 }
