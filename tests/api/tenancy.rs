@@ -5,7 +5,7 @@
 //! - a key of another brand, aimed at this brand's ids (in the path, the query or the body),
 //!   gets exactly what a missing id gets (same status, same problem type), and its answer
 //!   carries none of this brand's ids;
-//! - each scope api.md allows gets past authorisation (a missing id is then a 404), and each
+//! - each scope docs/API.md allows gets past authorisation (a missing id is then a 404), and each
 //!   other scope is a 403; no key is a 401;
 //! - webhook paths signed with another brand's secret answer like an unknown brand;
 //! - nothing answers a 5xx.
@@ -65,7 +65,15 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
     };
     add("GET", "/r/{code}", case(Public, "", None));
     add("HEAD", "/r/{code}", case(Public, "", None));
-    for p in ["/healthz", "/readyz", "/metrics", "/t.js"] {
+    for p in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/t.js",
+        "/api/v1/openapi.yaml",
+        "/api/v1/openapi.json",
+        "/api/docs",
+    ] {
         add("GET", p, case(Public, "", None));
     }
     for p in [
