@@ -5,6 +5,7 @@
 # order is stored exactly once.
 #
 #   bash bench/orders/run.sh            # ORDERS=20000 CONNECTIONS=32
+#   BENCH_BIN=/path/to/bench_orders SKIP_BUILD=1 bash bench/orders/run.sh   # another build (A/B)
 #
 # Needs, for PostgreSQL, a server at $PG_ADMIN_URL (a superuser that may create a database).
 set -euo pipefail
@@ -15,8 +16,10 @@ CONNECTIONS=${CONNECTIONS:-32}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 DB=influtrack_bench_orders
 
-cargo build --release --quiet --example bench_orders
-BIN=target/release/examples/bench_orders
+if [ -z "${SKIP_BUILD:-}" ]; then
+    cargo build --release --quiet --example bench_orders
+fi
+BIN=${BENCH_BIN:-target/release/examples/bench_orders}
 
 echo "== SQLite (a fresh temporary file)"
 "$BIN" - "$ORDERS" "$CONNECTIONS"

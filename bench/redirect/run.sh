@@ -6,6 +6,7 @@
 #
 #   bash bench/redirect/run.sh            # DURATION=30s LINKS=10000 PREFILL=10000000
 #   BACKENDS=sqlite bash bench/redirect/run.sh   # one backend only (default: "sqlite postgres")
+#   INFLUTRACK_BIN=/path/to/influtrack SKIP_BUILD=1 bash bench/redirect/run.sh   # another build (A/B)
 #
 # Needs wrk (apt-get install wrk) and, for PostgreSQL, a server at $PG_ADMIN_URL.
 set -euo pipefail
@@ -22,8 +23,10 @@ TOKEN=bench-operator-token
 mkdir -p "$OUT"
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --quiet --bin influtrack --example bare_redirect --example seed_links
-BIN=target/release/influtrack
+if [ -z "${SKIP_BUILD:-}" ]; then
+    cargo build --release --quiet --bin influtrack --example bare_redirect --example seed_links
+fi
+BIN=${INFLUTRACK_BIN:-target/release/influtrack}
 
 wait_ready() {
     for _ in $(seq 1 300); do

@@ -8,6 +8,7 @@
 #
 #   bash bench/soak/run.sh            # SOAK_SECONDS=60
 #   KILLS=3 bash bench/soak/run.sh    # the crash run (bench/soak/crash.sh)
+#   INFLUTRACK_BIN=/path/to/influtrack SKIP_BUILD=1 bash bench/soak/run.sh   # another build (A/B)
 #
 # Needs, for PostgreSQL, a server at $PG_ADMIN_URL (a superuser that may create a database).
 # The servers' logs go to bench/out/soak/.
@@ -23,10 +24,13 @@ MODE=soak
 if [ "$KILLS" -gt 0 ]; then MODE=crash; fi
 mkdir -p "$OUT"
 
-cargo build --release --quiet --bin influtrack --example soak
+if [ -z "${SKIP_BUILD:-}" ]; then
+    cargo build --release --quiet --bin influtrack --example soak
+fi
+BIN=${INFLUTRACK_BIN:-target/release/influtrack}
 run() { # label database-url
     : > "$OUT/$MODE-$1.log"
-    target/release/examples/soak --bin target/release/influtrack --database "$2" \
+    target/release/examples/soak --bin "$BIN" --database "$2" \
         --seconds "$SOAK_SECONDS" --kills "$KILLS" --log "$OUT/$MODE-$1.log"
 }
 

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 
 use crate::db::schema::{influencer_platforms, influencer_tags, influencers};
@@ -243,29 +245,32 @@ pub fn soft_delete(conn: &mut AnyConnection, id: &InfluencerId, at: i64) -> Quer
 
 /// The handle of one influencer, deleted or not.
 pub fn handle(conn: &mut AnyConnection, id: &InfluencerId) -> QueryResult<String> {
-    Ok(handles(conn, std::slice::from_ref(id))?
-        .pop()
-        .map(|(_, h)| h)
-        .unwrap_or_default())
+    Ok(handles(conn, [id])?.remove(id).unwrap_or_default())
 }
 
-/// Handles of influencers by id, deleted ones included (history keeps its names).
-pub fn handles(
+/// Handles of influencers by id (repeats allowed), deleted ones included: history keeps its
+/// names.
+pub fn handles<'a>(
     conn: &mut AnyConnection,
-    ids: &[InfluencerId],
-) -> QueryResult<Vec<(InfluencerId, String)>> {
-    // One id (most orders) as `=`: a statement diesel caches, where an IN list is prepared
-    // afresh on SQLite every time.
-    if let [id] = ids {
-        return with_backend!(conn, |c| influencers::table
-            .filter(influencers::id.eq(id))
+    ids: impl IntoIterator<Item = &'a InfluencerId>,
+) -> QueryResult<HashMap<InfluencerId, String>> {
+    let mut ids: Vec<&InfluencerId> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: Vec<(InfluencerId, String)> = match ids.as_slice() {
+        [] => Vec::new(),
+        // One id (most orders) as `=`: a statement diesel caches, where an IN list is prepared
+        // afresh on SQLite every time.
+        [id] => with_backend!(conn, |c| influencers::table
+            .filter(influencers::id.eq(*id))
             .select((influencers::id, influencers::handle))
-            .load(c));
-    }
-    influencers::table
-        .filter(influencers::id.eq_any(ids))
-        .select((influencers::id, influencers::handle))
-        .load(conn)
+            .load(c))?,
+        _ => influencers::table
+            .filter(influencers::id.eq_any(ids))
+            .select((influencers::id, influencers::handle))
+            .load(conn)?,
+    };
+    Ok(rows.into_iter().collect())
 }
 
 /// How to recognise an influencer as a customer: the normalised handle and the e-mail.

@@ -305,9 +305,8 @@ pub fn lookup(conn: &mut AnyConnection, brand_id: &BrandId, raw: &str) -> AdminR
     let Some(campaign) = store::campaigns::find(conn, brand_id, &row.campaign_id)? else {
         return Ok(unknown);
     };
-    let handle = store::influencers::handles(conn, std::slice::from_ref(&row.influencer_id))?
-        .pop()
-        .map(|(_, h)| h);
+    let handle =
+        store::influencers::handles(conn, [&row.influencer_id])?.remove(&row.influencer_id);
     let verdict = codes::usable(
         CodeState {
             code_status: row.status,

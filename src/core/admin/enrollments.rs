@@ -44,19 +44,14 @@ pub fn views(
     rows: Vec<EnrollmentRow>,
 ) -> AdminResult<Vec<EnrollmentView>> {
     let ids: Vec<EnrollmentId> = rows.iter().map(|r| r.id.clone()).collect();
-    let influencer_ids: Vec<InfluencerId> = rows.iter().map(|r| r.influencer_id.clone()).collect();
-    let handles = stores::influencers::handles(conn, &influencer_ids)?;
+    let handles = stores::influencers::handles(conn, rows.iter().map(|r| &r.influencer_id))?;
     let mut all_links = stores::links::of_enrollments(conn, &ids)?;
     let mut all_codes = stores::codes::of_enrollments(conn, &ids)?;
     let currency = campaign.currency;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let handle = handles
-                .iter()
-                .find(|(id, _)| *id == row.influencer_id)
-                .map(|(_, h)| h.clone())
-                .unwrap_or_default();
+            let handle = handles.get(&row.influencer_id).cloned().unwrap_or_default();
             let (mine, rest): (Vec<_>, Vec<_>) =
                 all_links.drain(..).partition(|l| l.enrollment_id == row.id);
             all_links = rest;

@@ -2,8 +2,6 @@
 //! recorded; refunds after a payment clawed back from the balance. And the influencer's own
 //! view of what it earns.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::core::admin::enrollments::{self, EnrollmentView};
@@ -96,13 +94,7 @@ pub fn lines(
     let cutoff = now - i64::from(campaign.holding_days) * MICROS_PER_DAY;
     let earned = store::credits::earned(conn, &campaign.id, cutoff)?;
     let paid = store::payouts::paid(conn, &campaign.id)?;
-    let ids: Vec<InfluencerId> = enrollments
-        .iter()
-        .map(|e| e.influencer_id.clone())
-        .collect();
-    let handles: HashMap<InfluencerId, String> = store::influencers::handles(conn, &ids)?
-        .into_iter()
-        .collect();
+    let handles = store::influencers::handles(conn, enrollments.iter().map(|e| &e.influencer_id))?;
     Ok(enrollments
         .iter()
         .map(|e| {

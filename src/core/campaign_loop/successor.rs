@@ -208,10 +208,7 @@ fn plan(
         created_at: now,
         updated_at: now,
     };
-    let kept_ids: Vec<InfluencerId> = kept.iter().map(|e| e.influencer_id.clone()).collect();
-    let handles = store::influencers::handles(conn, &kept_ids)?
-        .into_iter()
-        .collect();
+    let handles = store::influencers::handles(conn, kept.iter().map(|e| &e.influencer_id))?;
     Ok(Plan {
         old,
         campaign,

@@ -577,16 +577,7 @@ fn order_view(
     touches: &[TouchRow],
     credits: &[AttributionRow],
 ) -> IngestResult<OrderView> {
-    let mut ids: Vec<InfluencerId> = touches.iter().map(|t| t.influencer_id.clone()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let handles: HashMap<InfluencerId, String> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        store::influencers::handles(conn, &ids)?
-            .into_iter()
-            .collect()
-    };
+    let handles = store::influencers::handles(conn, touches.iter().map(|t| &t.influencer_id))?;
     let handle = |id: &InfluencerId| handles.get(id).cloned().unwrap_or_default();
     let domain = domain_touches(touches);
     // The credits in attribution's order (oldest touch first), whether they were just decided

@@ -178,13 +178,7 @@ pub fn rows(
         e.1 += p.reach;
         e.2 += p.engagements();
     }
-    let ids: Vec<InfluencerId> = enrollments
-        .iter()
-        .map(|e| e.influencer_id.clone())
-        .collect();
-    let handles: HashMap<InfluencerId, String> = store::influencers::handles(conn, &ids)?
-        .into_iter()
-        .collect();
+    let handles = store::influencers::handles(conn, enrollments.iter().map(|e| &e.influencer_id))?;
     Ok(enrollments
         .into_iter()
         .map(|e| {
