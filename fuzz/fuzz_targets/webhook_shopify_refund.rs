@@ -4,7 +4,7 @@
 mod common;
 
 use common::{check_refunds, convert, wrapped};
-use influtrack::domain::integrations::{shopify, woocommerce};
+use influtrack::domain::integrations::shopify;
 use influtrack::domain::money::Currency;
 use libfuzzer_sys::fuzz_target;
 
