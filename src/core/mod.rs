@@ -227,17 +227,16 @@ where
     .map_err(|e| E::from(DbError::Aborted(e.to_string())))?
 }
 
-/// Drops what changed from the redirect cache.
+/// Drops what changed from the redirect cache, in one pass over it.
 fn forget(tracking: &Tracking, changes: &[Change]) {
-    let cache = &tracking.cache;
-    for change in changes {
-        match change {
-            Change::Link(id) => cache.invalidate(|l| l.link_id == *id),
-            Change::Enrollment(id) => cache.invalidate(|l| l.enrollment_id == *id),
-            Change::Campaign(id) => cache.invalidate(|l| l.campaign_id == *id),
-            Change::Influencer(id) => cache.invalidate(|l| l.influencer_id == *id),
-            // A scan may have cached the code as missing: negatives go with any change.
-            Change::NewLink(_) => cache.invalidate(|_| false),
-        }
-    }
+    // Negatives go with any change (a scan may have cached a new link's code as missing).
+    tracking.cache.invalidate(|l| {
+        changes.iter().any(|change| match change {
+            Change::Link(id) => l.link_id == *id,
+            Change::Enrollment(id) => l.enrollment_id == *id,
+            Change::Campaign(id) => l.campaign_id == *id,
+            Change::Influencer(id) => l.influencer_id == *id,
+            Change::NewLink(_) => false,
+        })
+    });
 }

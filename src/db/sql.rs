@@ -360,49 +360,37 @@ fn array_of<'a, 'b: 'a>(
     ty: SqlType,
     values: impl Iterator<Item = &'a Bind<'b>>,
 ) -> QueryResult<Bind<'b>> {
-    let wrong = || misuse("a value of another type than its column");
+    /// Every value as the column's type, or the misuse.
+    fn each<'a, 'b: 'a, T>(
+        values: impl Iterator<Item = &'a Bind<'b>>,
+        pick: impl Fn(&Bind<'b>) -> Option<T>,
+    ) -> QueryResult<Vec<T>> {
+        values
+            .map(|v| pick(v).ok_or_else(|| misuse("a value of another type than its column")))
+            .collect()
+    }
     Ok(match ty {
-        SqlType::Text => Bind::TextArray(
-            values
-                .map(|v| match v {
-                    Bind::Text(t) => Ok(*t),
-                    _ => Err(wrong()),
-                })
-                .collect::<QueryResult<_>>()?,
-        ),
-        SqlType::NullableText => Bind::NullableTextArray(
-            values
-                .map(|v| match v {
-                    Bind::NullableText(t) => Ok(*t),
-                    Bind::Text(t) => Ok(Some(*t)),
-                    _ => Err(wrong()),
-                })
-                .collect::<QueryResult<_>>()?,
-        ),
-        SqlType::Int => Bind::IntArray(
-            values
-                .map(|v| match v {
-                    Bind::Int(n) => Ok(*n),
-                    _ => Err(wrong()),
-                })
-                .collect::<QueryResult<_>>()?,
-        ),
-        SqlType::BigInt => Bind::BigIntArray(
-            values
-                .map(|v| match v {
-                    Bind::BigInt(n) => Ok(*n),
-                    _ => Err(wrong()),
-                })
-                .collect::<QueryResult<_>>()?,
-        ),
-        SqlType::Bool => Bind::BoolArray(
-            values
-                .map(|v| match v {
-                    Bind::Bool(b) => Ok(*b),
-                    _ => Err(wrong()),
-                })
-                .collect::<QueryResult<_>>()?,
-        ),
+        SqlType::Text => Bind::TextArray(each(values, |v| match v {
+            Bind::Text(t) => Some(*t),
+            _ => None,
+        })?),
+        SqlType::NullableText => Bind::NullableTextArray(each(values, |v| match v {
+            Bind::NullableText(t) => Some(*t),
+            Bind::Text(t) => Some(Some(*t)),
+            _ => None,
+        })?),
+        SqlType::Int => Bind::IntArray(each(values, |v| match v {
+            Bind::Int(n) => Some(*n),
+            _ => None,
+        })?),
+        SqlType::BigInt => Bind::BigIntArray(each(values, |v| match v {
+            Bind::BigInt(n) => Some(*n),
+            _ => None,
+        })?),
+        SqlType::Bool => Bind::BoolArray(each(values, |v| match v {
+            Bind::Bool(b) => Some(*b),
+            _ => None,
+        })?),
     })
 }
 
