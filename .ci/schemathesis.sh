@@ -103,13 +103,16 @@ start_server() { # $1 database URL, $2 log file
     local port
     port="$(free_port)"
     BASE_URL="http://127.0.0.1:$port"
-    # INFLUTRACK_RATE_LIMIT=0 switches the per-key rate limiter off: Schemathesis sends far
-    # more requests per key than a client would.
+    # The rate limits are off: Schemathesis sends far more requests per key, far more wrong
+    # keys and unknown links from one address than a client would.
     INFLUTRACK_DATABASE_URL="$1" \
         INFLUTRACK_BIND="127.0.0.1:$port" \
+        INFLUTRACK_METRICS_BIND="127.0.0.1:0" \
         INFLUTRACK_ADMIN_TOKEN="$OPERATOR_TOKEN" \
         INFLUTRACK_LOG=warn \
         INFLUTRACK_RATE_LIMIT=0 \
+        INFLUTRACK_AUTH_FAILURE_LIMIT=0 \
+        INFLUTRACK_UNKNOWN_LINK_RATE_LIMIT=0 \
         "$BIN" serve >"$2" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 100); do

@@ -83,6 +83,8 @@ impl Args {
 struct Server {
     child: Child,
     api: Api,
+    /// Base URL of its metrics listener.
+    metrics: String,
 }
 
 fn free_port() -> u16 {
@@ -95,6 +97,7 @@ fn free_port() -> u16 {
 impl Server {
     async fn start(args: &Args, database: &str) -> Server {
         let port = free_port();
+        let metrics_port = free_port();
         let (out, err) = match &args.log {
             Some(path) => {
                 let file = OpenOptions::new()
@@ -118,6 +121,7 @@ impl Server {
             // No per-key rate limit (where the server has one): the load is the point. A 429
             // is still handled: not acknowledged, sent again later.
             .env("INFLUTRACK_RATE_LIMIT", "0")
+            .env("INFLUTRACK_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
             .stdout(out)
             .stderr(err)
             .spawn()
@@ -125,6 +129,7 @@ impl Server {
         let mut server = Server {
             child,
             api: Api::new(format!("http://127.0.0.1:{port}"), args.connections()),
+            metrics: format!("http://127.0.0.1:{metrics_port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -825,9 +830,11 @@ fn verify(database: &str, brand_id: &str, ledger: &Ledger) -> Verified {
     }
 }
 
-/// Clicks the server redirected without recording them (its own count, from /metrics).
-async fn unrecorded_clicks(api: &Api) -> u64 {
-    let Ok(r) = api.http.get(format!("{}/metrics", api.base)).send().await else {
+/// Clicks the server redirected without recording them (its own count, from /metrics on the
+/// metrics listener).
+async fn unrecorded_clicks(server: &Server) -> u64 {
+    let url = format!("{}/metrics", server.metrics);
+    let Ok(r) = server.api.http.get(url).send().await else {
         return 0;
     };
     let text = r.text().await.unwrap_or_default();
@@ -949,7 +956,7 @@ async fn main() {
             *total += n;
         }
     }
-    let unrecorded = unrecorded_clicks(&server.api).await;
+    let unrecorded = unrecorded_clicks(&server).await;
     server.stop();
 
     let ledger = ledger.lock().expect("ledger");

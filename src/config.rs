@@ -112,6 +112,46 @@ pub struct Settings {
     )]
     pub webhook_rate_limit_burst: u32,
 
+    /// Failed authentications (API keys, operator token, dashboard sign-in and sessions,
+    /// webhook signatures) allowed per client address per minute; over it, 429 with
+    /// `Retry-After` on everything that authenticates. 0 turns the limit off.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_AUTH_FAILURE_LIMIT",
+        default_value_t = 20
+    )]
+    pub auth_failure_limit: u32,
+
+    /// Failed authentications an address may make at once before the limit applies.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_AUTH_FAILURE_BURST",
+        default_value_t = 10
+    )]
+    pub auth_failure_burst: u32,
+
+    /// Unknown link codes answered per second per client address (a scan of random codes);
+    /// over it (and a burst of ten times it), 429. 0 turns the limit off.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_UNKNOWN_LINK_RATE_LIMIT",
+        default_value_t = 5
+    )]
+    pub unknown_link_rate_limit: u32,
+
+    /// Where `/metrics` is served: its own listener, local only by default, never the public
+    /// port; `off` serves it nowhere.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_METRICS_BIND",
+        default_value = "127.0.0.1:9464"
+    )]
+    pub metrics_bind: String,
+
     /// On a PostgreSQL server with autovacuum off, seconds between influtrack's own vacuum
     /// and analyze of the tables that need it; 0 turns it off. Idle when autovacuum runs.
     #[arg(
@@ -142,6 +182,11 @@ impl Settings {
             rate_limit_burst: 0,
             webhook_rate_limit: 0,
             webhook_rate_limit_burst: 0,
+            auth_failure_limit: 0,
+            auth_failure_burst: 0,
+            unknown_link_rate_limit: 0,
+            // A port of its own per embedded instance.
+            metrics_bind: "127.0.0.1:0".into(),
             pg_maintenance_seconds: 10,
         }
     }

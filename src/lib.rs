@@ -63,6 +63,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on a listener of its own, when one is configured.
+    metrics: Option<(u16, Server)>,
     pool: DbPool,
     backend: Backend,
     generated_operator_token: Option<String>,
@@ -112,12 +114,28 @@ fn public_url(settings: &Settings, port: u16) -> Result<String, StartupError> {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        if let Some(weak) = settings
+            .admin_token
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .and_then(|t| domain::keys::weak_operator_token(t.trim()))
+        {
+            return Err(StartupError::Setting(weak));
+        }
         let s = settings.clone();
         let (pool, backend, operator) = actix::block(move || {
             let (pool, backend) = open_database(&s)?;
             let mut conn = pool.get().map_err(|e| StartupError::Database(e.into()))?;
             let operator = crate::core::auth::operator_hash(&mut conn, s.admin_token.as_deref())
                 .map_err(|e| StartupError::Other(e.to_string()))?;
+            let hashed = crate::core::ingest::orders::hash_stored_emails(&mut conn)
+                .map_err(|e| StartupError::Other(e.to_string()))?;
+            if hashed > 0 {
+                tracing::info!(
+                    orders = hashed,
+                    "customer e-mails stored in plain text were hashed"
+                );
+            }
             drop(conn);
             Ok::<_, StartupError>((pool, backend, operator))
         })
@@ -157,7 +175,7 @@ impl Application {
         let warm_pool = pool.clone();
         let warmed = actix::block(move || {
             let mut conn = warm_pool.get().map_err(|e| e.to_string())?;
-            tracking::warm(&mut conn, &tracking.cache, WARM_LINKS)
+            tracking::warm(&mut conn, &tracking, WARM_LINKS)
                 .map(|n| (n, tracking))
                 .map_err(|e| e.to_string())
         })
@@ -173,6 +191,7 @@ impl Application {
             operator_hash,
             tracking,
         ));
+        tracking::codes::keep_topped_up(std::sync::Arc::downgrade(&core.tracking), pool.clone());
         observe::prometheus();
 
         let limits = actix::Data::new(ratelimit::RateLimits::new(
@@ -184,7 +203,16 @@ impl Application {
                 per_second: settings.webhook_rate_limit,
                 burst: settings.webhook_rate_limit_burst,
             },
+            ratelimit::FailureBudget {
+                per_minute: settings.auth_failure_limit,
+                burst: settings.auth_failure_burst,
+            },
+            ratelimit::Budget {
+                per_second: settings.unknown_link_rate_limit,
+                burst: settings.unknown_link_rate_limit.saturating_mul(10),
+            },
         ));
+        let metrics = metrics_server(&settings, core.clone())?;
         let app_core = core.clone();
         let mut server = HttpServer::new(move || {
             // The redirect is served outside the API's middleware: it keeps its own metrics.
@@ -222,6 +250,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics,
             pool,
             backend,
             generated_operator_token,
@@ -235,6 +264,11 @@ impl Application {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The port of the metrics listener, when one runs.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn pool(&self) -> &DbPool {
@@ -253,8 +287,61 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or a stop through the handle), finishing in-flight
     /// requests, then writes every queued click before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        // Both servers are driven by this one future; the metrics listener stops with the main
+        // one.
+        let (metrics_server, metrics_handle) = match self.metrics {
+            Some((_, server)) => {
+                let handle = server.handle();
+                (Some(server), Some(handle))
+            }
+            None => (None, None),
+        };
+        let main = async {
+            let served = self.server.await;
+            if let Some(handle) = metrics_handle {
+                handle.stop(true).await;
+            }
+            served
+        };
+        let metrics = async {
+            if let Some(server) = metrics_server {
+                if let Err(e) = server.await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            }
+        };
+        let (served, ()) = futures_util::future::join(main, metrics).await;
         self.core.tracking.writer.stop().await;
         served
     }
+}
+
+/// `/metrics` on its own listener (`INFLUTRACK_METRICS_BIND`): what it tells (order counts by
+/// source, per-route traffic) is for the operator, not for the shoppers of the public port.
+fn metrics_server(
+    settings: &Settings,
+    core: actix::Data<Core>,
+) -> Result<Option<(u16, Server)>, StartupError> {
+    let bind = settings.metrics_bind.trim();
+    if bind.is_empty() || bind.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let listener =
+        TcpListener::bind(bind).map_err(|e| StartupError::Bind(format!("{bind} (metrics)"), e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| StartupError::Bind(bind.to_string(), e))?
+        .port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(core.clone())
+            .configure(|cfg| routes::metrics_routes().register(cfg))
+            .default_service(actix::to(routes::unknown_route))
+    })
+    .workers(1)
+    .shutdown_timeout(1)
+    .listen(listener)
+    .map_err(|e| StartupError::Bind(bind.to_string(), e))?
+    .run();
+    Ok(Some((port, server)))
 }

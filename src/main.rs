@@ -199,6 +199,7 @@ async fn serve(settings: Settings) {
     }
     tracing::info!(
         port = app.port(),
+        metrics_port = ?app.metrics_port(),
         backend = ?app.backend(),
         "influtrack listening"
     );

@@ -108,9 +108,7 @@ pub fn routes() -> RouteTable {
     let mut t = RouteTable::default();
     t.get("/r/{code}", redirect::follow_link)
         .head("/r/{code}", redirect::follow_link);
-    t.get("/healthz", ops::healthz)
-        .get("/readyz", ops::readyz)
-        .get("/metrics", ops::metrics);
+    t.get("/healthz", ops::healthz).get("/readyz", ops::readyz);
     t.post("/api/v1/brands", brands::create_brand)
         .get("/api/v1/brands", brands::list_brands)
         .get("/api/v1/brands/{brand_id}", brands::get_brand);
@@ -244,6 +242,13 @@ pub fn routes() -> RouteTable {
             "/dashboard/campaigns/{campaign_id}/influencers/{influencer_id}/reinstate",
             dashboard::reinstate,
         );
+    t
+}
+
+/// The metrics listener's routes (`INFLUTRACK_METRICS_BIND`, never the public port).
+pub fn metrics_routes() -> RouteTable {
+    let mut t = RouteTable::default();
+    t.get("/metrics", ops::metrics);
     t
 }
 

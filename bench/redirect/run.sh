@@ -19,7 +19,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 BACKENDS=${BACKENDS:-sqlite postgres}
 OUT=bench/out/redirect
-TOKEN=bench-operator-token
+TOKEN=bench-operator-token-0123456789abcdefXYZ
 mkdir -p "$OUT"
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
@@ -92,7 +92,7 @@ SQL
 declare -A BASE
 bench_backend() { # backend database-url label
     local backend=$1 url=$2 label=$3 port=18080
-    INFLUTRACK_DATABASE_URL="$url" INFLUTRACK_BIND=127.0.0.1:$port INFLUTRACK_ADMIN_TOKEN=$TOKEN \
+    INFLUTRACK_DATABASE_URL="$url" INFLUTRACK_BIND=127.0.0.1:$port INFLUTRACK_METRICS_BIND=127.0.0.1:0 INFLUTRACK_ADMIN_TOKEN=$TOKEN \
         INFLUTRACK_LOG=warn INFLUTRACK_RATE_LIMIT=0 "$BIN" serve > "$OUT/$label.log" 2>&1 &
     local pid=$!
     wait_ready 127.0.0.1:$port

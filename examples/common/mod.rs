@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-pub const OPERATOR: &str = "bench-operator-token-0123456789";
+pub const OPERATOR: &str = "bench-operator-token-0123456789-abcdefXYZ";
 
 /// A browser's user agent: redirects that send it count as human clicks.
 pub const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";

@@ -16,6 +16,10 @@ const UNAVAILABLE_PAGE: &str = "<!doctype html><html lang=\"en\"><meta charset=\
 <title>Try again</title><body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto\">\
 <h1>Please try again</h1><p>This link is briefly unavailable.</p></body></html>";
 
+const TOO_MANY_PAGE: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">\
+<title>Too many requests</title><body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto\">\
+<h1>Too many unknown links</h1><p>Please wait a moment before trying again.</p></body></html>";
+
 fn page(status: StatusCode, body: &'static str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
@@ -49,7 +53,16 @@ pub async fn follow_link(req: HttpRequest, app: App, path: web::Path<String>) ->
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::REFERRER_POLICY, "no-referrer-when-downgrade"))
             .finish(),
-        Followed::Unknown => page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE),
+        // A scan of random codes is limited per address (known links never are).
+        Followed::Unknown => match crate::web::ratelimit::unknown_link(&req) {
+            Ok(()) => page(StatusCode::NOT_FOUND, NOT_FOUND_PAGE),
+            Err(wait) => {
+                let mut r = page(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_PAGE);
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+                r
+            }
+        },
         Followed::Unavailable => page(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_PAGE),
     }
 }

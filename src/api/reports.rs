@@ -52,17 +52,28 @@ pub fn wants_csv(request: &HttpRequest) -> bool {
     csv > 0.0 && csv > json
 }
 
-/// A text cell that a spreadsheet would run as a formula gets a leading apostrophe.
+/// A text cell that a spreadsheet would run as a formula gets a leading apostrophe, whatever
+/// follows: `-inf` or `-1+1` are text a user typed (a handle), not numbers we wrote.
 pub fn csv_text(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_string()
     }
 }
 
-/// CSV of `rows` under `header`: each row's JSON field of that name (text escaped like
-/// [`csv_text`], nulls empty).
+/// The columns of the exports that hold text (ids, handles, states, currencies); every other
+/// column holds numbers or amounts the exporter wrote itself, which may start with `-`.
+pub const TEXT_COLUMNS: [&str; 5] = [
+    "enrollment_id",
+    "influencer_id",
+    "handle",
+    "status",
+    "currency",
+];
+
+/// CSV of `rows` under `header`: each row's JSON field of that name, nulls empty; the cells of
+/// [`TEXT_COLUMNS`] guarded like [`csv_text`] (by column, never by what the value looks like).
 pub fn csv_of<T: serde::Serialize>(header: &[&str], rows: &[T]) -> ApiResult<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(header).map_err(ApiError::internal)?;
@@ -72,7 +83,8 @@ pub fn csv_of<T: serde::Serialize>(header: &[&str], rows: &[T]) -> ApiResult<Str
             .iter()
             .map(|k| match value.get(k) {
                 None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) => csv_text(s),
+                Some(serde_json::Value::String(s)) if TEXT_COLUMNS.contains(k) => csv_text(s),
+                Some(serde_json::Value::String(s)) => s.clone(),
                 Some(v) => v.to_string(),
             })
             .collect();

@@ -2,6 +2,8 @@
 //! `refunds/create`, WooCommerce order deliveries. No bearer key on the webhooks: core
 //! verifies each body with the brand's secret.
 
+use std::time::Duration;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -9,12 +11,14 @@ use serde::Serialize;
 use crate::api::{recorded, App};
 use crate::core::admin::integrations::{self, IntegrationInput};
 use crate::core::auth::Principal;
-use crate::core::ingest::webhooks::{self, Delivery};
+use crate::core::ingest::webhooks::{self, Delivery, Verified};
+use crate::core::ingest::IngestError;
 use crate::domain::ids::BrandId;
 use crate::domain::integrations::Platform;
 use crate::domain::scope::Access;
 use crate::web::extract::{path_id, Json};
 use crate::web::problem::{ApiError, ApiResult};
+use crate::web::ratelimit;
 
 /// Webhook bodies may be larger than API bodies (orders with many line items).
 const WEBHOOK_LIMIT: usize = 2 * 1024 * 1024;
@@ -36,18 +40,28 @@ pub async fn put_integration(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Reads a webhook body up to [`WEBHOOK_LIMIT`].
-async fn read_body(mut payload: web::Payload) -> ApiResult<web::Bytes> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
-        if body.len() + chunk.len() > WEBHOOK_LIMIT {
-            return Err(ApiError::PayloadTooLarge);
+/// A body must arrive whole within this time: a client trickling one is cut off.
+const BODY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Reads a webhook body up to [`WEBHOOK_LIMIT`], within [`BODY_DEADLINE`], while holding one
+/// of the instance's few body reads (`ratelimit::webhook_body_permit`).
+async fn read_body(request: &HttpRequest, mut payload: web::Payload) -> ApiResult<Vec<u8>> {
+    let _permit = ratelimit::webhook_body_permit(request)?;
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+            if body.len() + chunk.len() > WEBHOOK_LIMIT {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        Ok(body)
+    };
+    actix_web::rt::time::timeout(BODY_DEADLINE, read)
+        .await
+        .map_err(|_| ApiError::RequestTimeout)?
 }
 
 /// What the webhook endpoints answer when a delivery needs no recording.
@@ -65,6 +79,10 @@ fn respond(delivery: Delivery) -> HttpResponse {
             status: "ignored",
             reason,
         }),
+        Delivery::Rejected(reason) => HttpResponse::Ok().json(Ignored {
+            status: "rejected",
+            reason,
+        }),
         Delivery::Ping => HttpResponse::Ok().json(Ignored {
             status: "ok",
             reason: "webhook ping received".into(),
@@ -72,31 +90,51 @@ fn respond(delivery: Delivery) -> HttpResponse {
     }
 }
 
-/// A delivery: the brand from the path, the body, the platform's signature header.
-struct Received {
-    brand_id: BrandId,
-    body: web::Bytes,
-    signature: Option<String>,
+/// A failed signature (or a path with no secret behind it): counted against the client's
+/// address, never against the store's budget.
+fn refused(request: &HttpRequest, e: IngestError) -> ApiError {
+    if matches!(e, IngestError::BadSignature(_)) {
+        ratelimit::failed_authentication(request, "webhook_signature");
+    }
+    e.into()
 }
 
+/// What a delivery may be once received.
+enum Received {
+    Verified(Verified),
+    /// WooCommerce's unsigned creation ping.
+    Ping,
+}
+
+/// A delivery, in the order that keeps junk cheap: the brand and its secret from the path
+/// (answered at once, before any of the body, when there is none), then the body (bounded in
+/// size, time and how many are read at once), then its signature, and only then the store's
+/// budget.
 async fn receive(
+    app: &App,
     platform: Platform,
     request: &HttpRequest,
     path: &str,
     payload: web::Payload,
 ) -> ApiResult<Received> {
     let brand_id = path_id(path, BrandId::parse)?;
-    let body = read_body(payload).await?;
+    let endpoint = app
+        .read(move |conn| webhooks::endpoint(conn, &brand_id, platform))
+        .await
+        .map_err(|e| refused(request, e))?;
+    let body = read_body(request, payload).await?;
     let signature = request
         .headers()
         .get(platform.signature_header())
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    Ok(Received {
-        brand_id,
-        body,
-        signature,
-    })
+        .and_then(|v| v.to_str().ok());
+    if platform == Platform::WooCommerce && webhooks::is_woocommerce_ping(signature, &body) {
+        return Ok(Received::Ping);
+    }
+    let verified = endpoint
+        .verify(signature, body)
+        .map_err(|e| refused(request, e))?;
+    ratelimit::spend_store_budget(request, platform, verified.brand_id())?;
+    Ok(Received::Verified(verified))
 }
 
 /// `POST /api/v1/integrations/shopify/{brand_id}/orders`: an `orders/create` (or
@@ -107,12 +145,17 @@ pub async fn shopify_order(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let r = receive(Platform::Shopify, &request, &path, payload).await?;
+    let Received::Verified(delivery) =
+        receive(&app, Platform::Shopify, &request, &path, payload).await?
+    else {
+        return Err(refused(
+            &request,
+            IngestError::BadSignature(Platform::Shopify),
+        ));
+    };
     let writes = app.writes();
     let delivery = app
-        .read(move |conn| {
-            webhooks::shopify_order(conn, &writes, &r.brand_id, r.signature.as_deref(), &r.body)
-        })
+        .read(move |conn| webhooks::shopify_order(conn, &writes, &delivery))
         .await?;
     Ok(respond(delivery))
 }
@@ -124,11 +167,16 @@ pub async fn shopify_refund(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let r = receive(Platform::Shopify, &request, &path, payload).await?;
+    let Received::Verified(delivery) =
+        receive(&app, Platform::Shopify, &request, &path, payload).await?
+    else {
+        return Err(refused(
+            &request,
+            IngestError::BadSignature(Platform::Shopify),
+        ));
+    };
     let delivery = app
-        .read(move |conn| {
-            webhooks::shopify_refund(conn, &r.brand_id, r.signature.as_deref(), &r.body)
-        })
+        .read(move |conn| webhooks::shopify_refund(conn, &delivery))
         .await?;
     Ok(respond(delivery))
 }
@@ -141,12 +189,13 @@ pub async fn woocommerce_order(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let r = receive(Platform::WooCommerce, &request, &path, payload).await?;
+    let delivery = match receive(&app, Platform::WooCommerce, &request, &path, payload).await? {
+        Received::Verified(delivery) => delivery,
+        Received::Ping => return Ok(respond(Delivery::Ping)),
+    };
     let writes = app.writes();
     let delivery = app
-        .read(move |conn| {
-            webhooks::woocommerce_order(conn, &writes, &r.brand_id, r.signature.as_deref(), &r.body)
-        })
+        .read(move |conn| webhooks::woocommerce_order(conn, &writes, &delivery))
         .await?;
     Ok(respond(delivery))
 }

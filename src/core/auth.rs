@@ -149,3 +149,65 @@ pub fn operator_hash(
     let shown = (stored == hash).then_some(token);
     Ok((stored, shown))
 }
+
+/// A dashboard session ends after this long without a request…
+pub const SESSION_IDLE_MICROS: i64 = 12 * 3_600 * 1_000_000;
+/// …and this long after sign-in, whatever happens.
+pub const SESSION_ABSOLUTE_MICROS: i64 = 7 * 24 * 3_600 * 1_000_000;
+/// The idle expiry is moved on at most this often (one write per page view would be waste).
+const SESSION_TOUCH_MICROS: i64 = 60 * 1_000_000;
+
+/// A new dashboard session for a key that passed [`authenticate`]: the secret for the cookie
+/// (only its hash is stored).
+pub fn start_session(
+    conn: &mut crate::db::AnyConnection,
+    key: &BrandKey,
+    now: i64,
+) -> Result<String, DbError> {
+    let secret = keys::mint_session_secret();
+    store::sessions::delete_expired(conn, now)?;
+    store::sessions::insert(
+        conn,
+        &store::sessions::SessionRow {
+            id: keys::hash_secret(&secret),
+            key_id: key.key_id.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: (now + SESSION_IDLE_MICROS).min(now + SESSION_ABSOLUTE_MICROS),
+        },
+    )?;
+    Ok(secret)
+}
+
+/// The key of a live session: not expired (idle or absolute), its key not revoked.
+pub fn session_key(
+    conn: &mut crate::db::AnyConnection,
+    secret: &str,
+    now: i64,
+) -> Result<BrandKey, AuthError> {
+    let id = keys::hash_secret(secret);
+    let (session, key) = store::sessions::find(conn, &id)
+        .map_err(DbError::from)?
+        .ok_or(AuthError::Unauthorized)?;
+    if key.revoked_at.is_some() || session.expires_at <= now {
+        store::sessions::delete(conn, &id).map_err(DbError::from)?;
+        return Err(AuthError::Unauthorized);
+    }
+    if now - session.last_seen_at >= SESSION_TOUCH_MICROS {
+        let expires_at =
+            (now + SESSION_IDLE_MICROS).min(session.created_at + SESSION_ABSOLUTE_MICROS);
+        store::sessions::touch(conn, &id, now, expires_at).map_err(DbError::from)?;
+    }
+    Ok(BrandKey {
+        key_id: key.id,
+        brand_id: key.brand_id,
+        scope: key.scope,
+        influencer_id: key.influencer_id,
+    })
+}
+
+/// Ends a session (sign-out); an unknown secret ends nothing.
+pub fn end_session(conn: &mut crate::db::AnyConnection, secret: &str) -> Result<(), DbError> {
+    store::sessions::delete(conn, &keys::hash_secret(secret))?;
+    Ok(())
+}

@@ -174,6 +174,7 @@ impl Core {
         forget(&self.tracking, changes);
         for change in changes {
             if let Change::NewLink(code) = change {
+                self.tracking.codes.insert(code);
                 self.prime(code.clone()).await;
             }
         }

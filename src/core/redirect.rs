@@ -85,6 +85,11 @@ async fn resolve(core: &Core, code: &str) -> Result<Option<SharedLink>, ()> {
         Lookup::KnownMissing => return Ok(None),
         Lookup::Miss => {}
     }
+    // Every code that exists is in memory (topped up every second from the database for links
+    // made elsewhere): an unknown one costs no database read.
+    if !core.tracking.codes.may_exist(code) {
+        return Ok(None);
+    }
     load(core.pool(), &core.tracking, code).await
 }
 

@@ -1,5 +1,8 @@
-//! Server-rendered pages for brands and influencers: readable without JavaScript, a key in an
-//! HttpOnly, SameSite=Strict cookie, every form a plain POST checked against its origin.
+//! Server-rendered pages for brands and influencers: readable without JavaScript. Signing in
+//! with a key starts a server-side session; the HttpOnly, SameSite=Strict cookie holds only
+//! the session's random secret (useless on the API). Every form is a plain POST that must
+//! come from our own origin and carry the session's form token (the sign-in form: the token
+//! of a cookie set with the sign-in page).
 // A page is an `HttpResponse` either way (an error is a page too).
 #![allow(clippy::result_large_err)]
 
@@ -12,7 +15,7 @@ use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
 use crate::core::admin::enrollments::EnrollmentView;
-use crate::core::auth::{authenticate, BrandKey, Principal};
+use crate::core::auth::{self, authenticate, BrandKey, Principal};
 use crate::core::campaign_loop::payouts::{self, PayoutLine};
 use crate::core::campaign_loop::prune::{self, PruneResult, Request, RulesInput};
 use crate::core::reporting::overview::{self, CampaignOverview};
@@ -30,6 +33,8 @@ use crate::web::SESSION_COOKIE;
 type App = web::Data<Core>;
 
 const COOKIE: &str = SESSION_COOKIE;
+/// The sign-in page's own cookie: its secret's form token must come back with the form.
+const SIGN_IN_COOKIE: &str = "itk_sign_in";
 const CSS: &str = include_str!("../../assets/dashboard.css");
 const JS: &str = include_str!("../../assets/dashboard.js");
 
@@ -60,7 +65,17 @@ fn redirect(to: &str) -> HttpResponse {
         .finish()
 }
 
-fn layout(title: &str, who: Option<&str>, body: Markup) -> Markup {
+/// A signed-in visitor: the key, and the form token its pages print in every form.
+struct Signed {
+    key: BrandKey,
+    form_token: String,
+}
+
+fn token_field(token: &str) -> Markup {
+    html! { input type="hidden" name="form_token" value=(token); }
+}
+
+fn layout(title: &str, who: Option<&Signed>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -74,9 +89,10 @@ fn layout(title: &str, who: Option<&str>, body: Markup) -> Markup {
             body {
                 header.top {
                     a.brand href="/dashboard" { "influtrack" }
-                    @if let Some(who) = who {
-                        span.who { (who) }
+                    @if let Some(signed) = who {
+                        span.who { (who_label(&signed.key)) }
                         form method="post" action="/dashboard/logout" {
+                            (token_field(&signed.form_token))
                             button type="submit" { "Sign out" }
                         }
                     }
@@ -90,7 +106,7 @@ fn layout(title: &str, who: Option<&str>, body: Markup) -> Markup {
 fn render(
     status: actix_web::http::StatusCode,
     title: &str,
-    who: Option<&str>,
+    who: Option<&Signed>,
     body: Markup,
 ) -> HttpResponse {
     secured(HttpResponse::build(status))
@@ -121,40 +137,78 @@ fn error_page(e: ApiError) -> HttpResponse {
     )
 }
 
-/// The signed-in key, or a redirect to the sign-in page.
-async fn session(app: &Core, req: &HttpRequest) -> Result<BrandKey, HttpResponse> {
-    let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_string()) else {
+/// The sign-in page, with the session cookie (if any) removed.
+fn to_sign_in() -> HttpResponse {
+    let mut r = redirect("/dashboard/login");
+    let _ = r.add_removal_cookie(&Cookie::build(COOKIE, "").path("/dashboard").finish());
+    r
+}
+
+/// The signed-in visitor of a live session, or a redirect to the sign-in page. A cookie that
+/// names no live session counts as a failed authentication of the client.
+async fn session(app: &Core, req: &HttpRequest) -> Result<Signed, HttpResponse> {
+    let Some(secret) = req
+        .cookie(COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| !v.is_empty())
+    else {
         return Err(redirect("/dashboard/login"));
     };
-    match authenticate(app, token).await {
-        // A storefront key only records orders and looks up codes: it sees no reports.
-        Ok(Principal::Brand(key)) if key.scope != Scope::Storefront => Ok(key),
-        _ => Err(redirect("/dashboard/login")),
+    let form_token = crate::domain::keys::form_token(&secret);
+    let now = crate::core::now_micros();
+    match app
+        .read(move |conn| auth::session_key(conn, &secret, now))
+        .await
+    {
+        Ok(key) => Ok(Signed { key, form_token }),
+        Err(auth::AuthError::Unauthorized) => {
+            crate::web::ratelimit::failed_authentication(req, "session");
+            Err(to_sign_in())
+        }
+        Err(e) => Err(error_page(e.into())),
     }
 }
 
-/// Forms are only accepted from our own pages: the cookie is SameSite=Strict, and a
-/// request that says where it comes from must come from here.
+/// Forms are only accepted from our own pages: a POST must say it comes from this origin
+/// (`Origin`, or without one `Referer`); `Origin: null`, an unparseable one or neither is
+/// refused. The form token is checked on top (see [`form_token_matches`]).
 fn same_origin(req: &HttpRequest) -> Result<(), HttpResponse> {
     let host = req.connection_info().host().to_string();
-    let from = req
-        .headers()
-        .get(header::ORIGIN)
-        .or_else(|| req.headers().get(header::REFERER))
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| url::Url::parse(v).ok());
-    match from {
-        Some(u)
-            if u.host_str().map(|h| match u.port() {
+    let source = match req.headers().get(header::ORIGIN) {
+        Some(origin) => origin.to_str().ok(),
+        None => req
+            .headers()
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok()),
+    };
+    let from_here = source
+        .and_then(|v| url::Url::parse(v).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
                 Some(p) => format!("{h}:{p}"),
                 None => h.to_string(),
-            }) != Some(host) =>
-        {
-            Err(error_page(ApiError::Forbidden(
-                "cross-site form refused".into(),
-            )))
-        }
-        _ => Ok(()),
+            })
+        })
+        .is_some_and(|origin| origin.eq_ignore_ascii_case(&host));
+    if from_here {
+        Ok(())
+    } else {
+        Err(error_page(ApiError::Forbidden(
+            "cross-site form refused".into(),
+        )))
+    }
+}
+
+/// Whether a posted form token is the expected one (compared in constant time).
+fn form_token_matches(expected: &str, posted: &str) -> Result<(), HttpResponse> {
+    if crate::domain::keys::hashes_match(expected, posted) {
+        Ok(())
+    } else {
+        Err(error_page(ApiError::Forbidden(
+            "this form has expired or did not come from this dashboard; reload the page and try again"
+                .into(),
+        )))
     }
 }
 
@@ -163,7 +217,7 @@ fn page_of<T, E: Into<ApiError>>(result: Result<T, E>) -> Result<T, HttpResponse
     result.map_err(|e| error_page(e.into()))
 }
 
-fn who(key: &BrandKey) -> String {
+fn who_label(key: &BrandKey) -> String {
     match key.scope {
         Scope::Influencer => "influencer".into(),
         s => format!("{} key", s.as_str()),
@@ -186,88 +240,153 @@ pub async fn js() -> HttpResponse {
         .body(JS)
 }
 
-fn login_form(message: Option<&str>) -> Markup {
+fn login_form(message: Option<&str>, form_token: &str) -> Markup {
     html! {
         h1 { "Sign in" }
         @if let Some(m) = message { p.notice role="alert" { (m) } }
         form.card method="post" action="/dashboard/login" {
+            (token_field(form_token))
             label for="key" { "API key (admin, read or influencer)" }
             input #key name="key" type="password" autocomplete="off" required;
             button type="submit" { "Sign in" }
         }
-        p.hint { "The key is kept in a cookie only this site can read, and forgotten when you sign out." }
+        p.hint { "Signing in starts a session on this server; the key itself is not kept in your browser. Sign out ends the session." }
     }
 }
 
+/// The sign-in page with a fresh sign-in cookie and its form token (a message, a status).
+fn sign_in_page(
+    app: &Core,
+    status: actix_web::http::StatusCode,
+    message: Option<&str>,
+) -> HttpResponse {
+    let secret = crate::domain::keys::mint_session_secret();
+    let token = crate::domain::keys::form_token(&secret);
+    let mut r = render(status, "Sign in", None, login_form(message, &token));
+    let cookie = Cookie::build(SIGN_IN_COOKIE, secret)
+        .path("/dashboard")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(app.public_url().starts_with("https://"))
+        .max_age(CookieDuration::hours(1))
+        .finish();
+    let _ = r.add_cookie(&cookie);
+    r
+}
+
 /// `GET /dashboard/login`
-pub async fn login_page() -> HttpResponse {
-    render(
-        actix_web::http::StatusCode::OK,
-        "Sign in",
-        None,
-        login_form(None),
-    )
+pub async fn login_page(app: App) -> HttpResponse {
+    sign_in_page(&app, actix_web::http::StatusCode::OK, None)
 }
 
 #[derive(Deserialize)]
 pub struct LoginForm {
     pub key: String,
+    #[serde(default)]
+    pub form_token: String,
 }
 
-/// `POST /dashboard/login`
+/// `POST /dashboard/login`: from our own sign-in page only (origin and the sign-in cookie's
+/// form token), else 403; a key that passes starts a server-side session.
 pub async fn login(app: App, req: HttpRequest, form: web::Form<LoginForm>) -> HttpResponse {
+    use actix_web::http::StatusCode;
     if let Err(r) = same_origin(&req) {
         return r;
     }
-    let key = form.into_inner().key.trim().to_string();
-    match authenticate(&app, key.clone()).await {
-        Ok(Principal::Brand(k)) if k.scope == Scope::Storefront => render(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "Sign in",
-            None,
-            login_form(Some(
-                "A storefront key records orders; sign in with an admin, read or influencer key.",
-            )),
+    let form = form.into_inner();
+    let expected = req
+        .cookie(SIGN_IN_COOKIE)
+        .map(|c| crate::domain::keys::form_token(c.value()))
+        .unwrap_or_default();
+    if expected.is_empty() {
+        return sign_in_page(
+            &app,
+            StatusCode::FORBIDDEN,
+            Some("This sign-in form has expired; please try again."),
+        );
+    }
+    if let Err(r) = form_token_matches(&expected, &form.form_token) {
+        return r;
+    }
+    let key = form.key.trim().to_string();
+    match authenticate(&app, key).await {
+        Ok(Principal::Brand(k)) if k.scope == Scope::Storefront => sign_in_page(
+            &app,
+            StatusCode::FORBIDDEN,
+            Some("A storefront key records orders; sign in with an admin, read or influencer key."),
         ),
-        Ok(Principal::Brand(_)) => {
-            let cookie = Cookie::build(COOKIE, key)
+        Ok(Principal::Brand(k)) => {
+            let now = crate::core::now_micros();
+            let started = app
+                .read(move |conn| auth::start_session(conn, &k, now))
+                .await;
+            let secret = match started {
+                Ok(secret) => secret,
+                Err(e) => return error_page(e.into()),
+            };
+            let cookie = Cookie::build(COOKIE, secret)
                 .path("/dashboard")
                 .http_only(true)
                 .same_site(SameSite::Strict)
                 .secure(app.public_url().starts_with("https://"))
-                .max_age(CookieDuration::hours(12))
+                .max_age(CookieDuration::seconds(
+                    auth::SESSION_ABSOLUTE_MICROS / 1_000_000,
+                ))
                 .finish();
             let mut r = redirect("/dashboard");
             let _ = r.add_cookie(&cookie);
+            let _ = r.add_removal_cookie(
+                &Cookie::build(SIGN_IN_COOKIE, "")
+                    .path("/dashboard")
+                    .finish(),
+            );
             r
         }
-        Ok(Principal::Operator) => render(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "Sign in",
-            None,
-            login_form(Some(
-                "The operator token manages brands; sign in with a brand key.",
-            )),
+        Ok(Principal::Operator) => sign_in_page(
+            &app,
+            StatusCode::FORBIDDEN,
+            Some("The operator token manages brands; sign in with a brand key."),
         ),
-        Err(_) => render(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "Sign in",
-            None,
-            login_form(Some("That key is unknown or revoked.")),
-        ),
+        Err(auth::AuthError::Unauthorized) => {
+            crate::web::ratelimit::failed_authentication(&req, "sign_in");
+            sign_in_page(
+                &app,
+                StatusCode::UNAUTHORIZED,
+                Some("That key is unknown or revoked."),
+            )
+        }
+        Err(e) => error_page(e.into()),
     }
 }
 
-/// `POST /dashboard/logout`
-pub async fn logout(req: HttpRequest) -> HttpResponse {
+/// A form with nothing but its token.
+#[derive(Deserialize, Default)]
+pub struct TokenForm {
+    #[serde(default)]
+    pub form_token: String,
+}
+
+/// `POST /dashboard/logout`: ends the session on the server, then forgets the cookie.
+pub async fn logout(
+    app: App,
+    req: HttpRequest,
+    form: Option<web::Form<TokenForm>>,
+) -> HttpResponse {
     if let Err(r) = same_origin(&req) {
         return r;
     }
-    let mut cookie = Cookie::build(COOKIE, "").path("/dashboard").finish();
-    cookie.make_removal();
-    let mut r = redirect("/dashboard/login");
-    let _ = r.add_cookie(&cookie);
-    r
+    let form = form.map_or(TokenForm::default(), web::Form::into_inner);
+    if let Some(secret) = req.cookie(COOKIE).map(|c| c.value().to_string()) {
+        if let Err(r) =
+            form_token_matches(&crate::domain::keys::form_token(&secret), &form.form_token)
+        {
+            return r;
+        }
+        if let Err(e) = app.read(move |conn| auth::end_session(conn, &secret)).await {
+            return error_page(e.into());
+        }
+    }
+    to_sign_in()
 }
 
 /// `GET /dashboard`: the brand's campaigns (an influencer goes to its own page).
@@ -282,7 +401,8 @@ fn either(p: Page) -> HttpResponse {
 }
 
 async fn home_page(app: App, req: HttpRequest) -> Page {
-    let key = session(&app, &req).await?;
+    let signed = session(&app, &req).await?;
+    let key = &signed.key;
     if key.scope == Scope::Influencer {
         return Ok(redirect("/dashboard/me"));
     }
@@ -309,7 +429,7 @@ async fn home_page(app: App, req: HttpRequest) -> Page {
     Ok(render(
         actix_web::http::StatusCode::OK,
         "Campaigns",
-        Some(&who(&key)),
+        Some(&signed),
         body,
     ))
 }
@@ -428,7 +548,8 @@ async fn campaign_page(
     q: CampaignQuery,
     prune: Option<(PruneResult, RulesForm)>,
 ) -> Page {
-    let key = session(&app, &req).await?;
+    let signed = session(&app, &req).await?;
+    let key = &signed.key;
     let reader = page_of(Reader::of(&Principal::Brand(key.clone())))?;
     let campaign_id = path_id(&campaign_id, CampaignId::parse)?;
     let view = View::of(&q);
@@ -439,20 +560,21 @@ async fn campaign_page(
         })
         .await,
     )?;
-    let admin = key.scope == Scope::Admin;
+    let admin = (key.scope == Scope::Admin).then_some(signed.form_token.as_str());
     let body = campaign_body(&d, &view, admin, prune.as_ref());
     Ok(render(
         actix_web::http::StatusCode::OK,
         &d.report.name,
-        Some(&who(&key)),
+        Some(&signed),
         body,
     ))
 }
 
+/// `admin`: the form token when the visitor may act (an admin key).
 fn campaign_body(
     d: &CampaignOverview,
     view: &View,
-    admin: bool,
+    admin: Option<&str>,
     prune: Option<&(PruneResult, RulesForm)>,
 ) -> Markup {
     let r = &d.report;
@@ -483,18 +605,18 @@ fn campaign_body(
             div { dt { "CTR" } dd { (pct(t.ctr)) } }
             div { dt { "Engagement" } dd { (pct(t.engagement_rate)) } }
         }
-        @if let Some((result, rules)) = prune { (prune_preview(r.campaign_id.as_str(), result, rules)) }
+        @if let (Some((result, rules)), Some(token)) = (prune, admin) { (prune_preview(r.campaign_id.as_str(), result, rules, token)) }
         (leaderboard(d, view, admin))
         div.grid {
             section { h2 { "Clicks and net revenue, last 30 days" } (charts::daily(&d.series, &r.currency)) }
             section { h2 { "Funnel" } (charts::funnel(&d.funnel)) }
         }
         (credit_by_model(d))
-        @if admin { (prune_panel(r.campaign_id.as_str(), prune.map(|p| &p.1))) }
+        @if let Some(token) = admin { (prune_panel(r.campaign_id.as_str(), prune.map(|p| &p.1), token)) }
     }
 }
 
-fn leaderboard(d: &CampaignOverview, view: &View, admin: bool) -> Markup {
+fn leaderboard(d: &CampaignOverview, view: &View, admin: Option<&str>) -> Markup {
     let campaign_id = &d.report.campaign_id;
     let model_q = view
         .model
@@ -515,7 +637,7 @@ fn leaderboard(d: &CampaignOverview, view: &View, admin: bool) -> Markup {
                                 a href={ "/dashboard/campaigns/" (campaign_id) "?sort=" (k) "&order=" (if sort == k && descending { "asc" } else { "desc" }) (model_q) } { (label) }
                             }
                         }
-                        @if admin { th scope="col" { span.sr { "Actions" } } }
+                        @if admin.is_some() { th scope="col" { span.sr { "Actions" } } }
                     } }
                     tbody {
                         @for r in &d.board {
@@ -527,9 +649,10 @@ fn leaderboard(d: &CampaignOverview, view: &View, admin: bool) -> Markup {
                                     @if pruned { " " span.badge.bad { "pruned" } }
                                 }
                                 @for (k, _) in COLUMNS { td { (cell(&r.metrics, k)) } }
-                                @if admin {
+                                @if let Some(token) = admin {
                                     td { @if pruned {
                                         form method="post" action={ "/dashboard/campaigns/" (campaign_id) "/influencers/" (r.influencer_id) "/reinstate" } {
+                                            (token_field(token))
                                             button type="submit" { "Reinstate" }
                                         }
                                     } }
@@ -577,6 +700,8 @@ pub struct RulesForm {
     pub min_clicks_for_judgement: String,
     #[serde(default)]
     pub action: String,
+    #[serde(default)]
+    pub form_token: String,
 }
 
 fn prune_fields(r: Option<&RulesForm>, hidden: bool) -> Markup {
@@ -627,12 +752,13 @@ fn prune_fields(r: Option<&RulesForm>, hidden: bool) -> Markup {
     }
 }
 
-fn prune_panel(campaign_id: &str, rules: Option<&RulesForm>) -> Markup {
+fn prune_panel(campaign_id: &str, rules: Option<&RulesForm>, token: &str) -> Markup {
     html! {
         section.card #prune {
             h2 { "Prune" }
             p.hint { "Preview first: nothing changes until you confirm. Influencers with too few clicks are never pruned." }
             form method="post" action={ "/dashboard/campaigns/" (campaign_id) "/prune" } {
+                (token_field(token))
                 (prune_fields(rules, false))
                 input type="hidden" name="action" value="preview";
                 button type="submit" { "Preview" }
@@ -641,7 +767,7 @@ fn prune_panel(campaign_id: &str, rules: Option<&RulesForm>) -> Markup {
     }
 }
 
-fn prune_preview(campaign_id: &str, r: &PruneResult, rules: &RulesForm) -> Markup {
+fn prune_preview(campaign_id: &str, r: &PruneResult, rules: &RulesForm, token: &str) -> Markup {
     html! {
         section.card.preview #preview aria-live="polite" {
             @if r.dry_run {
@@ -663,6 +789,7 @@ fn prune_preview(campaign_id: &str, r: &PruneResult, rules: &RulesForm) -> Marku
             p { "Kept: " (r.kept.iter().map(|k| format!("@{}", k.handle)).collect::<Vec<_>>().join(", ")) }
             @if r.dry_run && !r.pruned.is_empty() {
                 form method="post" action={ "/dashboard/campaigns/" (campaign_id) "/prune" } {
+                    (token_field(token))
                     (prune_fields(Some(rules), true))
                     input type="hidden" name="action" value="apply";
                     button.danger type="submit" { "Confirm: prune " (r.pruned.len()) }
@@ -687,14 +814,19 @@ pub async fn prune(
     either(prune_post(app, req, path.into_inner(), form.into_inner()).await)
 }
 
-/// The admin key of a form post from our own pages.
-async fn admin_post(app: &Core, req: &HttpRequest) -> Result<BrandKey, HttpResponse> {
+/// The admin key of a form post from our own pages (origin and form token).
+async fn admin_post(
+    app: &Core,
+    req: &HttpRequest,
+    form_token: &str,
+) -> Result<BrandKey, HttpResponse> {
     same_origin(req)?;
-    let key = session(app, req).await?;
-    if key.scope != Scope::Admin {
+    let signed = session(app, req).await?;
+    form_token_matches(&signed.form_token, form_token)?;
+    if signed.key.scope != Scope::Admin {
         return Err(error_page(ApiError::forbidden()));
     }
-    Ok(key)
+    Ok(signed.key)
 }
 
 /// A path id, or the not-found page.
@@ -703,7 +835,7 @@ fn path_id<T>(raw: &str, parse: fn(&str) -> Option<T>) -> Result<T, HttpResponse
 }
 
 async fn prune_post(app: App, req: HttpRequest, campaign_id: String, f: RulesForm) -> Page {
-    let key = admin_post(&app, &req).await?;
+    let key = admin_post(&app, &req, &f.form_token).await?;
     let id = path_id(&campaign_id, CampaignId::parse)?;
     let input = RulesInput {
         min_roi: field(&f.min_roi),
@@ -741,16 +873,20 @@ pub async fn reinstate(
     app: App,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    form: Option<web::Form<TokenForm>>,
 ) -> HttpResponse {
-    either(reinstate_post(app, req, path.into_inner()).await)
+    // No form at all is a missing token (403), not a 415.
+    let form = form.map_or(TokenForm::default(), web::Form::into_inner);
+    either(reinstate_post(app, req, path.into_inner(), form).await)
 }
 
 async fn reinstate_post(
     app: App,
     req: HttpRequest,
     (campaign_id, influencer_id): (String, String),
+    form: TokenForm,
 ) -> Page {
-    let key = admin_post(&app, &req).await?;
+    let key = admin_post(&app, &req, &form.form_token).await?;
     let id = path_id(&campaign_id, CampaignId::parse)?;
     let influencer_id = path_id(&influencer_id, InfluencerId::parse)?;
     page_of(
@@ -819,7 +955,8 @@ async fn influencer_page(
     req: HttpRequest,
     (campaign_id, influencer_id): (String, String),
 ) -> Page {
-    let key = session(&app, &req).await?;
+    let signed = session(&app, &req).await?;
+    let key = &signed.key;
     let campaign_id = path_id(&campaign_id, CampaignId::parse)?;
     let influencer_id = path_id(&influencer_id, InfluencerId::parse)?;
     if key.scope == Scope::Influencer && key.influencer_id.as_ref() != Some(&influencer_id) {
@@ -847,7 +984,7 @@ async fn influencer_page(
     Ok(render(
         actix_web::http::StatusCode::OK,
         &view.handle,
-        Some(&who(&key)),
+        Some(&signed),
         body,
     ))
 }
@@ -858,7 +995,8 @@ pub async fn me(app: App, req: HttpRequest) -> HttpResponse {
 }
 
 async fn me_page(app: App, req: HttpRequest) -> Page {
-    let key = session(&app, &req).await?;
+    let signed = session(&app, &req).await?;
+    let key = &signed.key;
     if key.scope != Scope::Influencer {
         return Ok(redirect("/dashboard"));
     }
@@ -898,7 +1036,7 @@ async fn me_page(app: App, req: HttpRequest) -> Page {
     Ok(render(
         actix_web::http::StatusCode::OK,
         "Your campaigns",
-        Some(&who(&key)),
+        Some(&signed),
         body,
     ))
 }

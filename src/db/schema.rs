@@ -444,3 +444,26 @@ diesel::table! {
         attributable_clicks -> BigInt,
     }
 }
+
+diesel::table! {
+    dashboard_sessions (id) {
+        id -> Text,
+        key_id -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_rejections (id) {
+        id -> Text,
+        brand_id -> Text,
+        platform -> Text,
+        reason -> Text,
+        received_at -> BigInt,
+    }
+}
+
+diesel::joinable!(dashboard_sessions -> api_keys (key_id));
+diesel::allow_tables_to_appear_in_same_query!(dashboard_sessions, api_keys);

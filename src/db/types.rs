@@ -14,7 +14,7 @@ use crate::domain::campaign::{CampaignStatus, EnrollmentStatus, GoalMetric, Mode
 use crate::domain::codes::{CodeStatus, DiscountType, LinkStatus};
 use crate::domain::ids::{
     BrandId, CampaignId, ClickId, CodeId, EnrollmentId, EventId, InfluencerId, KeyId, LinkId,
-    OrderId, PayoutId, PostId, PruneLogId, RefundId,
+    OrderId, PayoutId, PostId, PruneLogId, RefundId, RejectionId,
 };
 use crate::domain::integrations::Platform;
 use crate::domain::money::{Currency, Rate};
@@ -100,6 +100,7 @@ id_values!(
     OrderId,
     RefundId,
     EventId,
+    RejectionId,
     PostId,
     PayoutId,
     PruneLogId,

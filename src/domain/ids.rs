@@ -72,6 +72,8 @@ ids! {
     OrderId,
     RefundId,
     EventId,
+    /// A signed webhook delivery that was refused.
+    RejectionId,
     PostId,
     PayoutId,
     /// An entry of a campaign's prune log.

@@ -59,6 +59,43 @@ pub fn mint_operator_token() -> String {
     format!("{OPERATOR_PREFIX}{}", random_part(40))
 }
 
+/// A dashboard session's secret (the cookie): 43 characters of base 62, about 256 bits. Only
+/// its hash is stored; it has no key's shape, so the API never takes it as one.
+pub fn mint_session_secret() -> String {
+    random_part(43)
+}
+
+/// The form token of a session (or of a sign-in page): derived from its secret, so a page of
+/// ours can print it and a cross-site form, which cannot read the cookie, cannot.
+pub fn form_token(secret: &str) -> String {
+    sha256_hex(&format!("influtrack form\0{secret}"))
+}
+
+/// Why an operator token set by the environment is refused: too short or too uniform to
+/// resist guessing.
+pub fn weak_operator_token(token: &str) -> Option<String> {
+    const MIN_LEN: usize = 32;
+    const MIN_DISTINCT: usize = 10;
+    let len = token.chars().count();
+    let distinct = token
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    if len < MIN_LEN {
+        Some(format!(
+            "INFLUTRACK_ADMIN_TOKEN has {len} characters; use at least {MIN_LEN} random ones \
+             (e.g. `openssl rand -hex 32`), or leave it unset to have one generated"
+        ))
+    } else if distinct < MIN_DISTINCT {
+        Some(format!(
+            "INFLUTRACK_ADMIN_TOKEN uses only {distinct} different characters; use at least \
+             {MIN_DISTINCT} (e.g. `openssl rand -hex 32`), or leave it unset to have one generated"
+        ))
+    } else {
+        None
+    }
+}
+
 /// What a bearer token claims to be, before it is checked against stored hashes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Presented<'a> {
@@ -110,6 +147,14 @@ mod tests {
         let b = mint_brand_key();
         assert_ne!(a.full, b.full);
         assert_ne!(a.lookup, b.lookup);
+    }
+
+    #[test]
+    fn weak_operator_tokens_are_named() {
+        assert!(weak_operator_token("a").is_some());
+        assert!(weak_operator_token(&"ab".repeat(20)).is_some());
+        assert!(weak_operator_token(&mint_operator_token()).is_none());
+        assert!(weak_operator_token("0123456789abcdef0123456789abcdef").is_none());
     }
 
     #[test]

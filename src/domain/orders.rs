@@ -12,7 +12,11 @@ use crate::domain::money::{self, Currency};
 use crate::domain::names::named_enum;
 
 /// How far in the future an `occurred_at` may lie (clock skew between systems).
-const FUTURE_TOLERANCE_MICROS: i64 = 24 * 3_600 * 1_000_000;
+const FUTURE_TOLERANCE_MICROS: i64 = 5 * 60 * 1_000_000;
+/// How far in the past an order sent through the API may lie: a year (a backfill of last
+/// season's orders), never 1970. Commissions are held from when influtrack received an order,
+/// whatever time it claims, so an old time shortens no holding period.
+pub const MAX_ORDER_AGE_DAYS: i64 = 365;
 const MAX_CODES: usize = 20;
 const MAX_CLICKS: usize = 50;
 
@@ -84,13 +88,45 @@ fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Optio
     result.map_err(|e| errors.push(e)).ok()
 }
 
-fn parse_time(field: &str, at: Option<DateTime<Utc>>, now: i64) -> Result<i64, FieldError> {
+/// Whether a customer reference is an e-mail address (`local@domain`; a handle's leading `@`
+/// does not make one).
+fn is_email(r: &str) -> bool {
+    r.rsplit_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+}
+
+/// What is stored of a customer reference: an e-mail only as the SHA-256 of its lower-case
+/// form, on every path (self-referral detection compares hashes); anything else as sent.
+pub fn stored_customer_ref(r: &str) -> String {
+    let r = r.trim();
+    if is_email(r) {
+        sha256_hex(&r.to_lowercase())
+    } else {
+        r.to_string()
+    }
+}
+
+/// A reported time: not more than five minutes ahead, and not before `oldest` when given.
+fn parse_time(
+    field: &str,
+    at: Option<DateTime<Utc>>,
+    now: i64,
+    oldest: Option<i64>,
+) -> Result<i64, FieldError> {
     match at {
         None => Ok(now),
         Some(t) => {
             let micros = t.timestamp_micros();
             if micros > now + FUTURE_TOLERANCE_MICROS {
-                Err(FieldError::new(field, "is in the future"))
+                Err(FieldError::new(
+                    field,
+                    "is in the future (more than 5 minutes ahead)",
+                ))
+            } else if oldest.is_some_and(|o| micros < o) {
+                Err(FieldError::new(
+                    field,
+                    format!("is more than {MAX_ORDER_AGE_DAYS} days ago"),
+                ))
             } else {
                 Ok(micros)
             }
@@ -99,7 +135,19 @@ fn parse_time(field: &str, at: Option<DateTime<Utc>>, now: i64) -> Result<i64, F
 }
 
 impl OrderInput {
+    /// An order sent through the API: `occurred_at` at most [`MAX_ORDER_AGE_DAYS`] ago.
     pub fn validate(self, now: i64) -> Result<NewOrder, Vec<FieldError>> {
+        let oldest = now - MAX_ORDER_AGE_DAYS * 24 * 3_600 * 1_000_000;
+        self.validate_since(now, Some(oldest))
+    }
+
+    /// An order a platform signed: its own time whatever its age (an `orders/updated` of an
+    /// old order must still be recognised as the order recorded then).
+    pub fn validate_signed(self, now: i64) -> Result<NewOrder, Vec<FieldError>> {
+        self.validate_since(now, None)
+    }
+
+    fn validate_since(self, now: i64, oldest: Option<i64>) -> Result<NewOrder, Vec<FieldError>> {
         let mut errors = Vec::new();
         let external_id = keep(&mut errors, parse_external_id("order_id", &self.order_id));
         let currency = keep(&mut errors, Currency::parse("currency", &self.currency));
@@ -109,7 +157,7 @@ impl OrderInput {
         };
         let occurred_at = keep(
             &mut errors,
-            parse_time("occurred_at", self.occurred_at, now),
+            parse_time("occurred_at", self.occurred_at, now, oldest),
         );
         let sent_ref_chars = self
             .customer_ref
@@ -124,7 +172,7 @@ impl OrderInput {
                 None
             }
             Some("") | None => None,
-            Some(r) => Some(r.to_string()),
+            Some(r) => Some(stored_customer_ref(r)),
         };
         if self.discount_codes.len() > MAX_CODES {
             errors.push(FieldError::new(
@@ -230,7 +278,7 @@ impl RefundInput {
         }
         let occurred_at = keep(
             &mut errors,
-            parse_time("occurred_at", self.occurred_at, now),
+            parse_time("occurred_at", self.occurred_at, now, None),
         );
         if !errors.is_empty() {
             return Err(errors);

@@ -409,25 +409,28 @@ pub fn between(
 pub struct Earned {
     #[diesel(sql_type = Text)]
     pub enrollment_id: EnrollmentId,
-    /// Of orders placed at or before the cutoff.
+    /// Of orders received at or before the cutoff.
     #[diesel(sql_type = BigInt)]
     pub approved_net: i64,
-    /// Of orders placed after it.
+    /// Of orders received after it.
     #[diesel(sql_type = BigInt)]
     pub pending_net: i64,
 }
 
-const EARNED: &str = "SELECT enrollment_id, \
-       CAST(SUM(CASE WHEN occurred_at <= ? AND NOT self_referral \
-                THEN credited_micros - refunded_micros ELSE 0 END) AS BIGINT) AS approved_net, \
-       CAST(SUM(CASE WHEN occurred_at > ? AND NOT self_referral \
-                THEN credited_micros - refunded_micros ELSE 0 END) AS BIGINT) AS pending_net \
-     FROM order_credits WHERE campaign_id = ? AND model IN (?, ?) GROUP BY enrollment_id";
+/// Held from when influtrack received the order (`orders.created_at`), never from the time the
+/// sender said it happened.
+const EARNED: &str = "SELECT c.enrollment_id AS enrollment_id, \
+       CAST(SUM(CASE WHEN o.created_at <= ? AND NOT c.self_referral \
+                THEN c.credited_micros - c.refunded_micros ELSE 0 END) AS BIGINT) AS approved_net, \
+       CAST(SUM(CASE WHEN o.created_at > ? AND NOT c.self_referral \
+                THEN c.credited_micros - c.refunded_micros ELSE 0 END) AS BIGINT) AS pending_net \
+     FROM order_credits c JOIN orders o ON o.id = c.order_id \
+     WHERE c.campaign_id = ? AND c.model IN (?, ?) GROUP BY c.enrollment_id";
 
 pub const STATEMENTS: &[&str] = &[ORDER_SUMS_DAYS, ORDER_SUMS_ALL, EARNED];
 
-/// Per enrollment of the campaign: commissionable net revenue approved (orders at or before
-/// `cutoff`) and pending.
+/// Per enrollment of the campaign: commissionable net revenue approved (orders received at or
+/// before `cutoff`) and pending.
 pub fn earned(
     conn: &mut AnyConnection,
     campaign_id: &CampaignId,

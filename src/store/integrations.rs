@@ -43,3 +43,41 @@ pub fn put_webhook_secret(
         .execute(c))
     .map(|_| ())
 }
+
+/// Records a signed delivery that was refused, with the reason (never the body).
+pub fn record_rejection(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    platform: Platform,
+    reason: &str,
+    at: i64,
+) -> QueryResult<()> {
+    use crate::db::schema::webhook_rejections as r;
+    diesel::insert_into(r::table)
+        .values((
+            r::id.eq(crate::domain::ids::RejectionId::new()),
+            r::brand_id.eq(brand_id),
+            r::platform.eq(platform),
+            r::reason.eq(reason),
+            r::received_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The reasons of a brand's refused deliveries for a platform, newest first.
+pub fn rejections(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    platform: Platform,
+    limit: i64,
+) -> QueryResult<Vec<(String, i64)>> {
+    use crate::db::schema::webhook_rejections as r;
+    r::table
+        .filter(r::brand_id.eq(brand_id))
+        .filter(r::platform.eq(platform))
+        .order((r::received_at.desc(), r::id.desc()))
+        .select((r::reason, r::received_at))
+        .limit(limit)
+        .load(conn)
+}

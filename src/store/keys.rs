@@ -83,3 +83,18 @@ pub fn revoke(conn: &mut AnyConnection, id: &KeyId, at: i64) -> QueryResult<()> 
     .execute(conn)
     .map(|_| ())
 }
+
+/// Revokes every key of an influencer (when the influencer is deleted); returns how many.
+pub fn revoke_of_influencer(
+    conn: &mut AnyConnection,
+    influencer_id: &InfluencerId,
+    at: i64,
+) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::influencer_id.eq(influencer_id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(Some(at)))
+    .execute(conn)
+}

@@ -187,3 +187,16 @@ pub fn redirect_targets(
         )
         .collect())
 }
+
+/// Every link's code with its id, of links whose id sorts after `after` (all when `None`):
+/// the redirect's set of existing codes is loaded at start and topped up with it.
+pub fn codes_after(
+    conn: &mut AnyConnection,
+    after: Option<&str>,
+) -> QueryResult<Vec<(LinkId, String)>> {
+    let mut query = links::table.select((links::id, links::code)).into_boxed();
+    if let Some(after) = after {
+        query = query.filter(links::id.gt(after.to_string()));
+    }
+    query.load(conn)
+}

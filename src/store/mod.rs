@@ -18,6 +18,7 @@ pub mod payouts;
 pub mod posts;
 pub mod prune_log;
 pub mod rollups;
+pub mod sessions;
 pub mod settings;
 
 /// A statement as each backend receives it (`?` on SQLite, `$n` on PostgreSQL); `None` where

@@ -174,3 +174,34 @@ pub fn insert_refund(conn: &mut AnyConnection, refund: &RefundRow) -> QueryResul
         .execute(conn)?;
     Ok(true)
 }
+
+/// Orders whose customer reference holds an `@` after its first character: e-mails stored in
+/// plain text by versions before they were hashed on every path (at most `limit`, by id after
+/// `after`).
+pub fn customer_refs_with_at(
+    conn: &mut AnyConnection,
+    after: Option<&OrderId>,
+    limit: i64,
+) -> QueryResult<Vec<(OrderId, String)>> {
+    let mut query = orders::table
+        .filter(orders::customer_ref.like("_%@%"))
+        .select((orders::id, orders::customer_ref))
+        .order(orders::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(orders::id.gt(after.clone()));
+    }
+    let rows: Vec<(OrderId, Option<String>)> = query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, r)| r.map(|r| (id, r)))
+        .collect())
+}
+
+pub fn set_customer_ref(conn: &mut AnyConnection, id: &OrderId, value: &str) -> QueryResult<()> {
+    diesel::update(orders::table.find(id))
+        .set(orders::customer_ref.eq(Some(value)))
+        .execute(conn)
+        .map(|_| ())
+}

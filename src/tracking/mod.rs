@@ -3,6 +3,7 @@
 //! drives it (see `core::redirect`).
 
 pub mod cache;
+pub mod codes;
 pub mod writer;
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use writer::ClickWriter;
 /// Everything the redirect shares.
 pub struct Tracking {
     pub cache: LinkCache,
+    /// Every link code that exists (unknown codes answer without a database read).
+    pub codes: codes::KnownCodes,
     /// User agent → (bot or human, coarse class): parsing is the costliest step of a click,
     /// and real traffic repeats a few thousand agents.
     agents: dashmap::DashMap<String, (ClickKind, AgentClass)>,
@@ -36,6 +39,7 @@ impl Tracking {
         metrics::gauge!("click_queue_depth").set(0.0);
         Self {
             cache: LinkCache::new(Duration::from_secs(30), Duration::from_secs(10)),
+            codes: codes::KnownCodes::default(),
             agents: dashmap::DashMap::new(),
             writer,
             classifier: Classifier::default(),
@@ -81,13 +85,18 @@ pub fn load_link(conn: &mut AnyConnection, code: &str) -> diesel::QueryResult<Op
 }
 
 /// Fills the cache with the newest links at start, so that the first click on each is as
-/// fast as the rest.
-pub fn warm(conn: &mut AnyConnection, cache: &LinkCache, limit: i64) -> diesel::QueryResult<usize> {
+/// fast as the rest, and the set of known codes with every link's code.
+pub fn warm(
+    conn: &mut AnyConnection,
+    tracking: &Tracking,
+    limit: i64,
+) -> diesel::QueryResult<usize> {
+    tracking.codes.top_up(conn)?;
     let targets = store::links::redirect_targets(conn, None, limit)?;
     let n = targets.len();
     for target in targets {
         let code = target.link.code.clone();
-        cache.insert(code, Arc::new(cached(target)));
+        tracking.cache.insert(code, Arc::new(cached(target)));
     }
     Ok(n)
 }

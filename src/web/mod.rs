@@ -11,12 +11,23 @@ pub mod ratelimit;
 
 use std::net::IpAddr;
 
-use actix_web::http::header::HeaderName;
+use actix_web::http::header::{self, HeaderName};
 use actix_web::{web, HttpRequest};
 use ipnet::IpNet;
 
 /// The dashboard's session cookie (the rate limits key a request by it too).
 pub const SESSION_COOKIE: &str = "itk_session";
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty() && token.len() <= 256).then(|| token.to_string())
+}
 
 /// What the instance believes of the proxies in front of it.
 #[derive(Debug, Clone, Default)]

@@ -38,6 +38,14 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("the service is not ready: {0}")]
     Unavailable(String),
+    /// Over a budget: retry after this many seconds.
+    #[error("{detail}; retry in {wait} s")]
+    RateLimited { wait: u64, detail: &'static str },
+    /// Too much of this kind of work in flight: retry after this many seconds.
+    #[error("{detail}; retry in {wait} s")]
+    Busy { wait: u64, detail: &'static str },
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -71,6 +79,9 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::Validation(_) => ("validation", "Validation failed"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::RateLimited { .. } => ("rate-limited", "Too many requests"),
+            Self::Busy { .. } => ("busy", "Service busy"),
+            Self::RequestTimeout => ("request-timeout", "Request timeout"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -118,7 +129,9 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -147,6 +160,11 @@ impl ResponseError for ApiError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Self::RateLimited { wait, .. } | Self::Busy { wait, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(*wait));
         }
         response
     }
@@ -195,6 +213,7 @@ impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
         match e {
             IngestError::Invalid(errors) => Self::Validation(errors),
+            IngestError::NoRate(detail) => Self::invalid("currency", detail),
             IngestError::Malformed(detail) => Self::BadRequest(detail),
             IngestError::NotFound(what) => Self::NotFound(what),
             exceeds @ IngestError::RefundExceeds { .. } => {

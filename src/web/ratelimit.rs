@@ -1,5 +1,6 @@
-//! Rate limits: per key on the API and the dashboard, per source on the webhooks; never on the
-//! redirect, the health checks, `/metrics` or static assets.
+//! Rate limits: per key on the API and the dashboard, per store on the webhooks, per client
+//! address on failed authentications and unknown links; never on the redirect of a known
+//! link, the health checks or static assets.
 //!
 //! A request over its budget gets a 429 problem with `Retry-After` (whole seconds, at least 1)
 //! before any handler, database or body parsing runs. Budgets are token buckets (GCRA, from
@@ -7,14 +8,20 @@
 //!
 //! Keys: the bearer token (or the dashboard session cookie) when there is one, so one noisy
 //! storefront does not slow another; otherwise the client address (socket peer, or
-//! `X-Forwarded-For` behind a trusted proxy), which also bounds sign-in guessing. Webhooks are
-//! limited per platform and brand path, i.e. per sending store. Tokens are never kept: the
-//! bucket key is a SHA-256 of them.
+//! `X-Forwarded-For` behind a trusted proxy). A wrong token gets a fresh bucket, so guessing is
+//! bounded by [`Failures`] instead: failed authentications (API keys, the operator token,
+//! dashboard sign-in and sessions, webhook signatures) are counted per client address, and an
+//! address over that budget gets 429 on everything that authenticates. Webhooks spend their
+//! store's budget (platform and parsed brand id) only once their signature verified, so junk
+//! never spends a real store's budget. Tokens are never kept: the bucket key is a SHA-256 of
+//! them.
 
-use std::net::IpAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -24,7 +31,9 @@ use actix_web::{web, Error};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::web::problem::problem_response;
+use crate::domain::ids::BrandId;
+use crate::domain::integrations::Platform;
+use crate::web::problem::{problem_response, ApiError};
 
 /// Forget idle buckets every this many limited requests, so a scan of random tokens cannot
 /// grow the table without bound.
@@ -102,50 +111,199 @@ impl Limiter {
     }
 }
 
+/// Failures allowed per client address: a sustained rate per minute and a burst; `per_minute
+/// == 0` turns the limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureBudget {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// Failed authentications per client address. A GCRA of its own rather than `governor`'s,
+/// because a blocked address must be refused *before* its next credential is checked, which
+/// needs a look at the bucket that spends nothing.
+pub struct Failures {
+    /// Time one failure is worth.
+    interval: Duration,
+    /// How far ahead of now the bucket may run: the burst.
+    tolerance: Duration,
+    /// Per address: the theoretical arrival time of its next failure.
+    table: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+/// The table is swept of addresses that are clear again when it grows past this.
+const FAILURE_TABLE_SWEEP: usize = 50_000;
+
+impl Failures {
+    fn new(budget: FailureBudget) -> Option<Self> {
+        if budget.per_minute == 0 {
+            return None;
+        }
+        let interval = Duration::from_secs(60) / budget.per_minute;
+        Some(Self {
+            interval,
+            tolerance: interval * budget.burst.max(1),
+            table: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whole seconds until the address may fail again, or `None` when it may now.
+    fn blocked(&self, ip: IpAddr) -> Option<u64> {
+        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let tat = *table.get(&ip)?;
+        let free_at = (tat + self.interval).checked_sub(self.tolerance)?;
+        let wait = free_at.checked_duration_since(Instant::now())?;
+        Some((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1))
+    }
+
+    /// Counts a failure of the address.
+    fn record(&self, ip: IpAddr) {
+        let now = Instant::now();
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        if table.len() >= FAILURE_TABLE_SWEEP {
+            table.retain(|_, tat| *tat > now);
+        }
+        let tat = table.entry(ip).or_insert(now);
+        *tat = (*tat).max(now) + self.interval;
+    }
+}
+
 /// The instance's limiters (shared by all workers).
 #[derive(Clone)]
 pub struct RateLimits {
     api: Option<Arc<Limiter>>,
     webhook: Option<Arc<Limiter>>,
+    failures: Option<Arc<Failures>>,
+    unknown_links: Option<Arc<Limiter>>,
+    /// Webhook bodies read at once before their signature can be checked.
+    webhook_bodies: Arc<tokio::sync::Semaphore>,
 }
 
+/// Webhook bodies an instance reads at once before their signature can be checked: at most
+/// this many times the webhook body limit (2 MiB) in memory; the rest get 503 with
+/// `Retry-After`, which stores retry.
+pub const WEBHOOK_BODIES_AT_ONCE: usize = 32;
+
 impl RateLimits {
-    pub fn new(api: Budget, webhook: Budget) -> Self {
+    pub fn new(
+        api: Budget,
+        webhook: Budget,
+        failures: FailureBudget,
+        unknown_links: Budget,
+    ) -> Self {
         Self {
             api: Limiter::new(api).map(Arc::new),
             webhook: Limiter::new(webhook).map(Arc::new),
-        }
-    }
-
-    fn for_class(&self, class: Class) -> Option<&Limiter> {
-        match class {
-            Class::Api => self.api.as_deref(),
-            Class::Webhook => self.webhook.as_deref(),
-            Class::Exempt => None,
+            failures: Failures::new(failures).map(Arc::new),
+            unknown_links: Limiter::new(unknown_links).map(Arc::new),
+            webhook_bodies: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_BODIES_AT_ONCE)),
         }
     }
 }
 
-/// The bucket of a request: its credential, else its client address; webhooks by path.
-fn bucket(req: &ServiceRequest, class: Class) -> [u8; 32] {
+fn limits(req: &actix_web::HttpRequest) -> Option<web::Data<RateLimits>> {
+    req.app_data::<web::Data<RateLimits>>().cloned()
+}
+
+/// The address failures are counted under (all unknown clients share one).
+fn failure_address(req: &actix_web::HttpRequest) -> IpAddr {
+    crate::web::edge(req)
+        .client_ip(req)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// Counts a failed authentication of the request's client (`kind`: `api_key`, `session`,
+/// `sign_in`, `webhook_signature`), in `/metrics` and the log (never the address or token).
+pub fn failed_authentication(req: &actix_web::HttpRequest, kind: &'static str) {
+    metrics::counter!("auth_failures_total", "kind" => kind).increment(1);
+    tracing::info!(kind, "authentication failed");
+    if let Some(failures) = limits(req).and_then(|l| l.failures.clone()) {
+        failures.record(failure_address(req));
+    }
+}
+
+/// Spends one of a store's webhook budget, after its delivery's signature verified.
+pub fn spend_store_budget(
+    req: &actix_web::HttpRequest,
+    platform: Platform,
+    brand_id: &BrandId,
+) -> Result<(), ApiError> {
+    use sha2::{Digest, Sha256};
+    let Some(limiter) = limits(req).and_then(|l| l.webhook.clone()) else {
+        return Ok(());
+    };
+    let mut hash = Sha256::new();
+    hash.update(b"webhook\0");
+    hash.update(platform.as_str().as_bytes());
+    hash.update(b"\0");
+    hash.update(brand_id.as_str().as_bytes());
+    match limiter.check(&hash.finalize().into()) {
+        None => Ok(()),
+        Some(wait) => {
+            limited("webhook", wait);
+            Err(ApiError::RateLimited {
+                wait,
+                detail: "this store is over its webhook budget",
+            })
+        }
+    }
+}
+
+/// A permit to read one webhook body (held while it is read), or 503 with `Retry-After`.
+pub fn webhook_body_permit(
+    req: &actix_web::HttpRequest,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
+    let Some(limits) = limits(req) else {
+        return Ok(None);
+    };
+    match limits.webhook_bodies.clone().try_acquire_owned() {
+        Ok(permit) => Ok(Some(permit)),
+        Err(_) => {
+            limited("webhook_bodies", 1);
+            Err(ApiError::Busy {
+                wait: 1,
+                detail: "too many webhook bodies are being received at once",
+            })
+        }
+    }
+}
+
+/// Whether the client may be told of another unknown link now (a scan of random codes is
+/// limited per address); `Err` holds the whole seconds to wait.
+pub fn unknown_link(req: &actix_web::HttpRequest) -> Result<(), u64> {
+    let Some(limiter) = limits(req).and_then(|l| l.unknown_links.clone()) else {
+        return Ok(());
+    };
+    match limiter.check(&address_key(b"unknown-link\0", failure_address(req))) {
+        None => Ok(()),
+        Some(wait) => {
+            limited("unknown_link", wait);
+            Err(wait)
+        }
+    }
+}
+
+fn address_key(tag: &[u8], ip: IpAddr) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
-    if class == Class::Webhook {
-        hash.update(b"webhook\0");
-        hash.update(req.path().as_bytes());
-        return hash.finalize().into();
+    hash.update(tag);
+    match ip {
+        IpAddr::V4(v4) => hash.update(v4.octets()),
+        IpAddr::V6(v6) => hash.update(v6.octets()),
     }
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    if let Some(token) = bearer {
+    hash.finalize().into()
+}
+
+fn limited(class: &'static str, wait: u64) {
+    metrics::counter!("rate_limited_total", "class" => class).increment(1);
+    tracing::warn!(class, retry_after = wait, "rate limited");
+}
+
+/// The bucket of an API or dashboard request: its credential, else its client address.
+fn bucket(req: &ServiceRequest) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    if let Some(token) = crate::web::bearer(req.request()) {
         hash.update(b"key\0");
         hash.update(token.as_bytes());
         return hash.finalize().into();
@@ -157,18 +315,28 @@ fn bucket(req: &ServiceRequest, class: Class) -> [u8; 32] {
             return hash.finalize().into();
         }
     }
-    hash.update(b"ip\0");
-    let ip = client_ip(req);
-    match ip {
-        Some(IpAddr::V4(v4)) => hash.update(v4.octets()),
-        Some(IpAddr::V6(v6)) => hash.update(v6.octets()),
-        None => hash.update(b"unknown"),
-    }
-    hash.finalize().into()
+    address_key(
+        b"ip\0",
+        client_ip(req).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+    )
 }
 
 fn client_ip(req: &ServiceRequest) -> Option<IpAddr> {
     crate::web::edge(req.request()).client_ip(req.request())
+}
+
+fn too_many(req: ServiceRequest, wait: u64, detail: &str) -> ServiceResponse {
+    let mut response = problem_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many requests",
+        format!("{detail}; retry in {wait} s"),
+        None,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+    req.into_response(response)
 }
 
 /// The middleware: answers 429 for a request over its budget, passes every other one on.
@@ -177,27 +345,27 @@ pub async fn limit(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let class = classify(req.path());
-    let limits = req.app_data::<web::Data<RateLimits>>().cloned();
-    if let Some(limiter) = limits.as_deref().and_then(|l| l.for_class(class)) {
-        if let Some(wait) = limiter.check(&bucket(&req, class)) {
-            let label = if class == Class::Webhook {
-                "webhook"
-            } else {
-                "api"
-            };
-            metrics::counter!("rate_limited_total", "class" => label).increment(1);
-            tracing::warn!(class = label, retry_after = wait, "rate limited");
-            let mut response = problem_response(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
-                format!("this key or source is over its request budget; retry in {wait} s"),
-                None,
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
-            return Ok(req.into_response(response).map_into_right_body());
+    if class != Class::Exempt {
+        if let Some(limits) = req.app_data::<web::Data<RateLimits>>().cloned() {
+            // An address that failed to authenticate too often is refused before its next
+            // credential is even looked at.
+            let blocked = limits
+                .failures
+                .as_deref()
+                .and_then(|f| f.blocked(failure_address(req.request())));
+            if let Some(wait) = blocked {
+                limited("auth_failures", wait);
+                let detail = "too many failed authentications from this address";
+                return Ok(too_many(req, wait, detail).map_into_right_body());
+            }
+            // Webhooks spend their store's budget once verified (see `spend_store_budget`).
+            if let (Class::Api, Some(limiter)) = (class, limits.api.as_deref()) {
+                if let Some(wait) = limiter.check(&bucket(&req)) {
+                    limited("api", wait);
+                    let detail = "this key or source is over its request budget";
+                    return Ok(too_many(req, wait, detail).map_into_right_body());
+                }
+            }
         }
     }
     next.call(req)
@@ -229,6 +397,29 @@ mod tests {
             classify("/api/v1/integrations/woocommerce/0190/orders"),
             Class::Webhook
         );
+    }
+
+    #[test]
+    fn failures_block_before_the_next_attempt_and_free_up_at_their_rate() {
+        let failures = Failures::new(FailureBudget {
+            per_minute: 60,
+            burst: 3,
+        })
+        .unwrap();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(failures.blocked(a), None);
+            failures.record(a);
+        }
+        // Blocked before trying again, for about one interval (one second).
+        assert_eq!(failures.blocked(a), Some(1));
+        assert_eq!(failures.blocked(b), None);
+        assert!(Failures::new(FailureBudget {
+            per_minute: 0,
+            burst: 10
+        })
+        .is_none());
     }
 
     #[test]

@@ -29,6 +29,19 @@ async fn set_fee(app: &TestApp, s: &Shop, i: usize, fee: &str) {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
+/// Lets time pass for a recorded order: as if influtrack had received it `days` ago (holding
+/// periods run from reception, never from the `occurred_at` a sender chose).
+pub fn received_days_ago(app: &TestApp, external_id: &str, days: i64) {
+    use diesel::connection::SimpleConnection;
+    let url = influtrack::db::DatabaseUrl::parse(&app.db.url()).unwrap();
+    let mut conn = influtrack::db::open_connection(&url).unwrap();
+    conn.batch_execute(&format!(
+        "UPDATE orders SET created_at = created_at - {} WHERE external_id = '{external_id}'",
+        days * 86_400_000_000
+    ))
+    .unwrap();
+}
+
 fn line<'a>(payouts: &'a Value, handle: &str) -> &'a Value {
     payouts["items"]
         .as_array()
@@ -68,6 +81,8 @@ async fn payouts_hold_approve_pay_and_claw_back() {
                            "customer_ref": "anna@creators.example"}),
     )
     .await;
+    received_days_ago(&app, "old", 40);
+    received_days_ago(&app, "self", 40);
     let path = format!("/api/v1/campaigns/{}/payouts", s.campaign_id);
     let p = app.get(&path, &s.admin).await;
     assert_eq!(p.status, 200, "{}", p.text);
@@ -186,6 +201,7 @@ async fn the_influencers_own_view_shows_only_its_own() {
                            "discount_codes": [s.code(1)]}),
     )
     .await;
+    received_days_ago(&app, "o1", 45);
     let (_, anna) = app
         .create_key(
             &s.brand_id,

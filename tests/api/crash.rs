@@ -52,6 +52,8 @@ pub async fn start_with(db_url: &str, env: &[(&str, &str)], log: Option<&std::fs
         .env("INFLUTRACK_ADMIN_TOKEN", OPERATOR)
         .env("INFLUTRACK_LOG", "error")
         .env("INFLUTRACK_WORKERS", "2")
+        // Tests run servers side by side: each its own metrics port.
+        .env("INFLUTRACK_METRICS_BIND", "127.0.0.1:0")
         .envs(env.iter().copied())
         .stdout(output(log))
         .stderr(output(log))

@@ -5,18 +5,66 @@ use crate::helpers::*;
 use crate::orders::shop;
 use serde_json::json;
 
-async fn sign_in(app: &TestApp, key: &str) -> reqwest::Response {
+/// Signs in as a browser does: the sign-in page (its cookie and form token), then the form.
+pub async fn sign_in(app: &TestApp, key: &str) -> reqwest::Response {
+    let page = app
+        .client
+        .get(format!("{}/dashboard/login", app.address))
+        .send()
+        .await
+        .unwrap();
+    let cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = crate::security::form_token_of(&page.text().await.unwrap());
     app.client
         .post(format!("{}/dashboard/login", app.address))
         .header("origin", &app.address)
-        .form(&[("key", key)])
+        .header("cookie", cookie)
+        .form(&[("key", key), ("form_token", &token)])
         .send()
         .await
         .unwrap()
 }
 
-fn session(r: &reqwest::Response) -> String {
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+/// The session cookie of a key signed in.
+pub async fn signed_in(app: &TestApp, key: &str) -> String {
+    let r = sign_in(app, key).await;
+    assert_eq!(r.status(), 303);
+    session(&r)
+}
+
+/// The form token of a session (printed in every page's sign-out form).
+pub async fn form_token(app: &TestApp, cookie: &str) -> String {
+    let html = get(app, "/dashboard/me", Some(cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let html = if html.contains("form_token") {
+        html
+    } else {
+        get(app, "/dashboard", Some(cookie))
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    crate::security::form_token_of(&html)
+}
+
+pub fn session(r: &reqwest::Response) -> String {
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("itk_session="))
+        .expect("a session cookie");
     let lower = set.to_lowercase();
     assert!(
         lower.contains("httponly")
@@ -66,6 +114,7 @@ async fn sessions_scopes_and_forms_are_guarded() {
     let r = sign_in(&app, &s.admin).await;
     assert_eq!(r.status(), 303);
     let admin = session(&r);
+    let admin_token = form_token(&app, &admin).await;
     let r = get(&app, "/dashboard", Some(&admin)).await;
     assert_eq!(r.status(), 200);
     let csp = r.headers()["content-security-policy"]
@@ -117,7 +166,11 @@ async fn sessions_scopes_and_forms_are_guarded() {
         ))
         .header("cookie", &admin)
         .header("origin", &app.address)
-        .form(&[("min_net_revenue", "1"), ("action", "preview")])
+        .form(&[
+            ("min_net_revenue", "1"),
+            ("action", "preview"),
+            ("form_token", &admin_token),
+        ])
         .send()
         .await
         .unwrap();
@@ -140,7 +193,11 @@ async fn sessions_scopes_and_forms_are_guarded() {
         ))
         .header("cookie", &admin)
         .header("origin", &app.address)
-        .form(&[("min_net_revenue", "1"), ("action", "apply")])
+        .form(&[
+            ("min_net_revenue", "1"),
+            ("action", "apply"),
+            ("form_token", &admin_token),
+        ])
         .send()
         .await
         .unwrap();
@@ -167,6 +224,7 @@ async fn sessions_scopes_and_forms_are_guarded() {
         ))
         .header("cookie", &admin)
         .header("origin", &app.address)
+        .form(&[("form_token", &admin_token)])
         .send()
         .await
         .unwrap();
@@ -184,6 +242,7 @@ async fn sessions_scopes_and_forms_are_guarded() {
         .create_key(&s.brand_id, &s.admin, json!({"scope": "read"}))
         .await;
     let read = session(&sign_in(&app, &read).await);
+    let read_token = form_token(&app, &read).await;
     let html = get(
         &app,
         &format!("/dashboard/campaigns/{}", s.campaign_id),
@@ -202,7 +261,11 @@ async fn sessions_scopes_and_forms_are_guarded() {
         ))
         .header("cookie", &read)
         .header("origin", &app.address)
-        .form(&[("min_roi", "0"), ("action", "apply")])
+        .form(&[
+            ("min_roi", "0"),
+            ("action", "apply"),
+            ("form_token", &read_token),
+        ])
         .send()
         .await
         .unwrap();
@@ -251,6 +314,7 @@ async fn sessions_scopes_and_forms_are_guarded() {
         .post(format!("{}/dashboard/logout", app.address))
         .header("cookie", &admin)
         .header("origin", &app.address)
+        .form(&[("form_token", &admin_token)])
         .send()
         .await
         .unwrap();

@@ -343,9 +343,7 @@ async fn a_generated_operator_token_is_stored_as_a_hash_and_kept_across_restarts
 async fn metrics_count_requests_by_route() {
     let app = spawn_app().await;
     app.create_brand("Acme").await;
-    let r = app
-        .request(reqwest::Method::GET, "/metrics", None, None)
-        .await;
+    let r = app.metrics().await;
     assert_eq!(r.status, 200);
     assert!(r.text.contains("http_requests_total"), "{}", r.text);
     assert!(r.text.contains("route=\"/api/v1/brands\""), "{}", r.text);

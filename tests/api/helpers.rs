@@ -7,7 +7,7 @@ use influtrack::Application;
 use reqwest::Method;
 use serde_json::Value;
 
-pub const OPERATOR: &str = "test-operator-token-0123456789";
+pub const OPERATOR: &str = "test-operator-token-0123456789-abcdefXYZ";
 
 pub enum TestDb {
     Sqlite(tempfile::TempDir),
@@ -58,6 +58,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub handle: actix_web::dev::ServerHandle,
     pub db: TestDb,
+    /// The `/metrics` listener's port.
+    pub metrics_port: Option<u16>,
 }
 
 #[derive(Debug)]
@@ -129,6 +131,7 @@ pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
         .await
         .expect("the application starts");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -139,6 +142,7 @@ pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
             .expect("client"),
         handle,
         db,
+        metrics_port,
     }
 }
 
@@ -231,6 +235,22 @@ impl TestApp {
             k["id"].as_str().unwrap().to_string(),
             k["key"].as_str().unwrap().to_string(),
         )
+    }
+
+    /// `GET /metrics` on the metrics listener.
+    pub async fn metrics(&self) -> Resp {
+        let port = self.metrics_port.expect("a metrics listener");
+        let res = self
+            .client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .expect("metrics answered");
+        Resp {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            text: res.text().await.expect("body"),
+        }
     }
 
     pub async fn stop(&self) {

@@ -214,10 +214,19 @@ async fn full_run(run: &Run) -> Vec<String> {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let page = dashboard
+        .get(format!("{}/dashboard/login", run.server.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = crate::security::form_token_of(&page);
     let r = dashboard
         .post(format!("{}/dashboard/login", run.server.address))
         .header("origin", run.server.address.clone())
-        .form(&[("key", admin.as_str())])
+        .form(&[("key", admin.as_str()), ("form_token", token.as_str())])
         .send()
         .await
         .unwrap();

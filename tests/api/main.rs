@@ -17,6 +17,7 @@ mod ratelimit;
 mod redirect;
 mod reports;
 mod resources;
+mod security;
 mod sql;
 mod stored;
 mod tenancy;

@@ -92,7 +92,6 @@ fn every_limited_operation_documents_429() {
         "/r/{code}",
         "/healthz",
         "/readyz",
-        "/metrics",
         "/t.js",
         "/api/v1/openapi.yaml",
         "/api/v1/openapi.json",

@@ -267,7 +267,7 @@ async fn orders_without_anything_attributable_are_kept_unattributed() {
         ("n-3", json!({"click_ids": [bot]})),
         (
             "n-4",
-            json!({"click_ids": [later], "occurred_at": "2020-01-01T00:00:00Z"}),
+            json!({"click_ids": [later], "occurred_at": (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339()}),
         ),
     ] {
         let mut body = json!({"order_id": id, "amount": "20.00", "currency": "EUR"});

@@ -430,9 +430,7 @@ async fn clicks_are_committed_while_another_writer_holds_the_lock() {
         assert_eq!(r.status(), 302);
     }
     let held = counts(&stats(&app, &s).await);
-    let metrics = app
-        .request(reqwest::Method::GET, "/metrics", None, None)
-        .await;
+    let metrics = app.metrics().await;
     release.send(()).unwrap();
     holder.join().unwrap();
     assert_eq!(held, (4, 1, 0, 4));
@@ -452,9 +450,7 @@ async fn redirect_metrics_are_exported() {
     let s = setup(&app).await;
     click(&app, s.code(), &[("user-agent", CHROME)]).await;
     click(&app, "nothinghere", &[]).await;
-    let r = app
-        .request(reqwest::Method::GET, "/metrics", None, None)
-        .await;
+    let r = app.metrics().await;
     for name in [
         "redirects_total",
         "click_batch_size",

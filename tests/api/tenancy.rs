@@ -68,7 +68,6 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
     for p in [
         "/healthz",
         "/readyz",
-        "/metrics",
         "/t.js",
         "/api/v1/openapi.yaml",
         "/api/v1/openapi.json",
@@ -516,6 +515,30 @@ struct Answer {
     text: String,
 }
 
+/// A dashboard session of a key (cookie and form token), signed in once; `None` for keys the
+/// dashboard does not sign in.
+async fn session_of(app: &TestApp, key: &str) -> Option<(String, String)> {
+    use std::sync::Mutex;
+    static SESSIONS: Mutex<BTreeMap<String, Option<(String, String)>>> =
+        Mutex::new(BTreeMap::new());
+    if let Some(known) = SESSIONS.lock().unwrap().get(key) {
+        return known.clone();
+    }
+    let r = crate::dashboard::sign_in(app, key).await;
+    let session = if r.status() == 303 {
+        let cookie = crate::dashboard::session(&r);
+        let token = crate::dashboard::form_token(app, &cookie).await;
+        Some((cookie, token))
+    } else {
+        None
+    };
+    SESSIONS
+        .lock()
+        .unwrap()
+        .insert(key.to_string(), session.clone());
+    session
+}
+
 async fn call(
     app: &TestApp,
     method: &str,
@@ -532,17 +555,30 @@ async fn call(
     let mut req = app
         .client
         .request(Method::from_bytes(method.as_bytes()).unwrap(), url);
+    let mut form_token = None;
+    if path_template.starts_with("/dashboard") {
+        // What a browser sends with our own forms (CSRF has its own tests in security.rs).
+        req = req.header("origin", app.address.clone());
+    }
     match (case.access, key) {
         (Access::Session(_), Some(key)) => {
-            req = req
-                .header("cookie", format!("itk_session={key}"))
-                .header("origin", app.address.clone());
+            if let Some((cookie, token)) = session_of(app, key).await {
+                req = req.header("cookie", cookie);
+                form_token = Some(token);
+            }
         }
         (_, Some(key)) => req = req.bearer_auth(key),
         _ => {}
     }
-    if let Some(body) = case.body {
-        let form = matches!(case.access, Access::Session(_));
+    let form = matches!(case.access, Access::Session(_));
+    let body = match (case.body, &form_token) {
+        (Some(body), Some(token)) if form => {
+            Some(format!("{}&form_token={token}", fill(body, ids)))
+        }
+        (None, Some(token)) if method == "POST" => Some(format!("form_token={token}")),
+        (body, _) => body.map(|b| fill(b, ids)),
+    };
+    if let Some(body) = body {
         req = req
             .header(
                 "content-type",
@@ -552,7 +588,7 @@ async fn call(
                     "application/json"
                 },
             )
-            .body(fill(body, ids));
+            .body(body);
     }
     let res = req.send().await.expect("request sent");
     let status = res.status().as_u16();

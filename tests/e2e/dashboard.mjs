@@ -33,7 +33,7 @@ try {
   check((await page.textContent("h1")) === "Campaigns", "signed in, the campaigns are listed");
   const cookies = await page.context().cookies();
   const session = cookies.find((c) => c.name === "itk_session");
-  check(session && session.httpOnly && session.sameSite === "Strict", "the key is in an HttpOnly, SameSite=Strict cookie");
+  check(session && session.httpOnly && session.sameSite === "Strict", "the session is in an HttpOnly, SameSite=Strict cookie");
   await shoot(page, "2-campaigns");
 
   await page.getByRole("link", { name: "Summer Glow" }).click();

@@ -306,5 +306,13 @@ pub fn delete(conn: &mut AnyConnection, brand_id: &BrandId, id: &InfluencerId) -
     if store::find_row(conn, brand_id, id)?.is_none() {
         return Err(AdminError::not_found());
     }
-    Ok(store::soft_delete(conn, id, now_micros())?)
+    // Its keys go with it: a deleted influencer's key must not keep opening its view.
+    let at = now_micros();
+    conn.transaction(|conn| {
+        store::soft_delete(conn, id, at)?;
+        crate::store::keys::revoke_of_influencer(conn, id, at)?;
+        crate::store::sessions::delete_of_influencer(conn, id)?;
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    Ok(())
 }

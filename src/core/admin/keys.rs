@@ -1,5 +1,6 @@
 //! API keys of a brand: minted (shown once), listed (never the secret), revoked.
 
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::core::admin::{AdminError, AdminResult, Page};
@@ -136,7 +137,11 @@ pub fn list(conn: &mut AnyConnection, brand_id: &BrandId, page: &Page) -> AdminR
 /// Revokes a key at once; `brand` limits it to that brand's keys (a brand admin's call).
 pub fn revoke(conn: &mut AnyConnection, brand: Option<&BrandId>, id: &KeyId) -> AdminResult<()> {
     let row = store::keys::find(conn, brand, id)?.ok_or_else(AdminError::not_found)?;
-    store::keys::revoke(conn, &row.id, now_micros())?;
+    // Its dashboard sessions end with it.
+    conn.transaction(|conn| {
+        store::keys::revoke(conn, &row.id, now_micros())?;
+        store::sessions::delete_of_key(conn, &row.id)
+    })?;
     tracing::info!(key_id = %row.id, "key revoked");
     Ok(())
 }

@@ -250,12 +250,15 @@ fn apply(conn: &mut AnyConnection, public_url: &str, plan: Plan) -> LoopResult<W
         Ok::<_, LoopError>(())
     })?;
     let views = enrollments::views(conn, public_url, &campaign, new_enrollments)?;
-    // Carried codes now belong to the new campaign; links of the old one are unchanged.
-    let changed = if carry_codes {
-        vec![Change::Campaign(old.id.clone())]
-    } else {
-        vec![]
-    };
+    // Carried codes now belong to the new campaign; links of the old one are unchanged. The
+    // new campaign's links are known to the redirect at once.
+    let mut changed: Vec<Change> = views
+        .iter()
+        .flat_map(|v| v.links.iter().map(|l| Change::NewLink(l.code.clone())))
+        .collect();
+    if carry_codes {
+        changed.push(Change::Campaign(old.id.clone()));
+    }
     Ok(Written::new(
         Successor {
             predecessor_id: old.id,

@@ -25,6 +25,10 @@ pub enum IngestError {
     /// The input breaks a rule (also: no exchange rate, a refund beyond the order).
     #[error("validation failed")]
     Invalid(Vec<FieldError>),
+    /// No exchange rate into the campaign's currency: the brand can register one, and a
+    /// platform's retry then succeeds (so a webhook is not rejected for it).
+    #[error("{0}")]
+    NoRate(String),
     /// A delivery that is not JSON at all.
     #[error("{0}")]
     Malformed(String),

@@ -429,14 +429,11 @@ pub fn convert(
         None => store::fx::rate(conn, brand_id, to, from)?
             .map(|r| r.inverse())
             .ok_or_else(|| {
-                FieldError::new(
-                    "currency",
-                    format!(
-                        "no exchange rate from {} to {}; register one with PUT /api/v1/fx-rates",
-                        from.code(),
-                        to.code()
-                    ),
-                )
+                IngestError::NoRate(format!(
+                    "no exchange rate from {} to {}; register one with PUT /api/v1/fx-rates",
+                    from.code(),
+                    to.code()
+                ))
             })?,
     };
     Ok(rate
@@ -640,4 +637,24 @@ fn order_view(
         attribution,
         assists,
     })
+}
+
+/// Hashes the customer e-mails an older version stored in plain text (REST orders were not
+/// hashed before); run at start, in batches. Returns how many were hashed.
+pub fn hash_stored_emails(conn: &mut AnyConnection) -> Result<usize, crate::db::DbError> {
+    let (mut hashed, mut after) = (0, None);
+    loop {
+        let batch = store::orders::customer_refs_with_at(conn, after.as_ref(), 500)?;
+        let Some((last, _)) = batch.last() else {
+            return Ok(hashed);
+        };
+        after = Some(last.clone());
+        for (id, r) in &batch {
+            let stored = crate::domain::orders::stored_customer_ref(r);
+            if stored != *r {
+                store::orders::set_customer_ref(conn, id, &stored)?;
+                hashed += 1;
+            }
+        }
+    }
 }

@@ -19,6 +19,10 @@ pub enum Delivery {
     Refund(Recorded<RefundView>),
     /// Nothing to record, and why (a 4xx would only make the platform retry).
     Ignored(String),
+    /// Signed, but not something that can ever be recorded (a negative amount, a payload that
+    /// breaks a rule): answered 2xx so that the platform stops retrying, and kept with the
+    /// reason in `webhook_rejections`.
+    Rejected(String),
     /// WooCommerce's creation ping.
     Ping,
 }
@@ -30,31 +34,97 @@ fn source(platform: Platform) -> OrderSource {
     }
 }
 
-/// The body verified against the brand's secret for the platform; an unknown brand answers
-/// like a wrong signature.
-fn verify(
+/// A brand's webhook endpoint for a platform, found from the path before any of the body is
+/// read: a brand that does not exist or has no secret for the platform answers at once.
+pub struct Endpoint {
+    brand_id: BrandId,
+    platform: Platform,
+    secret: String,
+}
+
+/// A delivery whose signature verified: only [`Endpoint::verify`] makes one, and only a
+/// verified delivery is recorded.
+pub struct Verified {
+    brand_id: BrandId,
+    platform: Platform,
+    body: Vec<u8>,
+}
+
+impl Verified {
+    pub fn brand_id(&self) -> &BrandId {
+        &self.brand_id
+    }
+}
+
+fn rejected_signature(platform: Platform) -> IngestError {
+    metrics::counter!("webhooks_rejected_total", "platform" => platform.as_str(), "reason" => "signature")
+        .increment(1);
+    IngestError::BadSignature(platform)
+}
+
+/// The endpoint of a brand and platform; an unknown brand answers like a missing secret.
+pub fn endpoint(
     conn: &mut AnyConnection,
     brand_id: &BrandId,
     platform: Platform,
-    signature: Option<&str>,
-    body: &[u8],
-) -> IngestResult<()> {
-    let secret = match signature {
-        Some(_) => store::integrations::webhook_secret(conn, brand_id, platform)?,
-        None => None,
-    };
-    match (signature, secret) {
-        (Some(signature), Some(secret))
-            if integrations::verify_signature(secret.as_bytes(), body, signature) =>
-        {
-            Ok(())
-        }
-        _ => {
-            metrics::counter!("webhooks_rejected_total", "platform" => platform.as_str())
-                .increment(1);
-            Err(IngestError::BadSignature(platform))
+) -> IngestResult<Endpoint> {
+    match store::integrations::webhook_secret(conn, brand_id, platform)? {
+        Some(secret) => Ok(Endpoint {
+            brand_id: brand_id.clone(),
+            platform,
+            secret,
+        }),
+        None => Err(rejected_signature(platform)),
+    }
+}
+
+impl Endpoint {
+    /// The body, verified against the brand's secret for the platform.
+    pub fn verify(self, signature: Option<&str>, body: Vec<u8>) -> IngestResult<Verified> {
+        match signature {
+            Some(signature)
+                if integrations::verify_signature(self.secret.as_bytes(), &body, signature) =>
+            {
+                Ok(Verified {
+                    brand_id: self.brand_id,
+                    platform: self.platform,
+                    body,
+                })
+            }
+            _ => Err(rejected_signature(self.platform)),
         }
     }
+}
+
+/// A payload that can never be recorded becomes a rejection (kept with its reason, counted,
+/// answered 2xx); anything a retry may fix (a missing exchange rate, a conflict, the database)
+/// stays an error so that the platform retries.
+fn settle(
+    conn: &mut AnyConnection,
+    delivery: &Verified,
+    result: IngestResult<Delivery>,
+) -> IngestResult<Delivery> {
+    let reason = match result {
+        Err(IngestError::Invalid(errors)) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(IngestError::Malformed(detail)) => detail,
+        other => return other,
+    };
+    let platform = delivery.platform;
+    store::integrations::record_rejection(
+        conn,
+        &delivery.brand_id,
+        platform,
+        &reason,
+        now_micros(),
+    )?;
+    metrics::counter!("webhooks_rejected_total", "platform" => platform.as_str(), "reason" => "invalid")
+        .increment(1);
+    tracing::warn!(platform = platform.as_str(), %reason, "a signed webhook delivery was rejected");
+    Ok(Delivery::Rejected(reason))
 }
 
 /// Records a webhook's order. A redelivery answers the stored order; a later delivery that
@@ -148,11 +218,18 @@ fn record_refund(
 pub fn shopify_order(
     conn: &mut AnyConnection,
     writes: &GroupCommit,
+    delivery: &Verified,
+) -> IngestResult<Delivery> {
+    let result = record_shopify_order(conn, writes, &delivery.brand_id, &delivery.body);
+    settle(conn, delivery, result)
+}
+
+fn record_shopify_order(
+    conn: &mut AnyConnection,
+    writes: &GroupCommit,
     brand_id: &BrandId,
-    signature: Option<&str>,
     body: &[u8],
 ) -> IngestResult<Delivery> {
-    verify(conn, brand_id, Platform::Shopify, signature, body)?;
     let order = shopify::Order::parse(body)?;
     if order.is_test() {
         return Ok(Delivery::Ignored(
@@ -160,6 +237,12 @@ pub fn shopify_order(
         ));
     }
     let input = order.input();
+    // Everything that can be refused is read before anything is written: the refunds' amounts
+    // too (their conversion comes later, once the order's currency is known).
+    let currency = crate::domain::money::Currency::parse("currency", &input.currency)?;
+    for refund in order.refunds() {
+        refund.amount_micros(currency, |micros, _| Ok::<_, IngestError>(micros))?;
+    }
     let external_id = input.order_id.clone();
     let (result, note) = record_order(conn, writes, brand_id, Platform::Shopify, input)?;
     let stored = refunds::order_of(conn, brand_id, &external_id)?;
@@ -191,13 +274,16 @@ pub fn shopify_order(
 }
 
 /// A `refunds/create` delivery.
-pub fn shopify_refund(
+pub fn shopify_refund(conn: &mut AnyConnection, delivery: &Verified) -> IngestResult<Delivery> {
+    let result = record_shopify_refund(conn, &delivery.brand_id, &delivery.body);
+    settle(conn, delivery, result)
+}
+
+fn record_shopify_refund(
     conn: &mut AnyConnection,
     brand_id: &BrandId,
-    signature: Option<&str>,
     body: &[u8],
 ) -> IngestResult<Delivery> {
-    verify(conn, brand_id, Platform::Shopify, signature, body)?;
     let refund = shopify::Refund::parse(body)?;
     let shopify_id = refund.shopify_order_id()?;
     let external_id = shopify::order_id(&shopify_id);
@@ -234,14 +320,23 @@ pub fn shopify_refund(
 pub fn woocommerce_order(
     conn: &mut AnyConnection,
     writes: &GroupCommit,
+    delivery: &Verified,
+) -> IngestResult<Delivery> {
+    let result = record_woocommerce_order(conn, writes, &delivery.brand_id, &delivery.body);
+    settle(conn, delivery, result)
+}
+
+/// WooCommerce's unsigned creation ping (`webhook_id=N`), answered 200 without a signature.
+pub fn is_woocommerce_ping(signature: Option<&str>, body: &[u8]) -> bool {
+    signature.is_none() && woocommerce::is_ping(body)
+}
+
+fn record_woocommerce_order(
+    conn: &mut AnyConnection,
+    writes: &GroupCommit,
     brand_id: &BrandId,
-    signature: Option<&str>,
     body: &[u8],
 ) -> IngestResult<Delivery> {
-    if signature.is_none() && woocommerce::is_ping(body) {
-        return Ok(Delivery::Ping);
-    }
-    verify(conn, brand_id, Platform::WooCommerce, signature, body)?;
     let order = woocommerce::Order::parse(body)?;
     let currency = order.currency()?;
     // Everything that can be refused is read before anything is written.

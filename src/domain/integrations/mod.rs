@@ -227,7 +227,7 @@ pub fn validate_order(
     input: OrderInput,
     now: i64,
 ) -> Result<NewOrder, PayloadError> {
-    lenient(input).validate(now).map_err(|errors| {
+    lenient(input).validate_signed(now).map_err(|errors| {
         PayloadError::Invalid(
             errors
                 .into_iter()
@@ -239,28 +239,36 @@ pub fn validate_order(
 
 /// What a storefront cannot fix on its side is dropped rather than refused (a refusal would
 /// only make the platform retry the same body): codes we could never have issued (empty,
-/// longer than 64 or with control characters) and codes beyond the twentieth. The
-/// customer's e-mail is kept only as the SHA-256 of its lower-case form, which is all the
-/// self-referral check needs.
+/// longer than 64 or with control characters) and codes beyond the twentieth. (The
+/// customer's e-mail is hashed by the validation, as on every path.)
 fn lenient(mut input: OrderInput) -> OrderInput {
     input.discount_codes.retain(|c| {
         let c = c.trim();
         !c.is_empty() && c.len() <= 64 && !c.chars().any(char::is_control)
     });
     input.discount_codes.truncate(20);
-    input.customer_ref = input
-        .customer_ref
-        .map(|email| crate::domain::keys::sha256_hex(&email.trim().to_lowercase()));
     input
 }
 
-/// An amount of a payload (refunds are positive whatever sign the platform gives them).
+/// An amount of a payload where the platform only ever sends one of zero or more: a negative
+/// one is refused (it is never credited with its sign flipped).
 fn micros_of(field: &str, raw: &str, currency: Currency) -> Result<i64, PayloadError> {
-    Ok(parse_money(
-        field,
-        raw.trim().trim_start_matches('-'),
-        currency,
-    )?)
+    let raw = raw.trim();
+    if raw.starts_with('-') && parse_money(field, &raw[1..], currency).is_ok_and(|m| m > 0) {
+        return Err(FieldError::new(
+            field,
+            format!("is negative ({raw}); the platform never sends a negative amount here"),
+        )
+        .into());
+    }
+    Ok(parse_money(field, raw, currency)?)
+}
+
+/// A refund's total as an order lists it (WooCommerce writes money back as a negative
+/// total): its size.
+fn refund_micros_of(field: &str, raw: &str, currency: Currency) -> Result<i64, PayloadError> {
+    let raw = raw.trim();
+    micros_of(field, raw.strip_prefix('-').unwrap_or(raw), currency)
 }
 
 #[cfg(test)]

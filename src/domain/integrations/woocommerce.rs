@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use crate::domain::field::FieldError;
 use crate::domain::integrations::{
-    click_ids_in, is_click_key, micros_of, parse_body, validate_order, value_text, Amount, Id,
-    MappedOrder, MappedRefund, PayloadError, Platform,
+    click_ids_in, is_click_key, micros_of, parse_body, refund_micros_of, validate_order,
+    value_text, Amount, Id, MappedOrder, MappedRefund, PayloadError, Platform,
 };
 use crate::domain::money::{self, Currency};
 use crate::domain::orders::OrderInput;
@@ -113,7 +113,7 @@ impl Order {
             .map(|r| {
                 Ok(MappedRefund {
                     refund_id: format!("woocommerce:refund:{}", r.id.text()),
-                    amount_micros: micros_of("refunds.total", &r.total.text(), currency)?,
+                    amount_micros: refund_micros_of("refunds.total", &r.total.text(), currency)?,
                 })
             })
             .collect()

@@ -1,0 +1,2 @@
+DROP TABLE webhook_rejections;
+DROP TABLE dashboard_sessions;
