@@ -16,7 +16,7 @@ async fn the_dashboard_works_in_a_browser() {
     let db = dir.path().join("demo.db");
     let mut settings = Settings::for_database(db.to_str().unwrap());
     settings.bind = "127.0.0.1:0".into();
-    settings.admin_token = Some("e2e-operator-token-0123456789".into());
+    settings.admin_token = Some("e2e-operator-token-0123456789-abcdefXYZ".into());
     settings.log = "warn".into();
     let mut conn = influtrack::open_admin_connection(&settings).expect("database");
     let demo = influtrack::demo::seed(&mut conn).expect("demo seeded");

@@ -61,7 +61,12 @@ async fn read_body(request: &HttpRequest, mut payload: web::Payload) -> ApiResul
     };
     actix_web::rt::time::timeout(BODY_DEADLINE, read)
         .await
-        .map_err(|_| ApiError::RequestTimeout)?
+        .map_err(|_| {
+            // A body trickled past the deadline to a real store's path: counted like a failed
+            // signature, so one slow sender is soon refused outright.
+            ratelimit::failed_authentication(request, "webhook_body_timeout");
+            ApiError::RequestTimeout
+        })?
 }
 
 /// What the webhook endpoints answer when a delivery needs no recording.
@@ -133,8 +138,25 @@ async fn receive(
     let verified = endpoint
         .verify(signature, body)
         .map_err(|e| refused(request, e))?;
+    ratelimit::verified_sender(request);
     ratelimit::spend_store_budget(request, platform, verified.brand_id())?;
     Ok(Received::Verified(verified))
+}
+
+/// A verified Shopify delivery (Shopify sends no unsigned ping).
+async fn shopify_delivery(
+    app: &App,
+    request: &HttpRequest,
+    path: &str,
+    payload: web::Payload,
+) -> ApiResult<Verified> {
+    match receive(app, Platform::Shopify, request, path, payload).await? {
+        Received::Verified(delivery) => Ok(delivery),
+        Received::Ping => Err(refused(
+            request,
+            IngestError::BadSignature(Platform::Shopify),
+        )),
+    }
 }
 
 /// `POST /api/v1/integrations/shopify/{brand_id}/orders`: an `orders/create` (or
@@ -145,14 +167,7 @@ pub async fn shopify_order(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let Received::Verified(delivery) =
-        receive(&app, Platform::Shopify, &request, &path, payload).await?
-    else {
-        return Err(refused(
-            &request,
-            IngestError::BadSignature(Platform::Shopify),
-        ));
-    };
+    let delivery = shopify_delivery(&app, &request, &path, payload).await?;
     let writes = app.writes();
     let delivery = app
         .read(move |conn| webhooks::shopify_order(conn, &writes, &delivery))
@@ -167,14 +182,7 @@ pub async fn shopify_refund(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let Received::Verified(delivery) =
-        receive(&app, Platform::Shopify, &request, &path, payload).await?
-    else {
-        return Err(refused(
-            &request,
-            IngestError::BadSignature(Platform::Shopify),
-        ));
-    };
+    let delivery = shopify_delivery(&app, &request, &path, payload).await?;
     let delivery = app
         .read(move |conn| webhooks::shopify_refund(conn, &delivery))
         .await?;

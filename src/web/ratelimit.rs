@@ -177,7 +177,18 @@ pub struct RateLimits {
     unknown_links: Option<Arc<Limiter>>,
     /// Webhook bodies read at once before their signature can be checked.
     webhook_bodies: Arc<tokio::sync::Semaphore>,
+    reading: Arc<Reading>,
+    /// Reads kept for addresses that delivered a verified webhook lately (a store), so that a
+    /// crowd of slow senders without the secret cannot take every read.
+    known_bodies: Arc<tokio::sync::Semaphore>,
+    known_senders: Arc<Mutex<HashMap<IpAddr, Instant>>>,
 }
+
+/// Reads kept for known senders, beyond [`WEBHOOK_BODIES_AT_ONCE`].
+pub const WEBHOOK_BODIES_KEPT_FOR_STORES: usize = 8;
+/// How long an address that delivered a verified webhook counts as a store's.
+const KNOWN_SENDER_FOR: Duration = Duration::from_secs(24 * 3600);
+const KNOWN_SENDERS_MAX: usize = 10_000;
 
 /// Webhook bodies an instance reads at once before their signature can be checked: at most
 /// this many times the webhook body limit (2 MiB) in memory; the rest get 503 with
@@ -197,6 +208,9 @@ impl RateLimits {
             failures: Failures::new(failures).map(Arc::new),
             unknown_links: Limiter::new(unknown_links).map(Arc::new),
             webhook_bodies: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_BODIES_AT_ONCE)),
+            reading: Arc::new(Reading::default()),
+            known_bodies: Arc::new(tokio::sync::Semaphore::new(WEBHOOK_BODIES_KEPT_FOR_STORES)),
+            known_senders: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 }
@@ -249,23 +263,110 @@ pub fn spend_store_budget(
     }
 }
 
-/// A permit to read one webhook body (held while it is read), or 503 with `Retry-After`.
-pub fn webhook_body_permit(
-    req: &actix_web::HttpRequest,
-) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ApiError> {
+/// Webhook bodies one client address may have in flight at once: one slow sender cannot take
+/// every read.
+pub const WEBHOOK_BODIES_PER_ADDRESS: usize = 4;
+
+/// Unverified webhook bodies being read, per client address.
+#[derive(Default)]
+struct Reading(Mutex<HashMap<IpAddr, usize>>);
+
+impl Reading {
+    fn release(&self, address: IpAddr) {
+        let mut reading = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = reading.get_mut(&address) {
+            *n -= 1;
+            if *n == 0 {
+                reading.remove(&address);
+            }
+        }
+    }
+}
+
+/// The right to read one webhook body, held while it is read: one of the instance's few, and
+/// one of its client address's.
+pub struct BodyPermit {
+    _instance: tokio::sync::OwnedSemaphorePermit,
+    address: IpAddr,
+    reading: Arc<Reading>,
+}
+
+impl Drop for BodyPermit {
+    fn drop(&mut self) {
+        self.reading.release(self.address);
+    }
+}
+
+/// A permit to read one webhook body, or 503 with `Retry-After` when the instance or the
+/// client's address has too many in flight.
+pub fn webhook_body_permit(req: &actix_web::HttpRequest) -> Result<Option<BodyPermit>, ApiError> {
     let Some(limits) = limits(req) else {
         return Ok(None);
     };
-    match limits.webhook_bodies.clone().try_acquire_owned() {
-        Ok(permit) => Ok(Some(permit)),
+    let busy = |detail| {
+        limited("webhook_bodies", 1);
+        ApiError::Busy { wait: 1, detail }
+    };
+    let address = failure_address(req);
+    {
+        let mut reading = limits.reading.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = reading.entry(address).or_insert(0);
+        if *n >= WEBHOOK_BODIES_PER_ADDRESS {
+            return Err(busy("too many webhook bodies from this address at once"));
+        }
+        *n += 1;
+    }
+    let reading = limits.reading.clone();
+    let permit = limits
+        .webhook_bodies
+        .clone()
+        .try_acquire_owned()
+        .or_else(|e| {
+            if limits.is_known_sender(address) {
+                limits.known_bodies.clone().try_acquire_owned()
+            } else {
+                Err(e)
+            }
+        });
+    match permit {
+        Ok(permit) => Ok(Some(BodyPermit {
+            _instance: permit,
+            address,
+            reading,
+        })),
         Err(_) => {
-            limited("webhook_bodies", 1);
-            Err(ApiError::Busy {
-                wait: 1,
-                detail: "too many webhook bodies are being received at once",
-            })
+            reading.release(address);
+            Err(busy("too many webhook bodies are being received at once"))
         }
     }
+}
+
+impl RateLimits {
+    fn is_known_sender(&self, address: IpAddr) -> bool {
+        let senders = self.known_senders.lock().unwrap_or_else(|p| p.into_inner());
+        senders
+            .get(&address)
+            .is_some_and(|at| at.elapsed() < KNOWN_SENDER_FOR)
+    }
+}
+
+/// Remembers the request's address as a store's: it just delivered a verified webhook.
+pub fn verified_sender(req: &actix_web::HttpRequest) {
+    let Some(limits) = limits(req) else {
+        return;
+    };
+    let address = failure_address(req);
+    let mut senders = limits
+        .known_senders
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if senders.len() >= KNOWN_SENDERS_MAX {
+        senders.retain(|_, at| at.elapsed() < KNOWN_SENDER_FOR);
+        if senders.len() >= KNOWN_SENDERS_MAX {
+            senders.clear();
+        }
+    }
+    senders.insert(address, Instant::now());
 }
 
 /// Whether the client may be told of another unknown link now (a scan of random codes is

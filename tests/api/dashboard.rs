@@ -5,8 +5,8 @@ use crate::helpers::*;
 use crate::orders::shop;
 use serde_json::json;
 
-/// Signs in as a browser does: the sign-in page (its cookie and form token), then the form.
-pub async fn sign_in(app: &TestApp, key: &str) -> reqwest::Response {
+/// The sign-in page as a browser gets it: its cookie and its form's token.
+pub async fn sign_in_page(app: &TestApp) -> (String, String) {
     let page = app
         .client
         .get(format!("{}/dashboard/login", app.address))
@@ -21,6 +21,12 @@ pub async fn sign_in(app: &TestApp, key: &str) -> reqwest::Response {
         .unwrap()
         .to_string();
     let token = crate::security::form_token_of(&page.text().await.unwrap());
+    (cookie, token)
+}
+
+/// Signs in as a browser does: the sign-in page, then the form.
+pub async fn sign_in(app: &TestApp, key: &str) -> reqwest::Response {
+    let (cookie, token) = sign_in_page(app).await;
     app.client
         .post(format!("{}/dashboard/login", app.address))
         .header("origin", &app.address)

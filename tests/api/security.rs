@@ -212,25 +212,76 @@ async fn webhook_paths_without_a_secret_answer_before_the_body() {
     }
 }
 
-/// Body reads have a deadline, and only so many unverified bodies are read at once: the
-/// rest get 503 with `Retry-After` at once.
+/// Body reads have a deadline, and only so many unverified bodies are read at once, per
+/// client address and per instance: the rest get 503 with `Retry-After` at once.
 #[tokio::test]
 async fn webhook_body_reads_are_bounded_in_time_and_number() {
-    let app = spawn_app().await;
+    let db = TestDb::new();
+    let mut settings = settings_for(&db);
+    settings.trusted_proxies = "127.0.0.1/32".into();
+    let app = spawn_with(db, settings).await;
     let s = shop(&app, json!({}), &["anna"]).await;
     configure(&app, &s, "shopify").await;
     let path = format!("/api/v1/integrations/shopify/{}/orders", s.brand_id);
-    // 32 trickling bodies hold every read.
+    let from = |i: usize| format!("192.0.2.{}", i + 1);
+    let slow = |address: String| {
+        let path = path.clone();
+        let app = &app;
+        async move {
+            partial_post(
+                app,
+                &path,
+                &[("x-forwarded-for", &address)],
+                100_000,
+                10,
+                Duration::from_millis(50),
+            )
+            .await
+        }
+    };
+    // The store delivers once (signed): its address is a known sender from now on.
+    let store = |body: &'static [u8]| {
+        app.client
+            .post(format!("{}{path}", app.address))
+            .header("x-forwarded-for", "198.51.100.7")
+            .header("content-type", "application/json")
+            .header("X-Shopify-Hmac-Sha256", sign(SECRET, body))
+            .body(body)
+            .send()
+    };
+    assert_eq!(store(b"{}").await.unwrap().status(), 200);
+    // Four trickling bodies from one address; its fifth is refused at once.
     let mut held = Vec::new();
-    for _ in 0..32 {
-        let (status, stream) =
-            partial_post(&app, &path, &[], 100_000, 10, Duration::from_millis(50)).await;
+    for _ in 0..4 {
+        let (status, stream) = slow(from(0)).await;
         assert_eq!(status, None, "a read in progress is not answered yet");
         held.push(stream);
     }
-    let r = deliver(&app, &path, None, b"{}".to_vec()).await;
-    assert_eq!(r.status, 503, "{}", r.text);
-    assert_eq!(r.header("retry-after"), Some("1"));
+    let (status, _) = slow(from(0)).await;
+    assert_eq!(status, Some(503), "a fifth body from one address");
+    // Seven more addresses take the instance's 32 reads; the next address is refused too.
+    for i in 1..8 {
+        for _ in 0..4 {
+            let (status, stream) = slow(from(i)).await;
+            assert_eq!(status, None);
+            held.push(stream);
+        }
+    }
+    let r = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .header("x-forwarded-for", "198.51.100.1")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    // A few reads are kept for addresses that delivered verified webhooks: the store's
+    // next delivery is read and answered.
+    let r = store(b"[]").await.unwrap();
+    assert_eq!(r.status(), 200, "the store is not crowded out");
     // Each held read is cut off at its deadline (10 s).
     let mut first = held.remove(0);
     let mut buf = vec![0u8; 1024];
@@ -422,25 +473,6 @@ async fn a_weak_operator_token_stops_the_server() {
 
 // ---- Dashboard: sign-in CSRF and server-side sessions (defects 3, 4) ----
 
-/// The sign-in page's cookie and form token.
-async fn sign_in_form(app: &TestApp) -> (String, String) {
-    let r = app
-        .client
-        .get(format!("{}/dashboard/login", app.address))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let html = r.text().await.unwrap();
-    (cookie, form_token_of(&html))
-}
-
 /// The form token a page prints.
 pub fn form_token_of(html: &str) -> String {
     let at = html
@@ -454,7 +486,7 @@ pub fn form_token_of(html: &str) -> String {
 async fn sign_in_needs_our_origin_and_the_pages_form_token() {
     let app = spawn_app().await;
     let (_, attacker_key) = app.create_brand("Attacker").await;
-    let (cookie, token) = sign_in_form(&app).await;
+    let (cookie, token) = crate::dashboard::sign_in_page(&app).await;
     let login = format!("{}/dashboard/login", app.address);
     let post = |headers: Vec<(&'static str, String)>, form: Vec<(&'static str, String)>| {
         let mut req = app.client.post(&login).form(&form);
