@@ -121,7 +121,10 @@ impl Server {
             // No per-key rate limit (where the server has one): the load is the point. A 429
             // is still handled: not acknowledged, sent again later.
             .env("INFLUTRACK_RATE_LIMIT", "0")
-            .env("INFLUTRACK_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
+            .env(
+                "INFLUTRACK_METRICS_BIND",
+                format!("127.0.0.1:{metrics_port}"),
+            )
             .stdout(out)
             .stderr(err)
             .spawn()
