@@ -35,6 +35,27 @@ pub struct Settings {
     )]
     pub admin_token: Option<String>,
 
+    /// The key that seals storefront secrets at rest (64 hex digits or base64 of 32 bytes);
+    /// when unset, a key file generated at first start beside the SQLite database (with
+    /// PostgreSQL: `influtrack.secret-key` in the working directory).
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+
+    /// While rotating: the key secrets were sealed with before; they are sealed again with
+    /// the current key at start.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_SECRET_KEY_PREVIOUS",
+        hide_env_values = true
+    )]
+    pub secret_key_previous: Option<String>,
+
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax.
     #[arg(long, global = true, env = "INFLUTRACK_LOG", default_value = "info")]
     pub log: String,
@@ -171,6 +192,8 @@ impl Settings {
             database_url: database_url.into(),
             public_url: None,
             admin_token: None,
+            secret_key: None,
+            secret_key_previous: None,
             log: "info".into(),
             log_json: false,
             workers: None,

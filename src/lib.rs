@@ -123,9 +123,19 @@ impl Application {
             return Err(StartupError::Setting(weak));
         }
         let s = settings.clone();
-        let (pool, backend, operator) = actix::block(move || {
+        let (pool, backend, operator, sealer) = actix::block(move || {
             let (pool, backend) = open_database(&s)?;
             let mut conn = pool.get().map_err(|e| StartupError::Database(e.into()))?;
+            // Only once the database answers: a wrong URL leaves no key file behind.
+            let sealer = sealer(&s)?;
+            let resealed = crate::core::admin::integrations::reseal_all(&mut conn, &sealer)
+                .map_err(|e| StartupError::Setting(e.to_string()))?;
+            if resealed > 0 {
+                tracing::info!(
+                    secrets = resealed,
+                    "storefront secrets sealed with the current key"
+                );
+            }
             let operator = crate::core::auth::operator_hash(&mut conn, s.admin_token.as_deref())
                 .map_err(|e| StartupError::Other(e.to_string()))?;
             let hashed = crate::core::ingest::orders::hash_stored_emails(&mut conn)
@@ -137,7 +147,7 @@ impl Application {
                 );
             }
             drop(conn);
-            Ok::<_, StartupError>((pool, backend, operator))
+            Ok::<_, StartupError>((pool, backend, operator, sealer))
         })
         .await
         .map_err(|e| StartupError::Other(e.to_string()))??;
@@ -190,6 +200,7 @@ impl Application {
             public_url(&settings, port)?,
             operator_hash,
             tracking,
+            sealer,
         ));
         tracking::codes::keep_topped_up(std::sync::Arc::downgrade(&core.tracking), pool.clone());
         observe::prometheus();
@@ -344,4 +355,88 @@ fn metrics_server(
     .map_err(|e| StartupError::Bind(bind.to_string(), e))?
     .run();
     Ok(Some((port, server)))
+}
+
+/// The sealer of storefront secrets: `INFLUTRACK_SECRET_KEY`, else a key file generated at
+/// first start (beside a SQLite database: `influtrack.db` → `influtrack.secret-key`; with
+/// PostgreSQL, `influtrack.secret-key` in the working directory), and the previous key while
+/// rotating.
+pub fn sealer(settings: &Settings) -> Result<domain::secrets::Sealer, StartupError> {
+    use domain::secrets::{Sealer, SecretKey};
+    let parse = |name: &str, text: &str| {
+        SecretKey::parse(text).ok_or_else(|| {
+            StartupError::Setting(format!(
+                "{name} must be 64 hexadecimal digits or the base64 of 32 bytes \
+                 (e.g. `openssl rand -hex 32`)"
+            ))
+        })
+    };
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|t| !t.is_empty())
+    }
+    let current = match given(&settings.secret_key) {
+        Some(text) => parse("INFLUTRACK_SECRET_KEY", text)?,
+        None => key_file(&secret_key_path(settings)?)?,
+    };
+    let previous = match given(&settings.secret_key_previous) {
+        Some(text) => Some(parse("INFLUTRACK_SECRET_KEY_PREVIOUS", text)?),
+        None => None,
+    };
+    Ok(Sealer::new(current, previous))
+}
+
+fn secret_key_path(settings: &Settings) -> Result<std::path::PathBuf, StartupError> {
+    let url = DatabaseUrl::parse(&settings.database_url)?;
+    Ok(match url.backend() {
+        Backend::Sqlite => {
+            let db = url.as_str();
+            let stem = db.strip_suffix(".db").unwrap_or(db);
+            std::path::PathBuf::from(format!("{stem}.secret-key"))
+        }
+        Backend::Postgres => std::path::PathBuf::from("influtrack.secret-key"),
+    })
+}
+
+/// The key in `path`, generated (readable by its owner only) when there is none yet.
+fn key_file(path: &std::path::Path) -> Result<domain::secrets::SecretKey, StartupError> {
+    use std::io::Write;
+    let read = |path: &std::path::Path| {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| StartupError::Other(format!("cannot read {}: {e}", path.display())))?;
+        domain::secrets::SecretKey::parse(&text)
+            .ok_or_else(|| StartupError::Setting(format!("{} does not hold a key", path.display())))
+    };
+    if path.exists() {
+        return read(path);
+    }
+    let key = domain::secrets::SecretKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(format!("{}\n", key.to_hex()).as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| {
+                    StartupError::Other(format!("cannot write {}: {e}", path.display()))
+                })?;
+            tracing::info!(file = %path.display(), "generated the key that seals storefront secrets; back it up with the database");
+            Ok(key)
+        }
+        // Another instance started at the same moment: its key is the one (once written).
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            for _ in 0..50 {
+                if let Ok(key) = read(path) {
+                    return Ok(key);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            read(path)
+        }
+        Err(e) => Err(StartupError::Other(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
 }

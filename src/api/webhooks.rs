@@ -34,8 +34,11 @@ pub async fn put_integration(
     let brand_id = principal.brand(Access::Write)?.brand_id.clone();
     let platform = Platform::parse(&path).ok_or_else(ApiError::not_found)?;
     let public_url = app.public_url().to_string();
+    let sealer = app.sealer();
     let view = app
-        .read(move |conn| integrations::put(conn, &public_url, &brand_id, platform, body.0))
+        .read(move |conn| {
+            integrations::put(conn, &sealer, &public_url, &brand_id, platform, body.0)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -123,8 +126,9 @@ async fn receive(
     payload: web::Payload,
 ) -> ApiResult<Received> {
     let brand_id = path_id(path, BrandId::parse)?;
+    let sealer = app.sealer();
     let endpoint = app
-        .read(move |conn| webhooks::endpoint(conn, &brand_id, platform))
+        .read(move |conn| webhooks::endpoint(conn, &sealer, &brand_id, platform))
         .await
         .map_err(|e| refused(request, e))?;
     let body = read_body(request, payload).await?;

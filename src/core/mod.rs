@@ -85,6 +85,8 @@ pub struct Core {
     pub tracking: Arc<Tracking>,
     /// Group commit of orders on SQLite.
     writes: GroupCommit,
+    /// Seals and opens storefront secrets at rest.
+    sealer: Arc<crate::domain::secrets::Sealer>,
 }
 
 /// How an operation reaches the instance's settings (the same in the shell and the servers).
@@ -100,6 +102,7 @@ impl Core {
         public_url: String,
         operator_hash: String,
         tracking: Tracking,
+        sealer: crate::domain::secrets::Sealer,
     ) -> Self {
         Self {
             pool,
@@ -108,7 +111,13 @@ impl Core {
             operator_hash,
             tracking: Arc::new(tracking),
             writes: GroupCommit::default(),
+            sealer: Arc::new(sealer),
         }
+    }
+
+    /// The sealer of storefront secrets (for work on the blocking pool).
+    pub fn sealer(&self) -> Arc<crate::domain::secrets::Sealer> {
+        self.sealer.clone()
     }
 
     pub fn backend(&self) -> Backend {

@@ -17,6 +17,7 @@ pub mod names;
 pub mod orders;
 pub mod pruning;
 pub mod scope;
+pub mod secrets;
 pub mod series;
 pub mod text;
 pub mod time;

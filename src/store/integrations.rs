@@ -20,6 +20,19 @@ pub fn webhook_secret(
         .optional()
 }
 
+/// Every stored webhook secret (sealed), to seal again after a key rotation.
+pub fn all_webhook_secrets(
+    conn: &mut AnyConnection,
+) -> QueryResult<Vec<(BrandId, Platform, String)>> {
+    integrations::table
+        .select((
+            integrations::brand_id,
+            integrations::platform,
+            integrations::webhook_secret,
+        ))
+        .load(conn)
+}
+
 pub fn put_webhook_secret(
     conn: &mut AnyConnection,
     brand_id: &BrandId,

@@ -214,6 +214,10 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::Invalid(errors) => Self::Validation(errors),
             IngestError::NoRate(detail) => Self::invalid("currency", detail),
+            IngestError::Unreadable(detail) => {
+                tracing::error!(%detail, "a stored secret does not open with this instance's key");
+                Self::Unavailable("this brand's webhook secret cannot be read now".into())
+            }
             IngestError::Malformed(detail) => Self::BadRequest(detail),
             IngestError::NotFound(what) => Self::NotFound(what),
             exceeds @ IngestError::RefundExceeds { .. } => {

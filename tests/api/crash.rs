@@ -50,6 +50,7 @@ pub async fn start_with(db_url: &str, env: &[(&str, &str)], log: Option<&std::fs
         .env("INFLUTRACK_DATABASE_URL", db_url)
         .env("INFLUTRACK_BIND", format!("127.0.0.1:{port}"))
         .env("INFLUTRACK_ADMIN_TOKEN", OPERATOR)
+        .env("INFLUTRACK_SECRET_KEY", crate::helpers::SECRET_KEY)
         .env("INFLUTRACK_LOG", "error")
         .env("INFLUTRACK_WORKERS", "2")
         // Tests run servers side by side: each its own metrics port.

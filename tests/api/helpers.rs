@@ -7,6 +7,8 @@ use influtrack::Application;
 use reqwest::Method;
 use serde_json::Value;
 
+/// The key that seals storefront secrets in tests (`security.rs` also tests the key file).
+pub const SECRET_KEY: &str = "5ec12e7c0ffee0123456789abcdef0123456789abcdef0123456789abcdef012";
 pub const OPERATOR: &str = "test-operator-token-0123456789-abcdefXYZ";
 
 pub enum TestDb {
@@ -111,6 +113,7 @@ impl Resp {
 pub fn settings_for(db: &TestDb) -> Settings {
     let mut s = Settings::for_database(db.url());
     s.admin_token = Some(OPERATOR.into());
+    s.secret_key = Some(SECRET_KEY.into());
     s.workers = Some(1);
     s.db_pool_size = 4;
     s.log = std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into());

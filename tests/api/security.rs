@@ -791,3 +791,154 @@ async fn metrics_are_served_off_the_public_port() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+// ---- Storefront secrets at rest ----
+
+/// An app on an existing database (the caller keeps the database), with its address.
+async fn start_on(
+    settings: influtrack::config::Settings,
+) -> (String, actix_web::dev::ServerHandle) {
+    let app = influtrack::Application::build(settings)
+        .await
+        .expect("the application starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    (address, handle)
+}
+
+fn stored_secret(db: &TestDb) -> String {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        webhook_secret: String,
+    }
+    let url = influtrack::db::DatabaseUrl::parse(&db.url()).unwrap();
+    let mut conn = influtrack::db::open_connection(&url).unwrap();
+    let rows: Vec<Row> = diesel::sql_query("SELECT webhook_secret FROM integrations")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    rows.into_iter().next().unwrap().webhook_secret
+}
+
+/// A signed test delivery to a brand: 200 (`rejected`, an empty order) when the secret
+/// verifies, 401 when it does not.
+async fn signed_status(address: &str, brand_id: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!(
+            "{address}/api/v1/integrations/shopify/{brand_id}/orders"
+        ))
+        .header("content-type", "application/json")
+        .header("X-Shopify-Hmac-Sha256", sign(SECRET, b"{}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Webhook secrets are sealed at rest with the operator's key; a rotation (new key, old one
+/// as previous) seals them again at start; the wrong key stops the start, saying what to do;
+/// secrets stored in plain text by an older version are sealed at start.
+#[tokio::test]
+async fn webhook_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
+    let db = TestDb::new();
+    let key_a = "a".repeat(48) + "0123456789abcdef";
+    let key_b = "b".repeat(48) + "0123456789abcdef";
+    let with_keys = |current: &str, previous: Option<&str>| {
+        let mut s = settings_for(&db);
+        s.secret_key = Some(current.to_string());
+        s.secret_key_previous = previous.map(str::to_string);
+        s
+    };
+    let (address, handle) = start_on(with_keys(&key_a, None)).await;
+    // A view of the running app for the helpers (its own TestDb is unused: the app runs on
+    // `db`, which outlives the restarts).
+    let app = TestApp {
+        address: address.clone(),
+        client: reqwest::Client::new(),
+        handle: handle.clone(),
+        db: TestDb::new(),
+        metrics_port: None,
+    };
+    let s = shop(&app, json!({}), &["anna"]).await;
+    configure(&app, &s, "shopify").await;
+    let sealed = stored_secret(&db);
+    assert!(
+        sealed.starts_with("v1:") && !sealed.contains(SECRET),
+        "{sealed}"
+    );
+    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
+    handle.stop(true).await;
+
+    // The wrong key: the server refuses to start and says what to set.
+    let error = match influtrack::Application::build(with_keys(&key_b, None)).await {
+        Ok(_) => panic!("started with a key that opens nothing"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("INFLUTRACK_SECRET_KEY_PREVIOUS"), "{error}");
+
+    // Rotated: sealed again with the new key, still verifying.
+    let (address, handle) = start_on(with_keys(&key_b, Some(&key_a))).await;
+    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
+    handle.stop(true).await;
+    let resealed = stored_secret(&db);
+    assert_ne!(resealed, sealed);
+    let (address, handle) = start_on(with_keys(&key_b, None)).await;
+    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
+    handle.stop(true).await;
+
+    // A secret stored in plain text by an older version is sealed at start.
+    {
+        use diesel::connection::SimpleConnection;
+        let url = influtrack::db::DatabaseUrl::parse(&db.url()).unwrap();
+        let mut conn = influtrack::db::open_connection(&url).unwrap();
+        conn.batch_execute(&format!(
+            "UPDATE integrations SET webhook_secret = '{SECRET}'"
+        ))
+        .unwrap();
+    }
+    let (address, handle) = start_on(with_keys(&key_b, None)).await;
+    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
+    handle.stop(true).await;
+    assert!(stored_secret(&db).starts_with("v1:"));
+}
+
+/// Without `INFLUTRACK_SECRET_KEY`, a key file is generated beside a SQLite database at first
+/// start (readable by its owner only) and used again at the next.
+#[tokio::test]
+async fn a_key_file_is_generated_beside_the_database() {
+    let db = TestDb::new();
+    let TestDb::Sqlite(dir) = &db else {
+        return; // The PostgreSQL run keeps its key in the working directory: not tested here.
+    };
+    let mut settings = settings_for(&db);
+    settings.secret_key = None;
+    let (address, handle) = start_on(settings.clone()).await;
+    let file = dir.path().join("test.secret-key");
+    let key = std::fs::read_to_string(&file).expect("the key file");
+    assert_eq!(key.trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
+    }
+    let app = TestApp {
+        address: address.clone(),
+        client: reqwest::Client::new(),
+        handle: handle.clone(),
+        db: TestDb::new(),
+        metrics_port: None,
+    };
+    let s = shop(&app, json!({}), &["anna"]).await;
+    configure(&app, &s, "shopify").await;
+    handle.stop(true).await;
+    let (address, handle) = start_on(settings).await;
+    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), key);
+    handle.stop(true).await;
+}

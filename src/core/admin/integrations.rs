@@ -8,6 +8,7 @@ use crate::db::AnyConnection;
 use crate::domain::field::FieldError;
 use crate::domain::ids::BrandId;
 use crate::domain::integrations::Platform;
+use crate::domain::secrets::{Opened, SealError, Sealer};
 use crate::store;
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +29,7 @@ pub struct IntegrationView {
 /// logged).
 pub fn put(
     conn: &mut AnyConnection,
+    sealer: &Sealer,
     public_url: &str,
     brand_id: &BrandId,
     platform: Platform,
@@ -44,7 +46,9 @@ pub fn put(
         )
         .into());
     }
-    store::integrations::put_webhook_secret(conn, brand_id, platform, &secret, now_micros())?;
+    // Sealed at rest with the operator's key: the database alone never gives it away.
+    let sealed = sealer.seal(&secret);
+    store::integrations::put_webhook_secret(conn, brand_id, platform, &sealed, now_micros())?;
     let base = format!(
         "{public_url}/api/v1/integrations/{}/{brand_id}",
         platform.as_str()
@@ -58,4 +62,53 @@ pub fn put(
         configured: true,
         webhook_urls,
     })
+}
+
+/// Seals again with the current key every secret sealed with the previous one (a rotation) or
+/// stored in plain text by an older version; run at start. A secret that opens with neither
+/// key stops the start: the operator gave the wrong key. Returns how many were sealed again.
+pub fn reseal_all(conn: &mut AnyConnection, sealer: &Sealer) -> Result<usize, ResealError> {
+    let mut resealed = 0;
+    for (brand_id, platform, stored) in store::integrations::all_webhook_secrets(conn)? {
+        match sealer.open(&stored) {
+            Ok(Opened::Current(_)) => {}
+            Ok(Opened::Reseal(plain)) => {
+                let sealed = sealer.seal(&plain);
+                store::integrations::put_webhook_secret(
+                    conn,
+                    &brand_id,
+                    platform,
+                    &sealed,
+                    now_micros(),
+                )?;
+                resealed += 1;
+            }
+            Err(e) => {
+                return Err(ResealError::Unreadable {
+                    brand_id,
+                    platform,
+                    why: e,
+                })
+            }
+        }
+    }
+    Ok(resealed)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResealError {
+    #[error("the {} webhook secret of brand {brand_id} cannot be read: {why}", .platform.as_str())]
+    Unreadable {
+        brand_id: BrandId,
+        platform: Platform,
+        why: SealError,
+    },
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+impl From<diesel::result::Error> for ResealError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
 }

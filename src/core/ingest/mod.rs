@@ -29,6 +29,10 @@ pub enum IngestError {
     /// platform's retry then succeeds (so a webhook is not rejected for it).
     #[error("{0}")]
     NoRate(String),
+    /// A stored secret this instance cannot open (its key differs from the one that sealed
+    /// it): the operator must fix the key; the platform retries meanwhile.
+    #[error("{0}")]
+    Unreadable(String),
     /// A delivery that is not JSON at all.
     #[error("{0}")]
     Malformed(String),

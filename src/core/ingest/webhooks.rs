@@ -10,6 +10,7 @@ use crate::db::{AnyConnection, GroupCommit};
 use crate::domain::ids::BrandId;
 use crate::domain::integrations::{self, shopify, woocommerce, Platform};
 use crate::domain::orders::{NewRefund, OrderInput, OrderSource};
+use crate::domain::secrets::Sealer;
 use crate::store;
 
 /// What a delivery led to.
@@ -65,17 +66,24 @@ fn rejected_signature(platform: Platform) -> IngestError {
 /// The endpoint of a brand and platform; an unknown brand answers like a missing secret.
 pub fn endpoint(
     conn: &mut AnyConnection,
+    sealer: &Sealer,
     brand_id: &BrandId,
     platform: Platform,
 ) -> IngestResult<Endpoint> {
-    match store::integrations::webhook_secret(conn, brand_id, platform)? {
-        Some(secret) => Ok(Endpoint {
-            brand_id: brand_id.clone(),
-            platform,
-            secret,
-        }),
-        None => Err(rejected_signature(platform)),
-    }
+    let Some(stored) = store::integrations::webhook_secret(conn, brand_id, platform)? else {
+        return Err(rejected_signature(platform));
+    };
+    // Secrets that do not open are caught at start; one that fails now was written by an
+    // instance with another key.
+    let secret = sealer
+        .open(&stored)
+        .map_err(|e| IngestError::Unreadable(format!("the brand's webhook secret: {e}")))?
+        .into_plain();
+    Ok(Endpoint {
+        brand_id: brand_id.clone(),
+        platform,
+        secret,
+    })
 }
 
 impl Endpoint {
