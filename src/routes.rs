@@ -169,7 +169,22 @@ pub fn routes() -> RouteTable {
         .post("/api/v1/events", orders::create_event)
         .put("/api/v1/fx-rates", orders::put_rate)
         .get("/api/v1/fx-rates", orders::list_rates);
-    t.put("/api/v1/integrations/{platform}", webhooks::put_integration)
+    // One path per platform: each takes its own settings.
+    t.put("/api/v1/integrations/shopify", webhooks::put_shopify)
+        .get("/api/v1/integrations/shopify", webhooks::get_shopify)
+        .delete("/api/v1/integrations/shopify", webhooks::delete_shopify)
+        .put(
+            "/api/v1/integrations/woocommerce",
+            webhooks::put_woocommerce,
+        )
+        .get(
+            "/api/v1/integrations/woocommerce",
+            webhooks::get_woocommerce,
+        )
+        .delete(
+            "/api/v1/integrations/woocommerce",
+            webhooks::delete_woocommerce,
+        )
         .post(
             "/api/v1/integrations/shopify/{brand_id}/orders",
             webhooks::shopify_order,

@@ -23,24 +23,86 @@ use crate::web::ratelimit;
 /// Webhook bodies may be larger than API bodies (orders with many line items).
 const WEBHOOK_LIMIT: usize = 2 * 1024 * 1024;
 
-/// `PUT /api/v1/integrations/{platform}`: stores the secret that signs this platform's
-/// webhooks for the calling brand. The secret is never returned or logged.
-pub async fn put_integration(
+/// Sets the parts given of the calling brand's connection to a platform (webhook secret, shop
+/// URL, API credentials). Secrets are sealed at rest and never returned or logged.
+async fn put_integration(
     app: App,
     principal: Principal,
-    path: web::Path<String>,
-    body: Json<IntegrationInput>,
+    platform: Platform,
+    body: IntegrationInput,
 ) -> ApiResult<HttpResponse> {
     let brand_id = principal.brand(Access::Write)?.brand_id.clone();
-    let platform = Platform::parse(&path).ok_or_else(ApiError::not_found)?;
     let public_url = app.public_url().to_string();
     let sealer = app.sealer();
     let view = app
-        .read(move |conn| {
-            integrations::put(conn, &sealer, &public_url, &brand_id, platform, body.0)
-        })
+        .read(move |conn| integrations::put(conn, &sealer, &public_url, &brand_id, platform, body))
         .await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// The connection, secrets masked.
+async fn get_integration(
+    app: App,
+    principal: Principal,
+    platform: Platform,
+) -> ApiResult<HttpResponse> {
+    let brand_id = principal.brand(Access::Read)?.brand_id.clone();
+    let public_url = app.public_url().to_string();
+    let sealer = app.sealer();
+    let view = app
+        .read(move |conn| integrations::get(conn, &sealer, &public_url, &brand_id, platform))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Disconnects the store.
+async fn delete_integration(
+    app: App,
+    principal: Principal,
+    platform: Platform,
+) -> ApiResult<HttpResponse> {
+    let brand_id = principal.brand(Access::Write)?.brand_id.clone();
+    app.read(move |conn| integrations::delete(conn, &brand_id, platform))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `PUT /api/v1/integrations/shopify`
+pub async fn put_shopify(
+    app: App,
+    principal: Principal,
+    body: Json<IntegrationInput>,
+) -> ApiResult<HttpResponse> {
+    put_integration(app, principal, Platform::Shopify, body.0).await
+}
+
+/// `GET /api/v1/integrations/shopify`
+pub async fn get_shopify(app: App, principal: Principal) -> ApiResult<HttpResponse> {
+    get_integration(app, principal, Platform::Shopify).await
+}
+
+/// `DELETE /api/v1/integrations/shopify`
+pub async fn delete_shopify(app: App, principal: Principal) -> ApiResult<HttpResponse> {
+    delete_integration(app, principal, Platform::Shopify).await
+}
+
+/// `PUT /api/v1/integrations/woocommerce`
+pub async fn put_woocommerce(
+    app: App,
+    principal: Principal,
+    body: Json<IntegrationInput>,
+) -> ApiResult<HttpResponse> {
+    put_integration(app, principal, Platform::WooCommerce, body.0).await
+}
+
+/// `GET /api/v1/integrations/woocommerce`
+pub async fn get_woocommerce(app: App, principal: Principal) -> ApiResult<HttpResponse> {
+    get_integration(app, principal, Platform::WooCommerce).await
+}
+
+/// `DELETE /api/v1/integrations/woocommerce`
+pub async fn delete_woocommerce(app: App, principal: Principal) -> ApiResult<HttpResponse> {
+    delete_integration(app, principal, Platform::WooCommerce).await
 }
 
 /// A body must arrive whole within this time: a client trickling one is cut off.

@@ -240,8 +240,12 @@ diesel::table! {
     integrations (brand_id, platform) {
         brand_id -> Text,
         platform -> Text,
-        webhook_secret -> Text,
+        webhook_secret -> Nullable<Text>,
         updated_at -> BigInt,
+        base_url -> Nullable<Text>,
+        access_token -> Nullable<Text>,
+        consumer_key -> Nullable<Text>,
+        consumer_secret -> Nullable<Text>,
     }
 }
 

@@ -3,58 +3,81 @@
 use diesel::prelude::*;
 
 use crate::db::schema::integrations;
+use crate::db::types::row;
 use crate::db::{with_backend, AnyConnection};
 use crate::domain::ids::BrandId;
 use crate::domain::integrations::Platform;
 
+row! {
+    /// A store connection; secrets as stored (sealed).
+    #[derive(Debug, Clone, Insertable, AsChangeset)]
+    #[diesel(treat_none_as_null = true)]
+    pub struct IntegrationRow in integrations {
+        pub brand_id: BrandId,
+        pub platform: Platform,
+        pub webhook_secret: Option<String>,
+        /// Shopify's shop URL or WooCommerce's site URL.
+        pub base_url: Option<String>,
+        pub access_token: Option<String>,
+        pub consumer_key: Option<String>,
+        pub consumer_secret: Option<String>,
+        pub updated_at: i64,
+    }
+}
+
+pub fn find(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    platform: Platform,
+) -> QueryResult<Option<IntegrationRow>> {
+    integrations::table
+        .filter(integrations::brand_id.eq(brand_id))
+        .filter(integrations::platform.eq(platform))
+        .select(IntegrationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The sealed webhook secret of a brand's platform, when one is set.
 pub fn webhook_secret(
     conn: &mut AnyConnection,
     brand_id: &BrandId,
     platform: Platform,
 ) -> QueryResult<Option<String>> {
-    integrations::table
-        .filter(integrations::brand_id.eq(brand_id))
-        .filter(integrations::platform.eq(platform))
-        .select(integrations::webhook_secret)
-        .first(conn)
-        .optional()
+    Ok(find(conn, brand_id, platform)?.and_then(|row| row.webhook_secret))
 }
 
-/// Every stored webhook secret (sealed), to seal again after a key rotation.
-pub fn all_webhook_secrets(
-    conn: &mut AnyConnection,
-) -> QueryResult<Vec<(BrandId, Platform, String)>> {
+/// Every connection (to seal their secrets again after a key rotation).
+pub fn all(conn: &mut AnyConnection) -> QueryResult<Vec<IntegrationRow>> {
     integrations::table
-        .select((
-            integrations::brand_id,
-            integrations::platform,
-            integrations::webhook_secret,
-        ))
+        .select(IntegrationRow::as_select())
         .load(conn)
 }
 
-pub fn put_webhook_secret(
+/// Writes a connection whole (insert or replace).
+pub fn put(conn: &mut AnyConnection, row: &IntegrationRow) -> QueryResult<()> {
+    with_backend!(conn, |c| diesel::insert_into(integrations::table)
+        .values(row)
+        .on_conflict((integrations::brand_id, integrations::platform))
+        .do_update()
+        .set(row)
+        .execute(c))
+    .map(|_| ())
+}
+
+/// Disconnects a brand's platform; whether there was a connection to remove.
+pub fn delete(
     conn: &mut AnyConnection,
     brand_id: &BrandId,
     platform: Platform,
-    secret: &str,
-    at: i64,
-) -> QueryResult<()> {
-    with_backend!(conn, |c| diesel::insert_into(integrations::table)
-        .values((
-            integrations::brand_id.eq(brand_id),
-            integrations::platform.eq(platform),
-            integrations::webhook_secret.eq(secret),
-            integrations::updated_at.eq(at),
-        ))
-        .on_conflict((integrations::brand_id, integrations::platform))
-        .do_update()
-        .set((
-            integrations::webhook_secret.eq(secret),
-            integrations::updated_at.eq(at),
-        ))
-        .execute(c))
-    .map(|_| ())
+) -> QueryResult<bool> {
+    diesel::delete(
+        integrations::table
+            .filter(integrations::brand_id.eq(brand_id))
+            .filter(integrations::platform.eq(platform)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
 }
 
 /// Records a signed delivery that was refused, with the reason (never the body).

@@ -179,12 +179,46 @@ async fn full_run(run: &Run) -> Vec<String> {
     )
     .await;
 
+    // Store connections: secrets and tokens set, read back masked, and a bad request.
+    let token = "shpat_log-test-token-0123456789";
+    let woo = [
+        "ck_log-test-key-0123456789",
+        "cs_log-test-secret-0123456789",
+    ];
+    secrets.extend([token.to_string(), woo[0].to_string(), woo[1].to_string()]);
+    run.send(
+        Method::PUT,
+        "/api/v1/integrations/woocommerce",
+        Some(&admin),
+        Some(
+            json!({"site_url": "https://shop.example", "consumer_key": woo[0],
+                    "consumer_secret": woo[1]}),
+        ),
+    )
+    .await;
+    run.send(
+        Method::PUT,
+        "/api/v1/integrations/shopify",
+        Some(&admin),
+        Some(json!({"shop_url": "http://acme.example", "access_token": token})),
+    )
+    .await;
+    run.send(
+        Method::GET,
+        "/api/v1/integrations/woocommerce",
+        Some(&admin),
+        None,
+    )
+    .await;
     // Webhooks: the secret is set, then deliveries with a good and a bad signature.
     run.send(
         Method::PUT,
         "/api/v1/integrations/shopify",
         Some(&admin),
-        Some(json!({"webhook_secret": WEBHOOK_SECRET})),
+        Some(
+            json!({"webhook_secret": WEBHOOK_SECRET, "shop_url": "https://acme.myshopify.com",
+                    "access_token": token}),
+        ),
     )
     .await;
     let body = std::fs::read(concat!(

@@ -282,11 +282,20 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         ),
     );
     add("GET", "/api/v1/fx-rates", case(Key("admin read"), "", None));
-    add(
-        "PUT",
-        "/api/v1/integrations/{platform}",
-        case(Key("admin"), "", Some(r#"{"webhook_secret":"s3cret-{n}"}"#)),
-    );
+    for (p, body) in [
+        (
+            "/api/v1/integrations/shopify",
+            r#"{"webhook_secret":"s3cret-{n}","shop_url":"https://acme.myshopify.com"}"#,
+        ),
+        (
+            "/api/v1/integrations/woocommerce",
+            r#"{"webhook_secret":"s3cret-{n}","site_url":"https://shop.example"}"#,
+        ),
+    ] {
+        add("PUT", p, case(Key("admin"), "", Some(body)));
+        add("GET", p, case(Key("admin read"), "", None));
+        add("DELETE", p, case(Key("admin"), "", None));
+    }
     for p in [
         "/api/v1/integrations/shopify/{brand_id}/orders",
         "/api/v1/integrations/shopify/{brand_id}/refunds",

@@ -514,3 +514,122 @@ async fn an_edited_order_keeps_its_first_version_and_racing_retries_are_no_edit(
         .json();
     assert_eq!(after, first);
 }
+
+/// A store connection: each part optional and kept when left out, base URLs https (http only
+/// to a loopback address), secrets sealed at rest and shown masked, fields of the other
+/// platform refused by name, disconnection.
+#[tokio::test]
+async fn store_connections_are_partial_masked_validated_and_removable() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({}), &["anna"]).await;
+    let path = "/api/v1/integrations/shopify";
+    let put = |body: Value| app.request(reqwest::Method::PUT, path, Some(&s.admin), Some(body));
+    let token = "shpat_0123456789abcdefWXYZ";
+    let r = put(json!({"shop_url": "https://acme.myshopify.com/", "access_token": token})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["shop_url"], "https://acme.myshopify.com");
+    assert_eq!(v["access_token"], "…WXYZ");
+    assert_eq!(v["configured"], false, "no webhook secret yet");
+    assert!(
+        v.get("site_url").is_none() && !r.text.contains(token),
+        "{v}"
+    );
+    // A webhook secret added later keeps the token.
+    let r = put(json!({"webhook_secret": SECRET})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = app.get(path, &s.admin).await.json();
+    assert_eq!(
+        (v["configured"].as_bool(), v["access_token"].as_str()),
+        (Some(true), Some("…WXYZ"))
+    );
+    assert_eq!(
+        v["webhook_secret"],
+        format!("…{}", &SECRET[SECRET.len() - 4..])
+    );
+    // A read key reads it; a storefront key does not.
+    let (_, read) = app
+        .create_key(&s.brand_id, &s.admin, json!({"scope": "read"}))
+        .await;
+    assert_eq!(app.get(path, &read).await.status, 200);
+    assert_eq!(app.get(path, &s.storefront).await.status, 403);
+    // Sealed in the database.
+    {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            access_token: Option<String>,
+        }
+        let url = influtrack::db::DatabaseUrl::parse(&app.db.url()).unwrap();
+        let mut conn = influtrack::db::open_connection(&url).unwrap();
+        let rows: Vec<Row> = diesel::sql_query("SELECT access_token FROM integrations")
+            .load(&mut conn)
+            .unwrap();
+        let stored = rows[0].access_token.clone().unwrap();
+        assert!(
+            stored.starts_with("v1:") && !stored.contains("0123456789"),
+            "{stored}"
+        );
+    }
+    // Refused by name: http to a public host, a path, the other platform's fields, nothing.
+    put(json!({"shop_url": "http://acme.myshopify.com"}))
+        .await
+        .invalid_field("shop_url");
+    put(json!({"shop_url": "https://acme.myshopify.com/admin"}))
+        .await
+        .invalid_field("shop_url");
+    put(json!({"consumer_key": "ck_0123456789"}))
+        .await
+        .invalid_field("consumer_key");
+    put(json!({"access_token": " padded-token "}))
+        .await
+        .invalid_field("access_token");
+    put(json!({})).await.invalid_field("body");
+    // A local shop over http is fine (tests, development).
+    let r = put(json!({"shop_url": "http://127.0.0.1:9"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // WooCommerce: its own fields.
+    let r = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/integrations/woocommerce",
+            Some(&s.admin),
+            Some(
+                json!({"site_url": "https://shop.example", "consumer_key": "ck_0123456789abcd",
+                        "consumer_secret": "cs_0123456789efgh"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(
+        (
+            v["site_url"].as_str(),
+            v["consumer_key"].as_str(),
+            v["consumer_secret"].as_str()
+        ),
+        (Some("https://shop.example"), Some("…abcd"), Some("…efgh"))
+    );
+    assert!(v.get("shop_url").is_none(), "{v}");
+    // Disconnected: gone, and its webhooks no longer verify.
+    let body = b"{}".to_vec();
+    let webhook = format!("/api/v1/integrations/shopify/{}/orders", s.brand_id);
+    let signed = || {
+        deliver(
+            &app,
+            &webhook,
+            Some(("X-Shopify-Hmac-Sha256", sign(SECRET, &body))),
+            body.clone(),
+        )
+    };
+    assert_eq!(signed().await.status, 200);
+    assert_eq!(app.delete(path, &s.admin).await.status, 204);
+    app.get(path, &s.admin).await.problem(404);
+    assert_eq!(
+        app.delete(path, &s.admin).await.status,
+        204,
+        "already disconnected"
+    );
+    signed().await.problem(401);
+}
