@@ -169,15 +169,17 @@ impl Application {
                     .map_err(|_| StartupError::Setting(format!("country header {name:?}")))?,
             ),
         };
+        let codes = std::sync::Arc::new(tracking::codes::KnownCodes::default());
         let writer = tracking::writer::ClickWriter::start(
             DatabaseUrl::parse(&settings.database_url)?,
             tracking::writer::WriterSettings {
                 pg_maintenance: std::time::Duration::from_secs(settings.pg_maintenance_seconds),
                 ..Default::default()
             },
+            codes.clone(),
         )
         .map_err(|e| StartupError::Other(format!("cannot start the click writer: {e}")))?;
-        let tracking = tracking::Tracking::new(writer);
+        let tracking = tracking::Tracking::new(writer, codes);
         let edge = actix::Data::new(crate::web::Edge {
             trusted_proxies,
             country_header,
@@ -202,7 +204,6 @@ impl Application {
             tracking,
             sealer,
         ));
-        tracking::codes::keep_topped_up(std::sync::Arc::downgrade(&core.tracking), pool.clone());
         observe::prometheus();
 
         let limits = actix::Data::new(ratelimit::RateLimits::new(

@@ -5,13 +5,9 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, RwLock};
-use std::time::Duration;
 
 use crate::db::AnyConnection;
 use crate::store;
-
-/// Links made elsewhere (another instance, the command line) are looked for this often.
-pub const TOP_UP_EVERY: Duration = Duration::from_secs(1);
 
 /// How far back a top-up reads, by link id (ids are UUIDv7, ordered by their maker's clock):
 /// covers clocks this far apart between instances.
@@ -102,32 +98,6 @@ impl KnownCodes {
             *seen = newest;
         }
         Ok(rows.len())
-    }
-}
-
-/// Tops the set up every [`TOP_UP_EVERY`] on a thread of its own, until the tracking state is
-/// gone (the server stopped).
-pub fn keep_topped_up(
-    tracking: std::sync::Weak<crate::tracking::Tracking>,
-    pool: crate::db::DbPool,
-) {
-    let spawned = std::thread::Builder::new()
-        .name("link-codes".into())
-        .spawn(move || loop {
-            std::thread::sleep(TOP_UP_EVERY);
-            let Some(tracking) = tracking.upgrade() else {
-                return;
-            };
-            let topped = pool
-                .get()
-                .map_err(|e| e.to_string())
-                .and_then(|mut conn| tracking.codes.top_up(&mut conn).map_err(|e| e.to_string()));
-            if let Err(e) = topped {
-                tracing::warn!(error = %e, "reading new link codes failed; retrying");
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the link-code thread");
     }
 }
 

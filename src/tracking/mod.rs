@@ -21,8 +21,9 @@ use writer::ClickWriter;
 /// Everything the redirect shares.
 pub struct Tracking {
     pub cache: LinkCache,
-    /// Every link code that exists (unknown codes answer without a database read).
-    pub codes: codes::KnownCodes,
+    /// Every link code that exists (unknown codes answer without a database read; topped up
+    /// each second by the rollup thread).
+    pub codes: Arc<codes::KnownCodes>,
     /// User agent → (bot or human, coarse class): parsing is the costliest step of a click,
     /// and real traffic repeats a few thousand agents.
     agents: dashmap::DashMap<String, (ClickKind, AgentClass)>,
@@ -33,13 +34,13 @@ pub struct Tracking {
 const MAX_AGENTS: usize = 20_000;
 
 impl Tracking {
-    pub fn new(writer: ClickWriter) -> Self {
+    pub fn new(writer: ClickWriter, codes: Arc<codes::KnownCodes>) -> Self {
         // Exported from the start, so that dashboards see zeros rather than nothing.
         metrics::counter!("clicks_unrecorded_total").increment(0);
         metrics::gauge!("click_queue_depth").set(0.0);
         Self {
             cache: LinkCache::new(Duration::from_secs(30), Duration::from_secs(10)),
-            codes: codes::KnownCodes::default(),
+            codes,
             agents: dashmap::DashMap::new(),
             writer,
             classifier: Classifier::default(),

@@ -95,7 +95,13 @@ pub struct ClickWriter {
 }
 
 impl ClickWriter {
-    pub fn start(url: DatabaseUrl, settings: WriterSettings) -> std::io::Result<Self> {
+    /// Starts the click writer and the rollup thread, which also keeps `codes` topped up with
+    /// the links made elsewhere (another instance, the command line) each tick.
+    pub fn start(
+        url: DatabaseUrl,
+        settings: WriterSettings,
+        codes: std::sync::Arc<crate::tracking::codes::KnownCodes>,
+    ) -> std::io::Result<Self> {
         // One writer: measured on 2 cores, three PostgreSQL writers halved throughput (smaller
         // batches, more commits); the queues stay a list so that can be revisited on bigger
         // machines.
@@ -120,7 +126,7 @@ impl ClickWriter {
             stop_rollup,
             std::thread::Builder::new()
                 .name("click-rollup".into())
-                .spawn(move || roll_up(url, maintenance, stopped))?,
+                .spawn(move || roll_up(url, maintenance, &codes, stopped))?,
         ));
         Ok(Self {
             queues,
@@ -209,9 +215,15 @@ const PG_FOLD_LIMIT: i64 = 5_000;
 /// Passive checkpoints after each tick, at most, to catch up with the click writer.
 const WAL_CHECKPOINT_ROUNDS: usize = 16;
 
-/// The rollup thread: folds settled clicks into the rollups, checkpoints SQLite's WAL and,
-/// on PostgreSQL without autovacuum, keeps the tables vacuumed and analyzed.
-fn roll_up(url: DatabaseUrl, maintenance: Duration, stop: std::sync::mpsc::Receiver<()>) {
+/// The rollup thread: tops up the redirect's set of known link codes, folds settled clicks
+/// into the rollups, checkpoints SQLite's WAL and, on PostgreSQL without autovacuum, keeps the
+/// tables vacuumed and analyzed.
+fn roll_up(
+    url: DatabaseUrl,
+    maintenance: Duration,
+    codes: &crate::tracking::codes::KnownCodes,
+    stop: std::sync::mpsc::Receiver<()>,
+) {
     let mut conn: Option<AnyConnection> = None;
     let mut folded_at: Option<Instant> = None;
     let mut maintained_at: Option<Instant> = None;
@@ -229,6 +241,12 @@ fn roll_up(url: DatabaseUrl, maintenance: Duration, stop: std::sync::mpsc::Recei
             stand_in = None;
         }
         let Some(c) = conn.as_mut() else { continue };
+        // Each tick (no thread of its own: one cheap read by link id on this connection).
+        if let Err(e) = codes.top_up(c) {
+            tracing::warn!(error = %e, "reading new link codes failed");
+            conn = None;
+            continue;
+        }
         let (every, limit) = match c {
             AnyConnection::Sqlite(_) => (FOLD_EVERY, FOLD_LIMIT),
             AnyConnection::Postgresql(_) => (PG_FOLD_EVERY, PG_FOLD_LIMIT),
