@@ -141,7 +141,16 @@ pub fn is_duplicate(e: Option<&diesel::result::Error>) -> bool {
 
 /// One connection outside the pool (the click writer's, the shell's), with the same SQLite
 /// settings.
+/// Initialises OpenSSL (which libpq uses) without its exit-time cleanup, before any
+/// connection can: that cleanup walks the state of every thread that ever used OpenSSL, and
+/// with threads gone before it (the blocking pool's) it crashed a test binary in SIGSEGV after
+/// every test had passed. The process is ending anyway; nothing needs freeing.
+pub fn init_tls() {
+    openssl_sys::init();
+}
+
 pub fn open_connection(url: &DatabaseUrl) -> Result<AnyConnection, DbSetupError> {
+    init_tls();
     let mut conn = AnyConnection::establish(&url.connect_string())?;
     if let AnyConnection::Sqlite(c) = &mut conn {
         sqlite::SqlitePragmas::new(url).apply(c)?;
@@ -151,6 +160,7 @@ pub fn open_connection(url: &DatabaseUrl) -> Result<AnyConnection, DbSetupError>
 
 /// Opens the pool and applies the migrations of the URL's backend.
 pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<DbPool, DbSetupError> {
+    init_tls();
     if url.backend == Backend::Sqlite && url.url == ":memory:" {
         return Err(DbSetupError::InvalidUrl(
             "an in-memory SQLite database cannot be shared by a pool; use a file".into(),

@@ -20,6 +20,8 @@ impl TestDb {
     pub fn new() -> Self {
         match std::env::var("INFLUTRACK_TEST_POSTGRES_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
+                // Before libpq's first use of OpenSSL (see `db::init_tls`).
+                influtrack::db::init_tls();
                 let name = format!("influtrack_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = PgConnection::establish(&admin_url)
                     .expect("INFLUTRACK_TEST_POSTGRES_URL must reach PostgreSQL");

@@ -794,17 +794,33 @@ async fn metrics_are_served_off_the_public_port() {
 
 // ---- Storefront secrets at rest ----
 
-/// An app on an existing database (the caller keeps the database), with its address.
-async fn start_on(
-    settings: influtrack::config::Settings,
-) -> (String, actix_web::dev::ServerHandle) {
+/// An app on an existing database (the caller keeps the database).
+struct Running {
+    address: String,
+    handle: actix_web::dev::ServerHandle,
+    run: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops it and waits until it let go of the database (its click writer stopped too).
+    async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.run.await;
+    }
+}
+
+async fn start_on(settings: influtrack::config::Settings) -> Running {
     let app = influtrack::Application::build(settings)
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    (address, handle)
+    let run = tokio::spawn(app.run_until_stopped());
+    Running {
+        address,
+        handle,
+        run,
+    }
 }
 
 fn stored_secret(db: &TestDb) -> String {
@@ -854,13 +870,13 @@ async fn webhook_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
         s.secret_key_previous = previous.map(str::to_string);
         s
     };
-    let (address, handle) = start_on(with_keys(&key_a, None)).await;
+    let first = start_on(with_keys(&key_a, None)).await;
     // A view of the running app for the helpers (its own TestDb is unused: the app runs on
     // `db`, which outlives the restarts).
     let app = TestApp {
-        address: address.clone(),
+        address: first.address.clone(),
         client: reqwest::Client::new(),
-        handle: handle.clone(),
+        handle: first.handle.clone(),
         db: TestDb::new(),
         metrics_port: None,
     };
@@ -871,8 +887,8 @@ async fn webhook_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
         sealed.starts_with("v1:") && !sealed.contains(SECRET),
         "{sealed}"
     );
-    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
-    handle.stop(true).await;
+    assert_eq!(signed_status(&first.address, &s.brand_id).await, 200);
+    first.stop().await;
 
     // The wrong key: the server refuses to start and says what to set.
     let error = match influtrack::Application::build(with_keys(&key_b, None)).await {
@@ -882,14 +898,14 @@ async fn webhook_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
     assert!(error.contains("INFLUTRACK_SECRET_KEY_PREVIOUS"), "{error}");
 
     // Rotated: sealed again with the new key, still verifying.
-    let (address, handle) = start_on(with_keys(&key_b, Some(&key_a))).await;
-    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
-    handle.stop(true).await;
+    let rotated = start_on(with_keys(&key_b, Some(&key_a))).await;
+    assert_eq!(signed_status(&rotated.address, &s.brand_id).await, 200);
+    rotated.stop().await;
     let resealed = stored_secret(&db);
     assert_ne!(resealed, sealed);
-    let (address, handle) = start_on(with_keys(&key_b, None)).await;
-    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
-    handle.stop(true).await;
+    let after = start_on(with_keys(&key_b, None)).await;
+    assert_eq!(signed_status(&after.address, &s.brand_id).await, 200);
+    after.stop().await;
 
     // A secret stored in plain text by an older version is sealed at start.
     {
@@ -901,9 +917,9 @@ async fn webhook_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
         ))
         .unwrap();
     }
-    let (address, handle) = start_on(with_keys(&key_b, None)).await;
-    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
-    handle.stop(true).await;
+    let legacy = start_on(with_keys(&key_b, None)).await;
+    assert_eq!(signed_status(&legacy.address, &s.brand_id).await, 200);
+    legacy.stop().await;
     assert!(stored_secret(&db).starts_with("v1:"));
 }
 
@@ -917,7 +933,7 @@ async fn a_key_file_is_generated_beside_the_database() {
     };
     let mut settings = settings_for(&db);
     settings.secret_key = None;
-    let (address, handle) = start_on(settings.clone()).await;
+    let first = start_on(settings.clone()).await;
     let file = dir.path().join("test.secret-key");
     let key = std::fs::read_to_string(&file).expect("the key file");
     assert_eq!(key.trim().len(), 64);
@@ -928,17 +944,17 @@ async fn a_key_file_is_generated_beside_the_database() {
         assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
     }
     let app = TestApp {
-        address: address.clone(),
+        address: first.address.clone(),
         client: reqwest::Client::new(),
-        handle: handle.clone(),
+        handle: first.handle.clone(),
         db: TestDb::new(),
         metrics_port: None,
     };
     let s = shop(&app, json!({}), &["anna"]).await;
     configure(&app, &s, "shopify").await;
-    handle.stop(true).await;
-    let (address, handle) = start_on(settings).await;
-    assert_eq!(signed_status(&address, &s.brand_id).await, 200);
+    first.stop().await;
+    let again = start_on(settings).await;
+    assert_eq!(signed_status(&again.address, &s.brand_id).await, 200);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), key);
-    handle.stop(true).await;
+    again.stop().await;
 }
