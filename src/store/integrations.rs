@@ -65,19 +65,15 @@ pub fn put(conn: &mut AnyConnection, row: &IntegrationRow) -> QueryResult<()> {
     .map(|_| ())
 }
 
-/// Disconnects a brand's platform; whether there was a connection to remove.
-pub fn delete(
-    conn: &mut AnyConnection,
-    brand_id: &BrandId,
-    platform: Platform,
-) -> QueryResult<bool> {
+/// Disconnects a brand's platform (nothing when it is not connected).
+pub fn delete(conn: &mut AnyConnection, brand_id: &BrandId, platform: Platform) -> QueryResult<()> {
     diesel::delete(
         integrations::table
             .filter(integrations::brand_id.eq(brand_id))
             .filter(integrations::platform.eq(platform)),
     )
     .execute(conn)
-    .map(|n| n > 0)
+    .map(|_| ())
 }
 
 /// Records a signed delivery that was refused, with the reason (never the body).

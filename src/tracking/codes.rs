@@ -62,14 +62,6 @@ impl KnownCodes {
         hashes.insert(hash(code));
     }
 
-    pub fn len(&self) -> usize {
-        self.hashes.read().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Adds the codes of links made since the newest one seen (all of them the first time).
     /// Returns how many codes were read.
     pub fn top_up(&self, conn: &mut AnyConnection) -> diesel::QueryResult<usize> {

@@ -802,6 +802,22 @@ struct Running {
 }
 
 impl Running {
+    /// A brand with a campaign and anna enrolled, its Shopify webhook secret set.
+    async fn shop_with_shopify_secret(&self) -> crate::orders::Shop {
+        // A view of the running app for the helpers (its own TestDb is unused: the app runs
+        // on the caller's database, which outlives the restarts).
+        let app = TestApp {
+            address: self.address.clone(),
+            client: reqwest::Client::new(),
+            handle: self.handle.clone(),
+            db: TestDb::new(),
+            metrics_port: None,
+        };
+        let s = shop(&app, json!({}), &["anna"]).await;
+        configure(&app, &s, "shopify").await;
+        s
+    }
+
     /// Stops it and waits until it let go of the database (its click writer stopped too).
     async fn stop(self) {
         self.handle.stop(true).await;
@@ -871,17 +887,7 @@ async fn webhook_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
         s
     };
     let first = start_on(with_keys(&key_a, None)).await;
-    // A view of the running app for the helpers (its own TestDb is unused: the app runs on
-    // `db`, which outlives the restarts).
-    let app = TestApp {
-        address: first.address.clone(),
-        client: reqwest::Client::new(),
-        handle: first.handle.clone(),
-        db: TestDb::new(),
-        metrics_port: None,
-    };
-    let s = shop(&app, json!({}), &["anna"]).await;
-    configure(&app, &s, "shopify").await;
+    let s = first.shop_with_shopify_secret().await;
     let sealed = stored_secret(&db);
     assert!(
         sealed.starts_with("v1:") && !sealed.contains(SECRET),
@@ -943,15 +949,7 @@ async fn a_key_file_is_generated_beside_the_database() {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
     }
-    let app = TestApp {
-        address: first.address.clone(),
-        client: reqwest::Client::new(),
-        handle: first.handle.clone(),
-        db: TestDb::new(),
-        metrics_port: None,
-    };
-    let s = shop(&app, json!({}), &["anna"]).await;
-    configure(&app, &s, "shopify").await;
+    let s = first.shop_with_shopify_secret().await;
     first.stop().await;
     let again = start_on(settings).await;
     assert_eq!(signed_status(&again.address, &s.brand_id).await, 200);

@@ -68,11 +68,7 @@ fn masked(sealer: &Sealer, stored: &Option<String>) -> AdminResult<Option<String
         .into_plain();
     let tail: String = plain
         .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
+        .skip(plain.chars().count().saturating_sub(4))
         .collect();
     Ok(Some(format!("…{tail}")))
 }
