@@ -263,15 +263,30 @@ fn sign_in_page(
     let secret = crate::domain::keys::mint_session_secret();
     let token = crate::domain::keys::form_token(&secret);
     let mut r = render(status, "Sign in", None, login_form(message, &token));
-    let cookie = Cookie::build(SIGN_IN_COOKIE, secret)
+    let _ = r.add_cookie(&private_cookie(
+        app,
+        SIGN_IN_COOKIE,
+        secret,
+        CookieDuration::hours(1),
+    ));
+    r
+}
+
+/// A cookie only the dashboard's own pages get: HttpOnly, SameSite=Strict, path /dashboard,
+/// Secure when the public URL is https.
+fn private_cookie(
+    app: &Core,
+    name: &'static str,
+    value: String,
+    max_age: CookieDuration,
+) -> Cookie<'static> {
+    Cookie::build(name, value)
         .path("/dashboard")
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(app.public_url().starts_with("https://"))
-        .max_age(CookieDuration::hours(1))
-        .finish();
-    let _ = r.add_cookie(&cookie);
-    r
+        .max_age(max_age)
+        .finish()
 }
 
 /// `GET /dashboard/login`
@@ -324,15 +339,8 @@ pub async fn login(app: App, req: HttpRequest, form: web::Form<LoginForm>) -> Ht
                 Ok(secret) => secret,
                 Err(e) => return error_page(e.into()),
             };
-            let cookie = Cookie::build(COOKIE, secret)
-                .path("/dashboard")
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .secure(app.public_url().starts_with("https://"))
-                .max_age(CookieDuration::seconds(
-                    auth::SESSION_ABSOLUTE_MICROS / 1_000_000,
-                ))
-                .finish();
+            let max_age = CookieDuration::seconds(auth::SESSION_ABSOLUTE_MICROS / 1_000_000);
+            let cookie = private_cookie(&app, COOKIE, secret, max_age);
             let mut r = redirect("/dashboard");
             let _ = r.add_cookie(&cookie);
             let _ = r.add_removal_cookie(
