@@ -113,6 +113,7 @@ start_server() { # $1 database URL, $2 log file
         INFLUTRACK_RATE_LIMIT=0 \
         INFLUTRACK_AUTH_FAILURE_LIMIT=0 \
         INFLUTRACK_UNKNOWN_LINK_RATE_LIMIT=0 \
+        INFLUTRACK_SHOP_TIMEOUT_MS=1000 \
         "$BIN" serve >"$2" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 100); do

@@ -3,7 +3,9 @@
      influtrack.clickIds()   -> ["0193…", …] newest last, for POST /api/v1/orders click_ids
      influtrack.attribute()  -> "id:unix,id:unix", for a Shopify cart/note attribute
    With data-shopify on the script tag it also writes the ids into the Shopify cart
-   attribute "itk_click", which Shopify copies into the order's note_attributes. */
+   attribute "itk_click", which Shopify copies into the order's note_attributes.
+   With data-woocommerce, a landing URL's itk_code (from a link that applies the
+   influencer's code) is applied to the WooCommerce cart through the Store API, once. */
 (function (w, d) {
   "use strict";
   var KEY = "itk_clicks", MAX = 20, TTL = 90 * 86400;
@@ -58,5 +60,24 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ attributes: { itk_click: api.attribute() } })
     }).catch(function () { /* the cart is not ready on every page */ });
+  }
+  var code = new URLSearchParams(w.location.search).get("itk_code");
+  if (me && me.hasAttribute("data-woocommerce") && code && code.length <= 64 && w.fetch) {
+    var applied = "";
+    try { applied = w.sessionStorage.getItem("itk_code") || ""; } catch (e) { /* blocked */ }
+    if (applied !== code) {
+      var store = "/wp-json/wc/store/v1/cart";
+      // The Store API wants the nonce its own answers carry for a write.
+      w.fetch(store, { credentials: "same-origin" }).then(function (r) {
+        return w.fetch(store + "/apply-coupon", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "Nonce": r.headers.get("Nonce") || "" },
+          body: JSON.stringify({ code: code })
+        });
+      }).then(function (r) {
+        if (r.ok) { try { w.sessionStorage.setItem("itk_code", code); } catch (e) { /* blocked */ } }
+      }).catch(function () { /* no cart here, or the code is not usable: checkout still asks */ });
+    }
   }
 })(window, document);

@@ -182,6 +182,35 @@ pub struct Settings {
         default_value_t = 10
     )]
     pub pg_maintenance_seconds: u64,
+
+    /// Threads that deliver the outbox's jobs (calls to shops); 0 delivers nothing (another
+    /// instance does).
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_OUTBOX_WORKERS",
+        default_value_t = 2
+    )]
+    pub outbox_workers: usize,
+
+    /// Milliseconds a call to a shop may take before it counts as failed (and is retried).
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_SHOP_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub shop_timeout_ms: u64,
+
+    /// Milliseconds before the first retry of a failed delivery; doubled per attempt up to an
+    /// hour, unless the shop says when (`Retry-After`).
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_OUTBOX_BACKOFF_MS",
+        default_value_t = 1_000
+    )]
+    pub outbox_backoff_ms: u64,
 }
 
 impl Settings {
@@ -211,6 +240,9 @@ impl Settings {
             // A port of its own per embedded instance.
             metrics_bind: "127.0.0.1:0".into(),
             pg_maintenance_seconds: 10,
+            outbox_workers: 2,
+            shop_timeout_ms: 10_000,
+            outbox_backoff_ms: 1_000,
         }
     }
 }

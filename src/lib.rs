@@ -16,6 +16,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod routes;
+pub mod shops;
 pub mod store;
 pub mod telemetry;
 pub mod tracking;
@@ -196,13 +197,35 @@ impl Application {
         .map_err(StartupError::Other)?;
         let (warmed_links, tracking) = warmed;
         tracing::info!(links = warmed_links, "link cache warmed");
+        let sealer = std::sync::Arc::new(sealer);
+        let shop_timeout = std::time::Duration::from_millis(settings.shop_timeout_ms.max(1));
+        let outbox = match settings.outbox_workers {
+            0 => None,
+            workers => Some(std::sync::Arc::new(
+                crate::core::outbox::Outbox::start(
+                    pool.clone(),
+                    sealer.clone(),
+                    crate::core::outbox::OutboxSettings {
+                        workers,
+                        timeout: shop_timeout,
+                        backoff: std::time::Duration::from_millis(settings.outbox_backoff_ms),
+                        poll: std::time::Duration::from_secs(1),
+                    },
+                )
+                .map_err(|e| StartupError::Other(format!("cannot start the outbox: {e}")))?,
+            )),
+        };
         let core = actix::Data::new(Core::new(
             pool.clone(),
             backend,
             public_url(&settings, port)?,
             operator_hash,
             tracking,
-            sealer,
+            crate::core::Outside {
+                sealer,
+                outbox,
+                shop_timeout,
+            },
         ));
         observe::prometheus();
 
@@ -323,6 +346,7 @@ impl Application {
             }
         };
         let (served, ()) = futures_util::future::join(main, metrics).await;
+        self.core.stop_outbox().await;
         self.core.tracking.writer.stop().await;
         served
     }

@@ -162,7 +162,8 @@ pub fn routes() -> RouteTable {
     // The lookup is registered before `/codes/{code_id}` so that it is matched first.
     t.get("/api/v1/codes/lookup", codes::lookup_code)
         .get("/api/v1/codes/{code_id}", codes::get_code)
-        .patch("/api/v1/codes/{code_id}", codes::update_code);
+        .patch("/api/v1/codes/{code_id}", codes::update_code)
+        .delete("/api/v1/codes/{code_id}", codes::delete_code);
     t.post("/api/v1/orders", orders::create_order)
         .get("/api/v1/orders/{order_id}", orders::get_order)
         .post("/api/v1/orders/{order_id}/refunds", orders::create_refund)
@@ -184,6 +185,15 @@ pub fn routes() -> RouteTable {
         .delete(
             "/api/v1/integrations/woocommerce",
             webhooks::delete_woocommerce,
+        )
+        .post(
+            "/api/v1/integrations/{platform}/check",
+            webhooks::check_integration,
+        )
+        .get("/api/v1/integrations/{platform}/sync", webhooks::list_sync)
+        .post(
+            "/api/v1/integrations/{platform}/sync/{job_id}/retry",
+            webhooks::retry_sync,
         )
         .post(
             "/api/v1/integrations/shopify/{brand_id}/orders",

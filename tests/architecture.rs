@@ -10,7 +10,8 @@
 //! | `db` | `db`, `domain` |
 //! | `store` | `store`, `db`, `domain` |
 //! | `tracking` | `tracking`, `store`, `db`, `domain` |
-//! | `core` | `core`, `tracking`, `store`, `db`, `domain` |
+//! | `shops` (calls to shops' APIs) | `shops`, `domain` |
+//! | `core` | `core`, `tracking`, `shops`, `store`, `db`, `domain` |
 //! | `web` (what the edges share) | `web`, `core`, `domain` |
 //! | `api`, `dashboard` | itself, `web`, `core`, `domain` (never each other) |
 //! | `routes` (the route table) | `routes`, `api`, `dashboard`, `web` |
@@ -29,6 +30,7 @@ const LAYERS: &[&str] = &[
     "db",
     "store",
     "tracking",
+    "shops",
     "core",
     "web",
     "api",
@@ -46,7 +48,8 @@ fn allowed(layer: &str) -> &'static [&'static str] {
         "db" => &["db", "domain"],
         "store" => &["store", "db", "domain"],
         "tracking" => &["tracking", "store", "db", "domain"],
-        "core" => &["core", "tracking", "store", "db", "domain"],
+        "shops" => &["shops", "domain"],
+        "core" => &["core", "tracking", "shops", "store", "db", "domain"],
         "web" => &["web", "core", "domain"],
         "api" => &["api", "web", "core", "domain"],
         "dashboard" => &["dashboard", "web", "core", "domain"],

@@ -34,9 +34,23 @@ pub async fn update_code(
     let brand_id = principal.brand(Access::Write)?.brand_id.clone();
     let id = path_id(&path, CodeId::parse)?;
     let view = app
-        .read(move |conn| codes::update(conn, &brand_id, &id, body.0))
+        .write(move |conn| codes::update(conn, &brand_id, &id, body.0))
         .await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// `DELETE /api/v1/codes/{id}`: the code is gone here and, through the outbox, from every
+/// connected shop.
+pub async fn delete_code(
+    app: App,
+    principal: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let brand_id = principal.brand(Access::Write)?.brand_id.clone();
+    let id = path_id(&path, CodeId::parse)?;
+    app.write(move |conn| codes::delete(conn, &brand_id, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /api/v1/codes/lookup?code=`: whether a shopper's code is usable now, and what it

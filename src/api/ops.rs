@@ -31,6 +31,21 @@ pub async fn metrics(app: App) -> HttpResponse {
     metrics::gauge!("db_pool_connections").set(f64::from(connections));
     metrics::gauge!("db_pool_idle_connections").set(f64::from(idle));
     metrics::gauge!("db_pool_max_size").set(f64::from(max));
+    let queue = app.read(crate::core::outbox::gauges).await;
+    if let Ok((counts, oldest_age)) = queue {
+        use crate::domain::outbox::{JobKind, JobStatus};
+        for kind in JobKind::ALL {
+            for status in JobStatus::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(k, s, _)| k == kind && s == status)
+                    .map_or(0, |c| c.2);
+                metrics::gauge!("outbox_jobs", "kind" => kind.as_str(), "status" => status.as_str())
+                    .set(n as f64);
+            }
+        }
+        metrics::gauge!("outbox_oldest_pending_seconds").set(oldest_age);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::web::observe::prometheus().render())

@@ -13,10 +13,12 @@ use crate::core::admin::integrations::{self, IntegrationInput};
 use crate::core::auth::Principal;
 use crate::core::ingest::webhooks::{self, Delivery, Verified};
 use crate::core::ingest::IngestError;
-use crate::domain::ids::BrandId;
+use crate::core::shop_sync;
+use crate::domain::ids::{BrandId, JobId};
 use crate::domain::integrations::Platform;
+use crate::domain::outbox::JobStatus;
 use crate::domain::scope::Access;
-use crate::web::extract::{path_id, Json};
+use crate::web::extract::{path_id, Json, List, PageQuery, Query};
 use crate::web::problem::{ApiError, ApiResult};
 use crate::web::ratelimit;
 
@@ -35,7 +37,7 @@ async fn put_integration(
     let public_url = app.public_url().to_string();
     let sealer = app.sealer();
     let view = app
-        .read(move |conn| integrations::put(conn, &sealer, &public_url, &brand_id, platform, body))
+        .write(move |conn| integrations::put(conn, &sealer, &public_url, &brand_id, platform, body))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -62,9 +64,77 @@ async fn delete_integration(
     platform: Platform,
 ) -> ApiResult<HttpResponse> {
     let brand_id = principal.brand(Access::Write)?.brand_id.clone();
-    app.read(move |conn| integrations::delete(conn, &brand_id, platform))
+    app.write(move |conn| integrations::delete(conn, &brand_id, platform))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `{platform}` of a path: `shopify` or `woocommerce`; anything else does not exist.
+fn platform(raw: &str) -> Result<Platform, ApiError> {
+    Platform::parse(raw).ok_or_else(ApiError::not_found)
+}
+
+/// `POST /api/v1/integrations/{platform}/check`: calls the shop once (a read) with the stored
+/// credentials and says whether they work and which scopes are missing.
+pub async fn check_integration(
+    app: App,
+    principal: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let brand_id = principal.brand(Access::Write)?.brand_id.clone();
+    let platform = platform(&path)?;
+    let view = app.check_shop(brand_id, platform).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `?status=&limit=&cursor=` of the sync jobs.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncQuery {
+    pub status: Option<JobStatus>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// `GET /api/v1/integrations/{platform}/sync?status=failed`: the shop's sync jobs, newest
+/// first.
+pub async fn list_sync(
+    app: App,
+    principal: Principal,
+    path: web::Path<String>,
+    query: Query<SyncQuery>,
+) -> ApiResult<HttpResponse> {
+    let brand_id = principal.brand(Access::Read)?.brand_id.clone();
+    let platform = platform(&path)?;
+    let q = query.0;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page()?;
+    let p = page.clone();
+    let rows = app
+        .read(move |conn| shop_sync::list(conn, &brand_id, platform, q.status, &p))
+        .await?;
+    Ok(HttpResponse::Ok().json(List::from_rows(rows, &page, |r| r.id.to_string(), |r| r)))
+}
+
+/// `POST /api/v1/integrations/{platform}/sync/{job_id}/retry`: queues a failed (or waiting)
+/// job again, due now.
+pub async fn retry_sync(
+    app: App,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let brand_id = principal.brand(Access::Write)?.brand_id.clone();
+    let (raw_platform, raw_job) = path.into_inner();
+    let platform = platform(&raw_platform)?;
+    let job_id = path_id(&raw_job, JobId::parse)?;
+    let view = app
+        .read(move |conn| shop_sync::retry(conn, &brand_id, platform, &job_id))
+        .await?;
+    app.nudge_outbox();
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `PUT /api/v1/integrations/shopify`

@@ -15,8 +15,10 @@ pub mod admin;
 pub mod auth;
 pub mod campaign_loop;
 pub mod ingest;
+pub mod outbox;
 pub mod redirect;
 pub mod reporting;
+pub mod shop_sync;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,8 @@ pub enum Change {
     Influencer(InfluencerId),
     /// A new link: cached at once, so that its first click is as fast as the rest.
     NewLink(String),
+    /// Every link of the brand (its shop connection changed where codes are applied).
+    Brand(crate::domain::ids::BrandId),
 }
 
 /// The answer of a write, with what it changed. Only [`Core::write`] takes the answer out,
@@ -87,6 +91,18 @@ pub struct Core {
     writes: GroupCommit,
     /// Seals and opens storefront secrets at rest.
     sealer: Arc<crate::domain::secrets::Sealer>,
+    /// The outbox's worker, woken after each write (`None`: no worker in this process).
+    outbox: Option<Arc<outbox::Outbox>>,
+    /// How long a call to a shop may take (the connection check).
+    shop_timeout: Duration,
+}
+
+/// What the application needs to reach shops: the key of their secrets, the outbox's worker
+/// (none in a process that delivers nothing) and how long a call may take.
+pub struct Outside {
+    pub sealer: Arc<crate::domain::secrets::Sealer>,
+    pub outbox: Option<Arc<outbox::Outbox>>,
+    pub shop_timeout: Duration,
 }
 
 /// How an operation reaches the instance's settings (the same in the shell and the servers).
@@ -102,7 +118,7 @@ impl Core {
         public_url: String,
         operator_hash: String,
         tracking: Tracking,
-        sealer: crate::domain::secrets::Sealer,
+        outside: Outside,
     ) -> Self {
         Self {
             pool,
@@ -111,7 +127,55 @@ impl Core {
             operator_hash,
             tracking: Arc::new(tracking),
             writes: GroupCommit::default(),
-            sealer: Arc::new(sealer),
+            sealer: outside.sealer,
+            outbox: outside.outbox,
+            shop_timeout: outside.shop_timeout,
+        }
+    }
+
+    /// Stops the outbox's worker (after its current delivery).
+    pub async fn stop_outbox(&self) {
+        if let Some(outbox) = self.outbox.clone() {
+            let _ = actix_web::rt::task::spawn_blocking(move || outbox.stop()).await;
+        }
+    }
+
+    /// Calls a brand's shop once with its stored credentials: whether they work and which
+    /// scopes are missing.
+    pub async fn check_shop(
+        &self,
+        brand_id: crate::domain::ids::BrandId,
+        platform: crate::domain::integrations::Platform,
+    ) -> Result<shop_sync::CheckView, admin::AdminError> {
+        let sealer = self.sealer.clone();
+        let found = self
+            .read(move |conn| {
+                Ok::<_, admin::AdminError>(shop_sync::shop(conn, &sealer, &brand_id, platform)?)
+            })
+            .await?;
+        let shop = match found {
+            None => return Err(admin::AdminError::Conflict(admin::Conflict::NoShop)),
+            Some(Err(why)) => {
+                return Err(admin::AdminError::Db(DbError::Unavailable(why)));
+            }
+            Some(Ok(shop)) => shop,
+        };
+        let timeout = self.shop_timeout;
+        // A blocking client, made and dropped on the blocking pool (it runs a runtime of its
+        // own, which may not be dropped inside this one).
+        actix_web::rt::task::spawn_blocking(move || {
+            let http = crate::shops::Http::new(timeout)
+                .map_err(|e| admin::AdminError::Db(DbError::Unavailable(e)))?;
+            Ok(shop_sync::check(&shop, &http))
+        })
+        .await
+        .map_err(|e| admin::AdminError::Db(DbError::Aborted(e.to_string())))?
+    }
+
+    /// Wakes the outbox's worker: a write queued a job for it.
+    pub fn nudge_outbox(&self) {
+        if let Some(outbox) = &self.outbox {
+            outbox.nudge();
         }
     }
 
@@ -169,6 +233,8 @@ impl Core {
         E: From<DbError> + Send + 'static,
     {
         let written = self.read(work).await?;
+        // The write may have queued a job for the outbox.
+        self.nudge_outbox();
         self.apply(&written.changed).await;
         Ok(written.value)
     }
@@ -246,6 +312,7 @@ fn forget(tracking: &Tracking, changes: &[Change]) {
             Change::Enrollment(id) => l.enrollment_id == *id,
             Change::Campaign(id) => l.campaign_id == *id,
             Change::Influencer(id) => l.influencer_id == *id,
+            Change::Brand(id) => l.brand_id == *id,
             Change::NewLink(_) => false,
         })
     });

@@ -117,7 +117,7 @@ pub async fn peek(core: &Core, code: &str) -> Followed {
     match find(core, code).await {
         Ok(link) => {
             outcome("head");
-            Followed::Redirect(link.tracking_url.clone())
+            Followed::Redirect(link.location(link.tracking_url.clone()))
         }
         Err(other) => other,
     }
@@ -151,7 +151,11 @@ pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
     let (kind, agent) = tracking.classify(visit.user_agent, visit.purpose);
     let now = chrono::Utc::now().timestamp_micros();
     let click_id = ClickId::now();
-    let location = urls::append_param(&link.tracking_url, "itk_click", click_id.as_str());
+    let location = link.location(urls::append_param(
+        &link.tracking_url,
+        "itk_click",
+        click_id.as_str(),
+    ));
     let click = PendingClick {
         id: click_id,
         attributable: link.attributable_at(now),

@@ -83,6 +83,7 @@ diesel::table! {
         holding_days -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        links_apply_code -> Bool,
     }
 }
 
@@ -119,6 +120,7 @@ diesel::table! {
         utm_term -> Nullable<Text>,
         status -> Text,
         created_at -> BigInt,
+        apply_code -> Bool,
     }
 }
 
@@ -471,3 +473,35 @@ diesel::table! {
 
 diesel::joinable!(dashboard_sessions -> api_keys (key_id));
 diesel::allow_tables_to_appear_in_same_query!(dashboard_sessions, api_keys);
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        brand_id -> Text,
+        kind -> Text,
+        topic -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        run_after -> BigInt,
+        locked_until -> Nullable<BigInt>,
+        locked_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    code_sync (code_id, platform) {
+        code_id -> Text,
+        platform -> Text,
+        brand_id -> Text,
+        status -> Text,
+        shop_id -> Nullable<Text>,
+        error -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(discount_codes, code_sync, jobs);

@@ -13,14 +13,16 @@ use crate::domain::attribution::{CreditKey, Via};
 use crate::domain::campaign::{CampaignStatus, EnrollmentStatus, GoalMetric, Model};
 use crate::domain::codes::{CodeStatus, DiscountType, LinkStatus};
 use crate::domain::ids::{
-    BrandId, CampaignId, ClickId, CodeId, EnrollmentId, EventId, InfluencerId, KeyId, LinkId,
-    OrderId, PayoutId, PostId, PruneLogId, RefundId, RejectionId,
+    BrandId, CampaignId, ClickId, CodeId, EnrollmentId, EventId, InfluencerId, JobId, KeyId,
+    LinkId, OrderId, PayoutId, PostId, PruneLogId, RefundId, RejectionId,
 };
 use crate::domain::integrations::Platform;
 use crate::domain::money::{Currency, Rate};
 use crate::domain::orders::{EventKind, OrderSource};
+use crate::domain::outbox::{JobKind, JobStatus};
 use crate::domain::pruning::PruneAction;
 use crate::domain::scope::Scope;
+use crate::domain::shop_sync::SyncStatus;
 use crate::domain::traffic::ClickKind;
 
 /// A value kept in a text column.
@@ -104,6 +106,7 @@ id_values!(
     PostId,
     PayoutId,
     PruneLogId,
+    JobId,
 );
 
 macro_rules! name_values {
@@ -137,6 +140,9 @@ name_values!(
     PruneAction => "prune log action",
     CreditKey => "credit key",
     Platform => "platform",
+    JobStatus => "job status",
+    JobKind => "job kind",
+    SyncStatus => "sync status",
 );
 
 impl TextValue for Rate {

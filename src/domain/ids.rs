@@ -78,6 +78,8 @@ ids! {
     PayoutId,
     /// An entry of a campaign's prune log.
     PruneLogId,
+    /// A job of the outbox.
+    JobId,
 }
 
 impl ClickId {

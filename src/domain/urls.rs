@@ -102,6 +102,21 @@ pub fn append_param(url: &str, key: &str, value: &str) -> String {
     out
 }
 
+/// Shopify's discount link: `{shop_url}/discount/{CODE}?redirect={path and query of target}`.
+/// Shopify puts the code in the cart and sends the shopper on to that page of the shop.
+pub fn shopify_discount_url(shop_url: &str, code: &str, target: &str) -> String {
+    let path = match url::Url::parse(target) {
+        Ok(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+        Err(_) => "/".to_string(),
+    };
+    let code: String = url::form_urlencoded::byte_serialize(code.as_bytes()).collect();
+    let redirect: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+    format!("{shop_url}/discount/{code}?redirect={redirect}")
+}
+
 /// The UTM parameters a link publishes: its overrides, else the defaults (the influencer's
 /// handle, `influencer`, the campaign's slug and the link's label).
 pub fn link_utm(overrides: Utm, handle: &str, campaign_slug: &str, label: Option<&str>) -> Utm {
@@ -248,5 +263,17 @@ mod tests {
             prop_assert_eq!(clicked.fragment(), dest.fragment());
             prop_assert!(clicked.query_pairs().any(|(k, v)| k == "itk_click" && v == "abc"));
         }
+    }
+
+    #[test]
+    fn shopify_discount_links_keep_the_path_and_query() {
+        assert_eq!(
+            shopify_discount_url(
+                "https://acme.myshopify.com",
+                "ANNA 15",
+                "https://acme.example/products/x?utm_source=anna&itk_click=01a2#top"
+            ),
+            "https://acme.myshopify.com/discount/ANNA+15?redirect=%2Fproducts%2Fx%3Futm_source%3Danna%26itk_click%3D01a2"
+        );
     }
 }

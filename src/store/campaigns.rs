@@ -30,6 +30,8 @@ row! {
         pub holding_days: i32,
         pub created_at: i64,
         pub updated_at: i64,
+        /// New links carry their enrollment's discount code to the shop by default.
+        pub links_apply_code: bool,
     }
 }
 
@@ -50,6 +52,7 @@ pub struct CampaignUpdate {
     pub code_priority: Option<bool>,
     pub holding_days: Option<i32>,
     pub updated_at: Option<i64>,
+    pub links_apply_code: Option<bool>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &CampaignRow) -> QueryResult<()> {

@@ -162,3 +162,31 @@ pub fn add_redemption(conn: &mut AnyConnection, code_id: &CodeId) -> QueryResult
     let statement = Fixed::new(ADD_REDEMPTION, vec![Bind::Text(code_id.as_str())]);
     with_backend!(conn, |c| statement.execute(c)).map(|n| n == 1)
 }
+
+/// The ids of a campaign's codes.
+pub fn ids_of_campaign(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+) -> QueryResult<Vec<CodeId>> {
+    discount_codes::table
+        .filter(discount_codes::campaign_id.eq(campaign_id))
+        .order(discount_codes::id.asc())
+        .select(discount_codes::id)
+        .load(conn)
+}
+
+/// The ids of a brand's codes.
+pub fn ids_of_brand(conn: &mut AnyConnection, brand_id: &BrandId) -> QueryResult<Vec<CodeId>> {
+    discount_codes::table
+        .filter(discount_codes::brand_id.eq(brand_id))
+        .order(discount_codes::id.asc())
+        .select(discount_codes::id)
+        .load(conn)
+}
+
+/// Deletes a code.
+pub fn delete(conn: &mut AnyConnection, id: &CodeId) -> QueryResult<()> {
+    diesel::delete(discount_codes::table.find(id))
+        .execute(conn)
+        .map(|_| ())
+}

@@ -25,6 +25,19 @@ row! {
     }
 }
 
+impl IntegrationRow {
+    /// Whether the connection has what syncing codes needs: a base URL and the credentials.
+    pub fn can_sync(&self) -> bool {
+        self.base_url.is_some()
+            && match self.platform {
+                Platform::Shopify => self.access_token.is_some(),
+                Platform::WooCommerce => {
+                    self.consumer_key.is_some() && self.consumer_secret.is_some()
+                }
+            }
+    }
+}
+
 pub fn find(
     conn: &mut AnyConnection,
     brand_id: &BrandId,

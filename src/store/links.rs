@@ -28,6 +28,8 @@ row! {
         pub utm_term: Option<String>,
         pub status: LinkStatus,
         pub created_at: i64,
+        /// The link carries its enrollment's discount code to the shop.
+        pub apply_code: bool,
     }
 }
 
@@ -102,6 +104,13 @@ pub fn set_status(conn: &mut AnyConnection, id: &LinkId, status: LinkStatus) -> 
 pub fn set_label(conn: &mut AnyConnection, id: &LinkId, label: Option<&str>) -> QueryResult<()> {
     diesel::update(links::table.find(id))
         .set(links::label.eq(label))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn set_apply_code(conn: &mut AnyConnection, id: &LinkId, apply: bool) -> QueryResult<()> {
+    diesel::update(links::table.find(id))
+        .set(links::apply_code.eq(apply))
         .execute(conn)
         .map(|_| ())
 }

@@ -4,6 +4,7 @@
 pub mod brands;
 pub mod campaigns;
 pub mod clicks;
+pub mod code_sync;
 pub mod codes;
 pub mod credits;
 pub mod enrollments;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod fx;
 pub mod influencers;
 pub mod integrations;
+pub mod jobs;
 pub mod keys;
 pub mod links;
 pub mod orders;

@@ -23,6 +23,26 @@ pub struct CachedLink {
     pub attributable_state: bool,
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
+    /// Shopify's discount link wraps the tracking URL (a link that applies its code, with
+    /// Shopify connected).
+    pub apply: Option<ShopifyDiscount>,
+}
+
+/// Where Shopify applies a code: the shop and the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopifyDiscount {
+    pub shop_url: String,
+    pub code: String,
+}
+
+impl CachedLink {
+    /// Where a click goes once its id is on the tracking URL.
+    pub fn location(&self, tracked: String) -> String {
+        match &self.apply {
+            Some(s) => crate::domain::urls::shopify_discount_url(&s.shop_url, &s.code, &tracked),
+            None => tracked,
+        }
+    }
 }
 
 impl CachedLink {
@@ -159,6 +179,7 @@ mod tests {
             attributable_state: true,
             starts_at: Some(10),
             ends_at: Some(20),
+            apply: None,
         })
     }
 

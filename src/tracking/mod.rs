@@ -6,6 +6,7 @@ pub mod cache;
 pub mod codes;
 pub mod writer;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,10 +80,82 @@ impl Tracking {
 
 /// Loads what the redirect needs for a code; `None` when no link has it.
 pub fn load_link(conn: &mut AnyConnection, code: &str) -> diesel::QueryResult<Option<CachedLink>> {
-    Ok(store::links::redirect_targets(conn, Some(code), 1)?
-        .into_iter()
-        .next()
-        .map(cached))
+    let targets = store::links::redirect_targets(conn, Some(code), 1)?;
+    let mut codes = applied_codes(conn, &targets)?;
+    Ok(targets.into_iter().next().map(|t| {
+        let apply = codes.remove(&t.link.id);
+        cached(t, apply)
+    }))
+}
+
+/// What a link that applies its code carries to the shop: the enrollment's first active code,
+/// and where the brand's shop is.
+#[derive(Debug, Clone)]
+struct Applied {
+    code: String,
+    /// Shopify's shop URL, when Shopify is connected (it takes precedence).
+    shopify: Option<String>,
+    woocommerce: bool,
+}
+
+/// The codes the links of `targets` that apply one carry (one query per kind of row, and
+/// none at all when no link applies a code).
+fn applied_codes(
+    conn: &mut AnyConnection,
+    targets: &[store::links::RedirectTarget],
+) -> diesel::QueryResult<HashMap<crate::domain::ids::LinkId, Applied>> {
+    let applying: Vec<&store::links::RedirectTarget> =
+        targets.iter().filter(|t| t.link.apply_code).collect();
+    let mut out = HashMap::new();
+    if applying.is_empty() {
+        return Ok(out);
+    }
+    let mut enrollments: Vec<crate::domain::ids::EnrollmentId> = applying
+        .iter()
+        .map(|t| t.link.enrollment_id.clone())
+        .collect();
+    enrollments.sort();
+    enrollments.dedup();
+    let mut first_code = HashMap::new();
+    // In id order: the first active code an enrollment got is the one its links carry.
+    for chunk in enrollments.chunks(500) {
+        for code in store::codes::of_enrollments(conn, chunk)? {
+            if code.status == crate::domain::codes::CodeStatus::Active {
+                first_code.entry(code.enrollment_id).or_insert(code.code);
+            }
+        }
+    }
+    let mut shops = HashMap::new();
+    for t in applying {
+        let Some(code) = first_code.get(&t.link.enrollment_id) else {
+            continue;
+        };
+        let brand = &t.link.brand_id;
+        if !shops.contains_key(brand) {
+            let mut shop = |platform| {
+                store::integrations::find(conn, brand, platform)
+                    .map(|row| row.filter(|r| r.can_sync()).and_then(|r| r.base_url))
+            };
+            let found = (
+                shop(crate::domain::integrations::Platform::Shopify)?,
+                shop(crate::domain::integrations::Platform::WooCommerce)?,
+            );
+            shops.insert(brand.clone(), found);
+        }
+        let (shopify, woo) = &shops[brand];
+        if shopify.is_none() && woo.is_none() {
+            continue;
+        }
+        out.insert(
+            t.link.id.clone(),
+            Applied {
+                code: code.clone(),
+                shopify: shopify.clone(),
+                woocommerce: woo.is_some(),
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// Fills the cache with the newest links at start, so that the first click on each is as
@@ -94,15 +167,17 @@ pub fn warm(
 ) -> diesel::QueryResult<usize> {
     tracking.codes.top_up(conn)?;
     let targets = store::links::redirect_targets(conn, None, limit)?;
+    let mut codes = applied_codes(conn, &targets)?;
     let n = targets.len();
     for target in targets {
         let code = target.link.code.clone();
-        tracking.cache.insert(code, Arc::new(cached(target)));
+        let apply = codes.remove(&target.link.id);
+        tracking.cache.insert(code, Arc::new(cached(target, apply)));
     }
     Ok(n)
 }
 
-fn cached(t: store::links::RedirectTarget) -> CachedLink {
+fn cached(t: store::links::RedirectTarget, applied: Option<Applied>) -> CachedLink {
     let target = urls::link_target(
         t.link.destination_url.as_deref(),
         &t.campaign_destination,
@@ -120,9 +195,21 @@ fn cached(t: store::links::RedirectTarget) -> CachedLink {
         campaign_id: t.link.campaign_id,
         enrollment_id: t.link.enrollment_id,
         influencer_id: t.link.influencer_id,
-        tracking_url: target.tracking_url,
+        tracking_url: match &applied {
+            // WooCommerce: the storefront script applies `itk_code` to the cart.
+            Some(a) if a.shopify.is_none() && a.woocommerce => {
+                urls::append_param(&target.tracking_url, "itk_code", &a.code)
+            }
+            _ => target.tracking_url,
+        },
         starts_at: t.starts_at,
         ends_at: t.ends_at,
+        apply: applied.and_then(|a| {
+            a.shopify.map(|shop_url| cache::ShopifyDiscount {
+                shop_url,
+                code: a.code,
+            })
+        }),
     }
 }
 

@@ -60,7 +60,8 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub handle: actix_web::dev::ServerHandle,
+    /// `None` for a server in another process.
+    pub handle: Option<actix_web::dev::ServerHandle>,
     pub db: TestDb,
     /// The `/metrics` listener's port.
     pub metrics_port: Option<u16>,
@@ -118,6 +119,9 @@ pub fn settings_for(db: &TestDb) -> Settings {
     s.secret_key = Some(SECRET_KEY.into());
     s.workers = Some(1);
     s.db_pool_size = 4;
+    // Shops in tests are fakes on 127.0.0.1: a call that takes longer is a test of slowness.
+    s.shop_timeout_ms = 2_000;
+    s.outbox_backoff_ms = 200;
     s.log = std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into());
     s
 }
@@ -145,13 +149,28 @@ pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
-        handle,
+        handle: Some(handle),
         db,
         metrics_port,
     }
 }
 
 impl TestApp {
+    /// The helpers' view of a server running in another process (its database is the
+    /// caller's).
+    pub fn of_address(address: &str) -> Self {
+        TestApp {
+            address: address.to_string(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            handle: None,
+            db: TestDb::Sqlite(tempfile::tempdir().expect("temp dir")),
+            metrics_port: None,
+        }
+    }
+
     pub async fn request(
         &self,
         method: Method,
@@ -259,6 +278,8 @@ impl TestApp {
     }
 
     pub async fn stop(&self) {
-        self.handle.stop(true).await;
+        if let Some(handle) = &self.handle {
+            handle.stop(true).await;
+        }
     }
 }

@@ -809,7 +809,7 @@ impl Running {
         let app = TestApp {
             address: self.address.clone(),
             client: reqwest::Client::new(),
-            handle: self.handle.clone(),
+            handle: Some(self.handle.clone()),
             db: TestDb::new(),
             metrics_port: None,
         };

@@ -233,6 +233,11 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         case(Key("admin"), "", Some(r#"{"status":"active"}"#)),
     );
     add(
+        "DELETE",
+        "/api/v1/codes/{code_id}",
+        case(Key("admin"), "", None),
+    );
+    add(
         "GET",
         "/api/v1/codes/lookup",
         case(Key("admin storefront"), "code={code}", None),
@@ -296,6 +301,21 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         add("GET", p, case(Key("admin read"), "", None));
         add("DELETE", p, case(Key("admin"), "", None));
     }
+    add(
+        "POST",
+        "/api/v1/integrations/{platform}/check",
+        case(Key("admin"), "", None),
+    );
+    add(
+        "GET",
+        "/api/v1/integrations/{platform}/sync",
+        case(Key("admin read"), "status=pending", None),
+    );
+    add(
+        "POST",
+        "/api/v1/integrations/{platform}/sync/{job_id}/retry",
+        case(Key("admin"), "", None),
+    );
     for p in [
         "/api/v1/integrations/shopify/{brand_id}/orders",
         "/api/v1/integrations/shopify/{brand_id}/refunds",
@@ -409,6 +429,7 @@ fn missing_ids() -> BTreeMap<&'static str, String> {
         ("code", "NOSUCHCODE9".into()),
         ("link_code", "zzzzzzzzz".into()),
         ("platform", "shopify".into()),
+        ("job_id", uuid()),
     ])
 }
 
@@ -491,6 +512,21 @@ async fn world(app: &TestApp, name: &str) -> World {
             .await;
         assert!(r.status < 300, "{}", r.text);
     }
+    // A shop that refuses connections at once: the code's sync job exists and keeps failing.
+    let r = app
+        .request(
+            Method::PUT,
+            "/api/v1/integrations/shopify",
+            Some(&admin),
+            Some(json!({"shop_url": "http://127.0.0.1:9", "access_token": "shpat_tenancy_token"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let jobs = app.get("/api/v1/integrations/shopify/sync", &admin).await;
+    let job_id = jobs.json()["items"][0]["id"]
+        .as_str()
+        .expect("the code's sync job")
+        .to_string();
     let ids = BTreeMap::from([
         ("brand_id", brand),
         ("campaign_id", cid),
@@ -504,6 +540,7 @@ async fn world(app: &TestApp, name: &str) -> World {
         ("code", code),
         ("link_code", link_code),
         ("platform", "shopify".into()),
+        ("job_id", job_id),
     ]);
     World {
         keys,

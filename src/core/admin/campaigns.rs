@@ -85,6 +85,8 @@ pub struct CreateCampaign {
     pub attribution: Option<AttributionInput>,
     #[serde(default, deserialize_with = "non_null")]
     pub holding_days: Option<i64>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub links_apply_code: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +112,8 @@ pub struct UpdateCampaign {
     pub attribution: Option<AttributionInput>,
     #[serde(default, deserialize_with = "non_null")]
     pub holding_days: Option<i64>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub links_apply_code: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,6 +137,8 @@ pub struct CampaignView {
     pub goal: Option<GoalView>,
     pub attribution: AttributionView,
     pub holding_days: i32,
+    /// New links apply their enrollment's discount code in the shop by default.
+    pub links_apply_code: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -157,6 +163,7 @@ impl From<CampaignRow> for CampaignView {
             currency: currency.code().to_string(),
             status: row.status,
             holding_days: row.holding_days,
+            links_apply_code: row.links_apply_code,
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
         }
@@ -248,6 +255,7 @@ fn new_campaign(brand_id: &BrandId, req: CreateCampaign) -> AdminResult<(Campaig
         holding_days,
         created_at: now,
         updated_at: now,
+        links_apply_code: req.links_apply_code.unwrap_or(false),
     };
     Ok((row, explicit_slug))
 }
@@ -311,7 +319,18 @@ pub fn update(
             return Err(AdminError::Conflict(Conflict::SlugTaken));
         }
     }
-    store::update(conn, id, &changes).map_err(AdminError::duplicate_is(Conflict::SlugTaken))?;
+    // What a shop's copy of the campaign's codes shows: their title, period and state.
+    let codes_change = changes.name.is_some()
+        || changes.starts_at.is_some()
+        || changes.ends_at.is_some()
+        || changes.status.is_some();
+    crate::db::write_transaction(conn, |conn| {
+        store::update(conn, id, &changes).map_err(AdminError::duplicate_is(Conflict::SlugTaken))?;
+        if codes_change {
+            crate::core::shop_sync::campaign_changed(conn, brand_id, id)?;
+        }
+        Ok::<_, AdminError>(())
+    })?;
     let updated = get(conn, brand_id, id)?;
     Ok(Written::new(updated, vec![Change::Campaign(id.clone())]))
 }
@@ -381,6 +400,7 @@ fn changes(current: &CampaignRow, req: UpdateCampaign) -> AdminResult<CampaignUp
     changes.holding_days = req
         .holding_days
         .and_then(|d| checks.take(campaign::check_holding_days("holding_days", d)));
+    changes.links_apply_code = req.links_apply_code;
     checks.finish()?;
     Ok(changes)
 }

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::admin::{AdminError, AdminResult, Conflict};
-use crate::core::now_micros;
+use crate::core::shop_sync::SyncView;
+use crate::core::{now_micros, Change, Written};
 use crate::db::AnyConnection;
 use crate::domain::campaign::EnrollmentStatus;
 use crate::domain::codes::{self, CodeState, CodeStatus, DiscountType, Unusable};
@@ -74,6 +75,8 @@ pub struct CodeView {
     pub influencer_id: InfluencerId,
     pub enrollment_id: EnrollmentId,
     pub created_at: String,
+    /// Where the code stands in each connected shop.
+    pub shop_sync: Vec<SyncView>,
 }
 
 /// A code as shown. `enrollment` given: a pruned influencer's codes show as `pruned`
@@ -82,6 +85,7 @@ pub fn code_view(
     currency: Currency,
     row: CodeRow,
     enrollment: Option<EnrollmentStatus>,
+    shop_sync: Vec<SyncView>,
 ) -> CodeView {
     CodeView {
         discount: discount_view(row.discount_type, row.discount_value_micros, currency),
@@ -100,7 +104,17 @@ pub fn code_view(
         influencer_id: row.influencer_id,
         enrollment_id: row.enrollment_id,
         created_at: rfc3339(row.created_at),
+        shop_sync,
     }
+}
+
+/// Where one code stands in each connected shop.
+pub fn sync_of(conn: &mut AnyConnection, id: &CodeId) -> AdminResult<Vec<SyncView>> {
+    Ok(
+        crate::core::shop_sync::sync_views(conn, std::slice::from_ref(id))?
+            .remove(id)
+            .unwrap_or_default(),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,7 +212,8 @@ fn with_context(
 ) -> AdminResult<CodeView> {
     let campaign = store::campaigns::find(conn, brand_id, &row.campaign_id)?
         .ok_or_else(AdminError::not_found)?;
-    Ok(code_view(campaign.currency, row, None))
+    let sync = sync_of(conn, &row.id)?;
+    Ok(code_view(campaign.currency, row, None, sync))
 }
 
 pub fn get(conn: &mut AnyConnection, brand_id: &BrandId, id: &CodeId) -> AdminResult<CodeView> {
@@ -226,7 +241,7 @@ pub fn update(
     brand_id: &BrandId,
     id: &CodeId,
     req: UpdateCode,
-) -> AdminResult<CodeView> {
+) -> AdminResult<Written<CodeView>> {
     let mut checks = Checks::default();
     if req.max_redemptions.flatten().is_some_and(|m| m < 1) {
         checks.fail("max_redemptions", "must be at least 1");
@@ -251,9 +266,35 @@ pub fn update(
             return Err(AdminError::Conflict(Conflict::EnrollmentPruned));
         }
     }
-    store::codes::update(conn, id, &changes)?;
+    crate::db::write_transaction(conn, |conn| {
+        store::codes::update(conn, id, &changes)?;
+        crate::core::shop_sync::codes_changed(conn, brand_id, std::slice::from_ref(id))?;
+        Ok::<_, AdminError>(())
+    })?;
     let row = store::codes::find(conn, brand_id, id)?.ok_or_else(AdminError::not_found)?;
-    with_context(conn, brand_id, row)
+    // Links that apply their enrollment's code pick another one (or none).
+    let changed = vec![Change::Enrollment(row.enrollment_id.clone())];
+    Ok(Written::new(with_context(conn, brand_id, row)?, changed))
+}
+
+/// Deletes a code: it stops being credited or accepted at once, and is deleted from every
+/// connected shop that holds it. Orders credited through it keep their credit.
+pub fn delete(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    id: &CodeId,
+) -> AdminResult<Written<()>> {
+    let row = store::codes::find(conn, brand_id, id)?.ok_or_else(AdminError::not_found)?;
+    crate::db::write_transaction(conn, |conn| {
+        crate::core::shop_sync::code_deleted(conn, brand_id, id, &row.code)?;
+        store::codes::delete(conn, id)?;
+        Ok::<_, AdminError>(())
+    })?;
+    tracing::info!(code_id = %id, "discount code deleted");
+    Ok(Written::new(
+        (),
+        vec![Change::Enrollment(row.enrollment_id)],
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,7 @@ use crate::core::{now_micros, Change, Written};
 use crate::db::AnyConnection;
 use crate::domain::campaign::{CampaignStatus, EnrollmentStatus};
 use crate::domain::field::{Checks, FieldError};
-use crate::domain::ids::{BrandId, CampaignId, EnrollmentId, InfluencerId};
+use crate::domain::ids::{BrandId, CampaignId, CodeId, EnrollmentId, InfluencerId};
 use crate::domain::json::{non_null, nullable};
 use crate::domain::money;
 use crate::domain::time::{self, rfc3339};
@@ -47,6 +47,8 @@ pub fn views(
     let handles = stores::influencers::handles(conn, rows.iter().map(|r| &r.influencer_id))?;
     let mut all_links = stores::links::of_enrollments(conn, &ids)?;
     let mut all_codes = stores::codes::of_enrollments(conn, &ids)?;
+    let code_ids: Vec<CodeId> = all_codes.iter().map(|c| c.id.clone()).collect();
+    let mut sync = crate::core::shop_sync::sync_views(conn, &code_ids)?;
     let currency = campaign.currency;
     Ok(rows
         .into_iter()
@@ -65,7 +67,10 @@ pub fn views(
                     .collect(),
                 discount_codes: my_codes
                     .into_iter()
-                    .map(|c| code_view(currency, c, Some(row.status)))
+                    .map(|c| {
+                        let s = sync.remove(&c.id).unwrap_or_default();
+                        code_view(currency, c, Some(row.status), s)
+                    })
                     .collect(),
                 goal: goal_view(row.goal_metric, row.goal_target_micros, currency),
                 fee: money::format_amount(row.fee_micros, currency),
@@ -189,7 +194,11 @@ pub fn enroll(
         enrollment_id: &enrollment.id,
         influencer_id: &influencer_id,
     };
-    let mut link = links::new_link(&link_owner, CreateLink::default())?;
+    let mut link = links::new_link(
+        &link_owner,
+        CreateLink::default(),
+        campaign.links_apply_code,
+    )?;
     let code_owner = codes::Owner {
         brand_id,
         campaign_id,
@@ -215,15 +224,17 @@ pub fn enroll(
             .map_err(AdminError::duplicate_is(Conflict::AlreadyEnrolled))?;
         links::insert(conn, &mut link)?;
         codes::insert(conn, &mut code, &influencer.handle)?;
+        crate::core::shop_sync::codes_changed(conn, brand_id, std::slice::from_ref(&code.row.id))?;
         Ok::<_, AdminError>(())
     })?;
     let enrollment = view(conn, public_url, &campaign, enrollment)?;
     let link_code = link.code.clone();
+    let sync = codes::sync_of(conn, &code.row.id)?;
     tracing::info!(enrollment_id = %enrollment.enrollment_id, "influencer enrolled");
     Ok(Written::new(
         EnrolledView {
             link: link_view(public_url, &campaign, &influencer.handle, link),
-            discount_code: code_view(campaign.currency, code.row, None),
+            discount_code: code_view(campaign.currency, code.row, None, sync),
             enrollment,
         },
         vec![Change::NewLink(link_code)],
@@ -354,6 +365,11 @@ pub fn create_code(
         },
     );
     checks.finish()?;
-    codes::insert(conn, &mut code, &handle)?;
-    Ok(code_view(campaign.currency, code.row, None))
+    crate::db::write_transaction(conn, |conn| {
+        codes::insert(conn, &mut code, &handle)?;
+        crate::core::shop_sync::codes_changed(conn, brand_id, std::slice::from_ref(&code.row.id))?;
+        Ok::<_, AdminError>(())
+    })?;
+    let sync = codes::sync_of(conn, &code.row.id)?;
+    Ok(code_view(campaign.currency, code.row, None, sync))
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::admin::{AdminError, AdminResult};
-use crate::core::now_micros;
+use crate::core::{now_micros, Change, Written};
 use crate::db::AnyConnection;
 use crate::domain::field::{Checks, FieldError};
 use crate::domain::ids::BrandId;
@@ -126,7 +126,7 @@ fn credential(checks: &mut Checks, field: &str, value: &Option<String>, min: usi
 /// What a shop's base URL may be, exactly as `openapi.yaml` states it (so that the spec and
 /// the server accept the same strings): `https://` and a DNS name, or `http://` to a loopback
 /// host; an optional port; no path, query or credentials.
-pub const BASE_URL_PATTERN: &str = r"^(https://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]([a-z0-9-]*[a-z0-9])?|http://(127\.0\.0\.1|localhost))(:[1-9][0-9]{0,3})?/?$";
+pub const BASE_URL_PATTERN: &str = r"^(https://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]([a-z0-9-]*[a-z0-9])?|http://(127\.0\.0\.1|localhost))(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?/?$";
 
 /// A shop's base URL (see [`BASE_URL_PATTERN`]), returned without a trailing slash.
 pub fn parse_base_url(field: &str, raw: &str) -> Result<String, FieldError> {
@@ -151,7 +151,7 @@ pub fn put(
     brand_id: &BrandId,
     platform: Platform,
     input: IntegrationInput,
-) -> AdminResult<IntegrationView> {
+) -> AdminResult<Written<IntegrationView>> {
     let mut checks = Checks::default();
     let foreign: &[(&str, bool)] = match platform {
         Platform::Shopify => &[
@@ -199,6 +199,11 @@ pub fn put(
         consumer_secret: None,
         updated_at: 0,
     });
+    let was_ready = row.can_sync();
+    let old_base = row.base_url.clone();
+    let new_credentials = input.access_token.is_some()
+        || input.consumer_key.is_some()
+        || input.consumer_secret.is_some();
     // Sealed at rest with the operator's key: the database alone never gives them away.
     let seal = |v: Option<String>, old: Option<String>| v.map(|v| sealer.seal(&v)).or(old);
     row.webhook_secret = seal(input.webhook_secret, row.webhook_secret);
@@ -207,8 +212,25 @@ pub fn put(
     row.consumer_secret = seal(input.consumer_secret, row.consumer_secret);
     row.base_url = base_url.or(row.base_url);
     row.updated_at = now_micros();
-    store::integrations::put(conn, &row)?;
-    view(sealer, public_url, &row)
+    let ready = row.can_sync();
+    crate::db::write_transaction(conn, |conn| {
+        store::integrations::put(conn, &row)?;
+        if ready && (!was_ready || old_base != row.base_url) {
+            // A new shop: every code the brand has goes there.
+            let codes = crate::core::shop_sync::shop_connected(conn, brand_id, platform)?;
+            tracing::info!(
+                platform = platform.as_str(),
+                codes,
+                "store connected: codes queued for sync"
+            );
+        } else if ready && new_credentials {
+            crate::core::shop_sync::credentials_changed(conn, brand_id, platform)?;
+        }
+        Ok::<_, AdminError>(())
+    })?;
+    // Links that apply their code go to the shop connected now.
+    let changed = vec![Change::Brand(brand_id.clone())];
+    Ok(Written::new(view(sealer, public_url, &row)?, changed))
 }
 
 /// A brand's connection to a platform, secrets masked.
@@ -226,9 +248,17 @@ pub fn get(
 
 /// Disconnects a brand from a platform (its webhooks stop verifying); disconnecting what is
 /// not connected changes nothing.
-pub fn delete(conn: &mut AnyConnection, brand_id: &BrandId, platform: Platform) -> AdminResult<()> {
-    store::integrations::delete(conn, brand_id, platform)?;
-    Ok(())
+pub fn delete(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    platform: Platform,
+) -> AdminResult<Written<()>> {
+    crate::db::write_transaction(conn, |conn| {
+        store::integrations::delete(conn, brand_id, platform)?;
+        crate::core::shop_sync::shop_disconnected(conn, brand_id, platform)?;
+        Ok::<_, AdminError>(())
+    })?;
+    Ok(Written::new((), vec![Change::Brand(brand_id.clone())]))
 }
 
 /// Seals again with the current key every secret sealed with the previous one (a rotation) or
@@ -301,6 +331,8 @@ mod tests {
         );
         assert!(parse_base_url("shop_url", "http://127.0.0.1:8081").is_ok());
         assert!(parse_base_url("shop_url", "http://localhost:8081").is_ok());
+        assert!(parse_base_url("shop_url", "http://127.0.0.1:65535").is_ok());
+        assert!(parse_base_url("shop_url", "http://127.0.0.1:65536").is_err());
         assert!(parse_base_url("shop_url", "https://my-shop.myshopify.com").is_ok());
         for bad in [
             "https://q0.k36m.q*",

@@ -32,6 +32,8 @@ pub struct LinkView {
     pub campaign_id: CampaignId,
     pub influencer_id: InfluencerId,
     pub enrollment_id: EnrollmentId,
+    /// A click lands with the enrollment's discount code applied in the shop.
+    pub apply_code: bool,
     pub created_at: String,
 }
 
@@ -58,6 +60,7 @@ pub fn link_view(public_url: &str, campaign: &CampaignRow, handle: &str, row: Li
         campaign_id: row.campaign_id,
         influencer_id: row.influencer_id,
         enrollment_id: row.enrollment_id,
+        apply_code: row.apply_code,
         created_at: rfc3339(row.created_at),
     }
 }
@@ -86,6 +89,10 @@ pub struct CreateLink {
     pub label: Option<String>,
     #[serde(default, deserialize_with = "non_null")]
     pub utm: Option<UtmInput>,
+    /// Carry the enrollment's discount code to the shop (default: the campaign's
+    /// `links_apply_code`).
+    #[serde(default, deserialize_with = "non_null")]
+    pub apply_code: Option<bool>,
 }
 
 /// Who a link is for.
@@ -97,7 +104,12 @@ pub struct LinkOwner<'a> {
 }
 
 /// A validated new link row for an enrollment (its code is drawn again at insert if taken).
-pub fn new_link(owner: &LinkOwner<'_>, req: CreateLink) -> AdminResult<LinkRow> {
+pub fn new_link(
+    owner: &LinkOwner<'_>,
+    req: CreateLink,
+    apply_by_default: bool,
+) -> AdminResult<LinkRow> {
+    let apply_code = req.apply_code.unwrap_or(apply_by_default);
     let mut checks = Checks::default();
     let destination = req
         .destination_url
@@ -140,6 +152,7 @@ pub fn new_link(owner: &LinkOwner<'_>, req: CreateLink) -> AdminResult<LinkRow> 
         utm_term: term,
         status: LinkStatus::Active,
         created_at: now_micros(),
+        apply_code,
     })
 }
 
@@ -169,7 +182,7 @@ pub fn create(
         enrollment_id: &enrollment.id,
         influencer_id,
     };
-    let mut link = new_link(&owner, req)?;
+    let mut link = new_link(&owner, req, campaign.links_apply_code)?;
     insert(conn, &mut link)?;
     let handle = store::influencers::handle(conn, influencer_id)?;
     let code = link.code.clone();
@@ -209,6 +222,8 @@ pub struct UpdateLink {
     pub status: Option<LinkStatus>,
     #[serde(default, deserialize_with = "nullable")]
     pub label: Option<Option<String>>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub apply_code: Option<bool>,
 }
 
 /// Pauses or resumes a link (a paused link still redirects, but its clicks are not
@@ -233,6 +248,9 @@ pub fn update(
     }
     if let Some(label) = &label {
         store::links::set_label(conn, &link.id, label.as_deref())?;
+    }
+    if let Some(apply) = req.apply_code {
+        store::links::set_apply_code(conn, &link.id, apply)?;
     }
     let (link, campaign, handle) = find(conn, brand_id, id)?;
     Ok(Written::new(

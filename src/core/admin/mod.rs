@@ -47,6 +47,10 @@ pub enum Conflict {
     CodeTaken(String),
     #[error("the influencer was pruned from this campaign; reinstate the enrollment first")]
     EnrollmentPruned,
+    #[error("this job is {0} already: there is nothing to retry")]
+    JobFinished(&'static str),
+    #[error("no shop credentials are set for this platform: PUT them first")]
+    NoShop,
 }
 
 impl From<diesel::result::Error> for AdminError {

@@ -297,6 +297,7 @@ fn apply(
                 EnrollmentStatus::Pruned,
                 now,
             )? {
+                crate::core::shop_sync::enrollment_changed(conn, &key.brand_id, &j.enrollment_id)?;
                 applied.push(j);
             }
         }
@@ -379,6 +380,7 @@ pub fn reinstate(
             return Err(LoopError::ReinstatedMeanwhile);
         }
         store::prune_log::insert(conn, &log)?;
+        crate::core::shop_sync::enrollment_changed(conn, &key.brand_id, &enrollment.id)?;
         Ok(())
     })?;
     Ok(Written::new(

@@ -207,6 +207,7 @@ fn plan(
         holding_days: old.holding_days,
         created_at: now,
         updated_at: now,
+        links_apply_code: old.links_apply_code,
     };
     let handles = store::influencers::handles(conn, kept.iter().map(|e| &e.influencer_id))?;
     Ok(Plan {
@@ -302,7 +303,7 @@ fn enroll(
         enrollment_id: &row.id,
         influencer_id,
     };
-    let mut link = links::new_link(&owner, CreateLink::default())?;
+    let mut link = links::new_link(&owner, CreateLink::default(), campaign.links_apply_code)?;
     links::insert(conn, &mut link)?;
     let old_codes = match from {
         Some(f) => store::codes::of_enrollments(conn, std::slice::from_ref(&f.id))?,
@@ -310,6 +311,9 @@ fn enroll(
     };
     if let (true, Some(f)) = (carry_codes && !old_codes.is_empty(), from) {
         store::codes::move_to(conn, &f.id, &row.id, &campaign.id)?;
+        // Their period is the new campaign's now.
+        let moved: Vec<_> = old_codes.into_iter().map(|c| c.id).collect();
+        crate::core::shop_sync::codes_changed(conn, &campaign.brand_id, &moved)?;
         return Ok(row);
     }
     let discount: Discount = old_codes
@@ -337,5 +341,10 @@ fn enroll(
     );
     checks.finish()?;
     codes::insert(conn, &mut code, handle)?;
+    crate::core::shop_sync::codes_changed(
+        conn,
+        &campaign.brand_id,
+        std::slice::from_ref(&code.row.id),
+    )?;
     Ok(row)
 }
