@@ -139,7 +139,7 @@ pub async fn create_code(
     let brand_id = principal.brand(Access::Write)?.brand_id.clone();
     let (campaign_id, influencer_id) = pair(&path)?;
     let view = app
-        .read(move |conn| {
+        .write(move |conn| {
             enrollments::create_code(conn, &brand_id, &campaign_id, &influencer_id, body.0)
         })
         .await?;

@@ -156,7 +156,10 @@ impl Core {
         let shop = match found {
             None => return Err(admin::AdminError::Conflict(admin::Conflict::NoShop)),
             Some(Err(why)) => {
-                return Err(admin::AdminError::Db(DbError::Unavailable(why)));
+                tracing::warn!(error = %why, "a shop's credentials cannot be opened");
+                return Err(admin::AdminError::Conflict(
+                    admin::Conflict::CredentialsUnreadable,
+                ));
             }
             Some(Ok(shop)) => shop,
         };

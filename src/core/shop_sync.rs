@@ -21,9 +21,15 @@ use crate::shops::{Http, Shop, ShopError};
 use crate::store;
 use crate::store::jobs::JobRow;
 
-/// `shop_sync:{platform}:{code_id}`: one code's jobs in one shop run in order.
-fn topic(platform: Platform, code_id: &CodeId) -> String {
-    format!("{}{code_id}", prefix(platform))
+/// `shop_sync:{platform}:{brand_id}:{CODE}`: the jobs of one code text in one shop run in
+/// order (the shop knows a code by its text: a deleted code and a new one with the same text
+/// must not overtake each other).
+fn topic(platform: Platform, brand_id: &BrandId, code: &str) -> String {
+    format!(
+        "{}{brand_id}:{}",
+        prefix(platform),
+        crate::domain::codes::normalize_discount_code(code)
+    )
 }
 
 fn prefix(platform: Platform) -> String {
@@ -63,6 +69,7 @@ pub fn sync_platforms(
     conn: &mut AnyConnection,
     brand_id: &BrandId,
 ) -> Result<Vec<Platform>, DbError> {
+    crate::db::locks::lock_connections(conn, brand_id.as_str(), false)?;
     let mut out = Vec::new();
     for &platform in Platform::ALL {
         if store::integrations::find(conn, brand_id, platform)?.is_some_and(|r| r.can_sync()) {
@@ -93,7 +100,7 @@ fn enqueue(
             id: JobId::new(),
             brand_id: brand_id.clone(),
             kind: JobKind::ShopSync,
-            topic: topic(platform, code_id),
+            topic: topic(platform, brand_id, text),
             payload: serde_json::to_string(&payload).unwrap_or_default(),
             status: JobStatus::Pending,
             attempts: 0,
@@ -495,13 +502,17 @@ pub fn retry(
     }
     let now = now_micros();
     crate::db::write_transaction(conn, |conn| {
-        store::jobs::requeue(conn, &job.id, now)?;
+        if !store::jobs::requeue(conn, &job.id, now)? {
+            return Err(AdminError::Conflict(
+                crate::core::admin::Conflict::JobFinished("finished"),
+            ));
+        }
         if let Some((platform, code_id, _)) = payload(&job) {
             if store::code_sync::find(conn, &code_id, platform)?.is_some() {
                 store::code_sync::mark_pending(conn, brand_id, &code_id, platform, now)?;
             }
         }
-        Ok::<_, DbError>(())
+        Ok::<_, AdminError>(())
     })?;
     let job = store::jobs::find(conn, brand_id, job_id)?.ok_or_else(AdminError::not_found)?;
     job_view(job).ok_or_else(AdminError::not_found)

@@ -226,3 +226,32 @@ impl GroupCommit {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+/// On PostgreSQL, a transaction-scoped advisory lock on a brand's store connections: shared by
+/// every change that reads which shops are connected to queue its jobs, exclusive while a
+/// connection changes, so that neither misses the other under READ COMMITTED (a code issued
+/// while its shop is being connected is queued by one of the two). SQLite's single writer
+/// already orders them.
+pub fn lock_connections(
+    conn: &mut AnyConnection,
+    brand_id: &str,
+    exclusive: bool,
+) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    let AnyConnection::Postgresql(pg) = conn else {
+        return Ok(());
+    };
+    // A stable 64-bit key: the brand id's first 8 bytes of SHA-256, in a namespace of its own.
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("influtrack:connections:{brand_id}"));
+    let key = i64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]));
+    let sql = if exclusive {
+        "SELECT pg_advisory_xact_lock($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    };
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .execute(pg)
+        .map(|_| ())
+}

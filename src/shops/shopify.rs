@@ -68,16 +68,26 @@ fn call(http: &Http, shop: &Shop, query: &str, variables: Value) -> Result<Value
         ));
     }
     if let Some(errors) = body.get("errors").filter(|e| !e.is_null()) {
-        let throttled = errors.as_array().is_some_and(|list| {
-            list.iter()
-                .any(|e| e["extensions"]["code"].as_str() == Some("THROTTLED"))
-        });
+        let has = |codes: &[&str]| {
+            errors.as_array().is_some_and(|list| {
+                list.iter().any(|e| {
+                    e["extensions"]["code"]
+                        .as_str()
+                        .is_some_and(|c| codes.contains(&c))
+                })
+            })
+        };
         let message = clip(&error_text(&body, &answer.body));
-        return Err(if throttled {
+        return Err(if has(&["THROTTLED"]) {
             // Shopify's GraphQL cost limit: its bucket refills within seconds.
             ShopError::Retry {
                 after: Some(std::time::Duration::from_secs(2)),
                 message: format!("the shop is throttling calls: {message}"),
+            }
+        } else if has(&["INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"]) {
+            ShopError::Retry {
+                after: None,
+                message: format!("the shop failed to answer: {message}"),
             }
         } else {
             ShopError::Refused(format!("the shop refused the call: {message}"))
@@ -161,8 +171,16 @@ pub(super) fn check(http: &Http, shop: &Shop) -> Result<super::CheckReport, Shop
     })
 }
 
-/// `DiscountCodeBasicInput` of a code: every buyer, every item, once per order.
+/// `DiscountCodeBasicInput` of a code: every buyer, every item, once per order. A disabled
+/// code ends now, in the same call (so that it is never live while a deactivation is
+/// pending).
 fn input(code: &ShopCode) -> Value {
+    let now = chrono::Utc::now().timestamp_micros();
+    let (starts_at, ends_at) = if code.enabled {
+        (code.starts_at, code.ends_at)
+    } else {
+        (code.starts_at.min(now - 60_000_000), Some(now))
+    };
     let value = match code.discount {
         DiscountType::Percent => json!({
             "percentage": code.fraction().parse::<f64>().unwrap_or(0.0)
@@ -174,8 +192,8 @@ fn input(code: &ShopCode) -> Value {
     json!({
         "title": code.title,
         "code": code.code,
-        "startsAt": utc(code.starts_at),
-        "endsAt": code.ends_at.map(utc),
+        "startsAt": utc(starts_at),
+        "endsAt": ends_at.map(utc),
         "usageLimit": code.usage_limit,
         "appliesOncePerCustomer": false,
         "context": {"all": "ALL"},
@@ -260,9 +278,7 @@ pub(super) fn push(
                     message: "the shop created the code without an id".into(),
                 })?
                 .to_string();
-            if !code.enabled {
-                deactivate(http, shop, &id)?;
-            }
+            // A disabled code was created ended already (see `input`).
             return Ok(id);
         }
         Some(id) if known == Some(id) || same_terms(found, code) => id.to_string(),

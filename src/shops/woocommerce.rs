@@ -1,6 +1,9 @@
 //! WooCommerce's REST API v3: `{site_url}/wp-json/wc/v3/coupons` with HTTP Basic
 //! authentication by the consumer key and secret. WooCommerce has no start date for a coupon;
-//! a disabled code is a `draft` coupon, which checkout refuses.
+//! a disabled code is a `draft` coupon, which checkout refuses. Two of its ways shape the
+//! calls: `?code=` finds published coupons only (a draft is found by its id, or by `search`
+//! with `status=any`), and a `null` value changes nothing (a limit is cleared with 0, an
+//! expiry with "").
 
 use serde_json::{json, Value};
 
@@ -58,9 +61,19 @@ pub(super) fn check(http: &Http, shop: &Shop) -> Result<super::CheckReport, Shop
         401 | 403 => (vec!["read"], vec!["write"]),
         _ => return Err(failed(batch.status, batch.retry_after, &message(&batch))),
     };
+    let currency = send(request(
+        http,
+        shop,
+        reqwest::Method::GET,
+        "data/currencies/current",
+    ))
+    .ok()
+    .filter(|a| a.status == 200)
+    .and_then(|a| serde_json::from_str::<Value>(&a.body).ok())
+    .and_then(|v| v["code"].as_str().map(str::to_string));
     Ok(super::CheckReport {
         shop_name: None,
-        currency: None,
+        currency,
         scopes: scopes.into_iter().map(str::to_string).collect(),
         missing_scopes: missing.into_iter().map(str::to_string).collect(),
     })
@@ -77,8 +90,8 @@ fn body(code: &ShopCode) -> Value {
         "discount_type": kind,
         "amount": amount,
         "description": code.title,
-        "usage_limit": code.usage_limit,
-        "date_expires": code.ends_at.map(super::utc),
+        "usage_limit": code.usage_limit.unwrap_or(0),
+        "date_expires": code.ends_at.map(super::utc).unwrap_or_default(),
         "individual_use": false,
         "status": if code.enabled { "publish" } else { "draft" },
     })
@@ -125,22 +138,17 @@ pub(super) fn push(
     code: &ShopCode,
     known: Option<&str>,
 ) -> Result<String, ShopError> {
-    // WooCommerce keeps codes lower-cased and finds them whatever their case.
-    let listed = send(
-        request(http, shop, reqwest::Method::GET, "coupons")
-            .query(&[("code", code.code.as_str()), ("per_page", "1")]),
-    )?;
-    let listed = ok_json(listed)?;
-    let found = listed
-        .as_array()
-        .and_then(|list| {
-            list.iter().find(|c| {
-                c["code"]
-                    .as_str()
-                    .is_some_and(|t| t.eq_ignore_ascii_case(&code.code))
-            })
-        })
-        .cloned();
+    if code.discount == DiscountType::Fixed {
+        same_currency(http, shop, code)?;
+    }
+    let found = match known {
+        Some(id) => by_id(http, shop, id)?,
+        None => None,
+    };
+    let found = match found {
+        Some(c) => Some(c),
+        None => by_code(http, shop, &code.code)?,
+    };
     let Some(found) = found else {
         let created =
             send(request(http, shop, reqwest::Method::POST, "coupons").json(&body(code)))?;
@@ -158,6 +166,63 @@ pub(super) fn push(
         request(http, shop, reqwest::Method::PUT, &format!("coupons/{id}")).json(&body(code)),
     )?;
     id_of(&ok_json(updated)?)
+}
+
+/// The coupon influtrack recorded, when it is still there under the same code.
+fn by_id(http: &Http, shop: &Shop, id: &str) -> Result<Option<Value>, ShopError> {
+    let answer = send(request(
+        http,
+        shop,
+        reqwest::Method::GET,
+        &format!("coupons/{id}"),
+    ))?;
+    if answer.status == 404 {
+        return Ok(None);
+    }
+    Ok(Some(ok_json(answer)?))
+}
+
+/// A coupon with this code, published or not (WooCommerce keeps codes lower-cased).
+fn by_code(http: &Http, shop: &Shop, code: &str) -> Result<Option<Value>, ShopError> {
+    let listed = send(
+        request(http, shop, reqwest::Method::GET, "coupons").query(&[
+            ("search", code),
+            ("status", "any"),
+            ("per_page", "100"),
+        ]),
+    )?;
+    let listed = ok_json(listed)?;
+    Ok(listed.as_array().and_then(|list| {
+        list.iter()
+            .find(|c| {
+                c["code"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(code))
+            })
+            .cloned()
+    }))
+}
+
+/// A fixed amount is taken in the store's currency: it must be the campaign's.
+fn same_currency(http: &Http, shop: &Shop, code: &ShopCode) -> Result<(), ShopError> {
+    let answer = send(request(
+        http,
+        shop,
+        reqwest::Method::GET,
+        "data/currencies/current",
+    ))?;
+    let current = ok_json(answer)?;
+    match current["code"].as_str() {
+        Some(c) if c.eq_ignore_ascii_case(code.currency.code()) => Ok(()),
+        Some(c) => Err(ShopError::Refused(format!(
+            "the store sells in {c}: a fixed amount in {} cannot be created there",
+            code.currency.code()
+        ))),
+        None => Err(ShopError::Retry {
+            after: None,
+            message: "the store did not say its currency".into(),
+        }),
+    }
 }
 
 pub(super) fn remove(http: &Http, shop: &Shop, id: &str) -> Result<(), ShopError> {

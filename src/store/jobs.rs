@@ -39,8 +39,9 @@ pub fn insert(conn: &mut AnyConnection, row: &JobRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
-/// Claims the next due job: pending, its time come, not leased (or its lease run out), and
-/// the oldest pending job of its topic. The claim counts an attempt. On PostgreSQL the
+/// Claims the next due job: pending, its time come, not leased (or its lease run out), the
+/// oldest pending job of its topic, and no job of its topic in delivery (a job retried by
+/// hand may be older than one being delivered). The claim counts an attempt. On PostgreSQL the
 /// candidate is locked `FOR UPDATE SKIP LOCKED`, so that instances claiming at once take
 /// different jobs instead of queueing on one row.
 pub fn claim(
@@ -58,10 +59,19 @@ pub fn claim(
             earlier
                 .filter(earlier.field(jobs::topic).eq(jobs::topic))
                 .filter(earlier.field(jobs::status).eq(JobStatus::Pending))
-                .filter(earlier.field(jobs::id).lt(jobs::id)),
+                .filter(
+                    earlier
+                        .field(jobs::id)
+                        .lt(jobs::id)
+                        .or(earlier.field(jobs::locked_until).ge(now)),
+                ),
         )))
         .order((jobs::run_after.asc(), jobs::id.asc()))
         .select(jobs::id);
+    // A plain read first: an idle queue never takes SQLite's write lock (the workers poll).
+    if candidates.first::<JobId>(conn).optional()?.is_none() {
+        return Ok(None);
+    }
     crate::db::write_transaction(conn, |conn| {
         let id: Option<JobId> = match conn {
             AnyConnection::Postgresql(c) => {
@@ -209,19 +219,23 @@ pub fn list(
     query.load(conn)
 }
 
-/// Puts a job back in the queue, due now, with its attempts counted from zero.
-pub fn requeue(conn: &mut AnyConnection, id: &JobId, now: i64) -> QueryResult<()> {
-    diesel::update(jobs::table.filter(jobs::id.eq(id)))
-        .set((
-            jobs::status.eq(JobStatus::Pending),
-            jobs::attempts.eq(0),
-            jobs::run_after.eq(now),
-            jobs::locked_until.eq(None::<i64>),
-            jobs::locked_by.eq(None::<String>),
-            jobs::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map(|_| ())
+/// Puts a failed or waiting job back in the queue, due now, with its attempts counted from
+/// zero; a job in delivery keeps its lease. `false` when the job is neither (delivered or
+/// cancelled meanwhile).
+pub fn requeue(conn: &mut AnyConnection, id: &JobId, now: i64) -> QueryResult<bool> {
+    diesel::update(
+        jobs::table
+            .filter(jobs::id.eq(id))
+            .filter(jobs::status.eq_any([JobStatus::Pending, JobStatus::Failed])),
+    )
+    .set((
+        jobs::status.eq(JobStatus::Pending),
+        jobs::attempts.eq(0),
+        jobs::run_after.eq(now),
+        jobs::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 /// Puts every failed job of the brand whose topic starts with `topic_prefix` back in the queue

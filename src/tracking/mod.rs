@@ -104,8 +104,11 @@ fn applied_codes(
     conn: &mut AnyConnection,
     targets: &[store::links::RedirectTarget],
 ) -> diesel::QueryResult<HashMap<crate::domain::ids::LinkId, Applied>> {
-    let applying: Vec<&store::links::RedirectTarget> =
-        targets.iter().filter(|t| t.link.apply_code).collect();
+    // A pruned influencer's link carries no code: the shop would refuse it.
+    let applying: Vec<&store::links::RedirectTarget> = targets
+        .iter()
+        .filter(|t| t.link.apply_code && t.enrollment_status == EnrollmentStatus::Active)
+        .collect();
     let mut out = HashMap::new();
     if applying.is_empty() {
         return Ok(out);
@@ -117,10 +120,14 @@ fn applied_codes(
     enrollments.sort();
     enrollments.dedup();
     let mut first_code = HashMap::new();
-    // In id order: the first active code an enrollment got is the one its links carry.
+    // In id order: the first usable code an enrollment got is the one its links carry.
+    let now = chrono::Utc::now().timestamp_micros();
     for chunk in enrollments.chunks(500) {
         for code in store::codes::of_enrollments(conn, chunk)? {
-            if code.status == crate::domain::codes::CodeStatus::Active {
+            let usable = code.status == crate::domain::codes::CodeStatus::Active
+                && code.expires_at.is_none_or(|t| t > now)
+                && code.max_redemptions.is_none_or(|m| code.redemptions < m);
+            if usable {
                 first_code.entry(code.enrollment_id).or_insert(code.code);
             }
         }

@@ -617,6 +617,7 @@ impl WooCoupon {
 struct WooState {
     credentials: String,
     permissions: String,
+    currency: String,
     coupons: Vec<WooCoupon>,
     /// id → (date_created, date_modified).
     dates: HashMap<i64, (String, String)>,
@@ -635,6 +636,7 @@ impl FakeWoo {
     pub async fn start(consumer_key: &str, consumer_secret: &str) -> FakeWoo {
         let (state, server) = serve(WooState {
             credentials: format!("{consumer_key}:{consumer_secret}"),
+            currency: "USD".into(),
             permissions: "read_write".into(),
             coupons: Vec::new(),
             dates: HashMap::new(),
@@ -645,6 +647,11 @@ impl FakeWoo {
     }
 
     /// "read", "write" or "read_write".
+    /// The store's currency (`/data/currencies/current`), "USD" by default.
+    pub fn set_currency(&self, currency: &str) {
+        self.state.lock().currency = currency.to_string();
+    }
+
     pub fn set_permissions(&self, permissions: &str) {
         let known = matches!(permissions, "read" | "write" | "read_write");
         assert!(known, "{permissions}?");
@@ -725,9 +732,10 @@ fn set_coupon_field(c: &mut WooCoupon, key: &str, v: &Value) -> Result<(), Strin
         "discount_type" => c.discount_type = one_of(&["percent", "fixed_cart", "fixed_product"])?,
         "description" => c.description = text()?.to_string(),
         "status" => c.status = one_of(&["publish", "draft", "pending", "private"])?,
-        "date_expires" if v.is_null() => c.date_expires = None,
+        // WooCommerce skips a null value (it changes nothing); "" clears the date, 0 the limit.
+        _ if v.is_null() => {}
+        "date_expires" if v.as_str() == Some("") => c.date_expires = None,
         "date_expires" => c.date_expires = Some(woo_date(text()?).ok_or_else(bad)?),
-        "usage_limit" if v.is_null() => c.usage_limit = None,
         // WooCommerce answers null for a limit of 0.
         "usage_limit" => c.usage_limit = Some(v.as_i64().ok_or_else(bad)?).filter(|n| *n > 0),
         "individual_use" => c.individual_use = v.as_bool().ok_or_else(bad)?,
@@ -815,6 +823,8 @@ impl Platform for WooState {
         let id = segments.get(1).and_then(|s| s.parse().ok()).unwrap_or(-1);
         let op = match (req.method().as_str(), segments.as_slice()) {
             ("GET", ["coupons"]) => "list",
+            ("GET", ["coupons", _]) if id > 0 => "get",
+            ("GET", ["data", "currencies", "current"]) => "currency",
             ("POST", ["coupons"]) => "create",
             ("POST", ["coupons", "batch"]) => "batch",
             ("POST" | "PUT" | "PATCH", ["coupons", _]) if id > 0 => "update",
@@ -831,6 +841,18 @@ impl Platform for WooState {
             serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
         let result = match op {
             "list" => return self.list(&query).unwrap_or_else(|(s, b)| json_resp(s, b)),
+            "get" => match self.coupons.iter().find(|c| c.id == id) {
+                Some(c) => Ok((200, self.json(c))),
+                None => Err(wc(
+                    404,
+                    "woocommerce_rest_shop_coupon_invalid_id",
+                    "Invalid ID.",
+                )),
+            },
+            "currency" => Ok((
+                200,
+                json!({"code": self.currency, "name": self.currency, "symbol": "$"}),
+            )),
             "delete" => self.delete(id, &query),
             _ => json_object(req, body).and_then(|b| match op {
                 "create" => self.create(&b),
@@ -882,7 +904,12 @@ impl WooState {
     }
 
     fn check_free(&self, code: &str, id: i64) -> Result<(), Reply> {
-        if !self.coupons.iter().any(|c| c.id != id && c.code == code) {
+        // As WooCommerce: only a published coupon holds its code (a draft does not).
+        if !self
+            .coupons
+            .iter()
+            .any(|c| c.id != id && c.code == code && c.status == "publish")
+        {
             return Ok(());
         }
         let code_taken = "woocommerce_rest_coupon_code_already_exists";
@@ -901,9 +928,16 @@ impl WooState {
         let min = "page must be greater than or equal to 1";
         let page = number("page", 1, usize::MAX, min)?;
         let code = param("code").map(|c| c.trim().to_lowercase());
+        let search = param("search").map(|c| c.trim().to_lowercase());
         let status = param("status").filter(|s| *s != "any");
         let mut found: Vec<&WooCoupon> = self.coupons.iter().collect();
-        found.retain(|c| code.as_ref().is_none_or(|code| c.code == *code));
+        // As `wc_get_coupon_id_by_code`: published coupons only.
+        found.retain(|c| {
+            code.as_ref()
+                .is_none_or(|code| c.code == *code && c.status == "publish")
+        });
+        // WordPress's `search` looks in the title, which is the code.
+        found.retain(|c| search.as_ref().is_none_or(|s| c.code.contains(s.as_str())));
         found.retain(|c| status.is_none_or(|s| c.status == s));
         found.sort_by_key(|c| std::cmp::Reverse(c.id)); // newest first, as date desc
         let skip = (page - 1).saturating_mul(per_page);
@@ -1207,7 +1241,11 @@ async fn woo_keeps_coupons_and_refuses_duplicates_and_unknown_fields() {
         ["POST", "coupons", {"amount": "1"}, 400, "/code", "rest_missing_callback_param"],
         ["GET", "coupons?per_page=0", null, 400, "/data/params/per_page", per_page],
         ["PUT", "coupons/501", {"date_expires": null, "status": "draft"}, 200, "/date_expires",
-            null],
+            "2030-01-01T00:00:00"],
+        ["GET", "coupons?code=anna15", null, 200, "", []],
+        ["GET", "coupons?search=ANNA&status=any", null, 200, "/0/status", "draft"],
+        ["GET", "coupons/501", null, 200, "/status", "draft"],
+        ["PUT", "coupons/501", {"date_expires": "", "usage_limit": 0}, 200, "/date_expires", null],
         ["DELETE", "coupons/501", null, 501, "/code", "woocommerce_rest_trash_not_supported"],
         ["DELETE", "coupons/501?force=true", null, 200, "/code", "anna15"],
         ["PUT", "coupons/501", {"code": "y"}, 404, "/code", "woocommerce_rest_shop_coupon_invalid_id"],

@@ -217,6 +217,32 @@ async fn a_code_follows_its_life_in_shopify() {
     assert_eq!(items[0]["action"], "delete");
     assert_eq!(items[0]["code"], "ANNA15");
 
+    // The same text again, twice, the second time at once after a deletion: a code's jobs
+    // are ordered by its text (the shop knows codes by their text), so the new code is never
+    // the old one adopted and then deleted by the old code's deletion.
+    let mut previous = d.id.clone();
+    for round in 0..2 {
+        let again = app
+            .post(
+                &format!("/api/v1/campaigns/{cid}/influencers/{anna}/codes"),
+                &admin,
+                json!({"code": "ANNA15", "discount": {"type": "percent", "value": "15"}}),
+            )
+            .await;
+        assert_eq!(again.status, 201, "{}", again.text);
+        let new_id = again.json()["id"].as_str().unwrap().to_string();
+        let code = wait_sync(&app, &admin, &new_id, "shopify", "synced").await;
+        let d = shop.find("ANNA15").expect("created again");
+        assert_ne!(d.id, previous, "round {round}");
+        assert_eq!(state(&code, "shopify")["shop_id"], d.id.as_str());
+        previous = d.id;
+        if round == 0 {
+            let r = app.delete(&format!("/api/v1/codes/{new_id}"), &admin).await;
+            assert_eq!(r.status, 204);
+        }
+    }
+    assert_eq!(shop.discounts().len(), 1);
+
     // Counted on /metrics by outcome.
     let m = app.metrics().await.text;
     assert!(
@@ -299,6 +325,38 @@ async fn woocommerce_gets_coupons_drafted_when_pruned_and_published_when_reinsta
     .await;
     assert_eq!(shop.calls("create"), 2);
     assert_eq!(shop.coupons().len(), 2);
+    // Limits removed reach the shop (WooCommerce ignores null: influtrack sends 0 and "").
+    let ben_ten = r.json()["id"].as_str().unwrap().to_string();
+    let r = app
+        .patch(
+            &format!("/api/v1/codes/{ben_ten}"),
+            &admin,
+            json!({"max_redemptions": null, "expires_at": "2027-01-31T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    until("the limit is gone and the expiry moved", || {
+        shop.find("ben-ten").is_some_and(|c| {
+            c.usage_limit.is_none() && c.date_expires.as_deref() == Some("2027-01-31T00:00:00")
+        })
+    })
+    .await;
+    // A fixed amount in another currency than the store's is refused, with the reason.
+    shop.set_currency("EUR");
+    let r = app
+        .post(
+            &format!("/api/v1/campaigns/{cid}/influencers/{ben}/codes"),
+            &admin,
+            json!({"code": "BEN-FIX", "discount": {"type": "fixed", "value": "3"}}),
+        )
+        .await;
+    let fix = r.json()["id"].as_str().unwrap().to_string();
+    let code = wait_sync(&app, &admin, &fix, "woocommerce", "failed").await;
+    assert!(state(&code, "woocommerce")["error"]
+        .as_str()
+        .unwrap()
+        .contains("sells in EUR"));
+    assert!(shop.find("BEN-FIX").is_none());
 
     // Disconnecting forgets the states; nothing more is sent.
     let r = app.delete("/api/v1/integrations/woocommerce", &admin).await;

@@ -330,7 +330,7 @@ pub fn create_code(
     campaign_id: &CampaignId,
     influencer_id: &InfluencerId,
     req: CreateCode,
-) -> AdminResult<CodeView> {
+) -> AdminResult<Written<CodeView>> {
     let mut checks = Checks::default();
     let discount = checks.take(req.discount.parse("discount"));
     if let Some(c) = req.code.as_deref() {
@@ -371,5 +371,10 @@ pub fn create_code(
         Ok::<_, AdminError>(())
     })?;
     let sync = codes::sync_of(conn, &code.row.id)?;
-    Ok(code_view(campaign.currency, code.row, None, sync))
+    // Links that apply their code may carry this one (when it is the first usable).
+    let changed = vec![Change::Enrollment(enrollment.id.clone())];
+    Ok(Written::new(
+        code_view(campaign.currency, code.row, None, sync),
+        changed,
+    ))
 }

@@ -214,7 +214,12 @@ pub fn put(
     row.updated_at = now_micros();
     let ready = row.can_sync();
     crate::db::write_transaction(conn, |conn| {
+        crate::db::locks::lock_connections(conn, brand_id.as_str(), true)?;
         store::integrations::put(conn, &row)?;
+        if old_base.is_some() && old_base != row.base_url {
+            // Another shop: the ids recorded are the old shop's.
+            crate::core::shop_sync::shop_disconnected(conn, brand_id, platform)?;
+        }
         if ready && (!was_ready || old_base != row.base_url) {
             // A new shop: every code the brand has goes there.
             let codes = crate::core::shop_sync::shop_connected(conn, brand_id, platform)?;
@@ -254,6 +259,7 @@ pub fn delete(
     platform: Platform,
 ) -> AdminResult<Written<()>> {
     crate::db::write_transaction(conn, |conn| {
+        crate::db::locks::lock_connections(conn, brand_id.as_str(), true)?;
         store::integrations::delete(conn, brand_id, platform)?;
         crate::core::shop_sync::shop_disconnected(conn, brand_id, platform)?;
         Ok::<_, AdminError>(())

@@ -51,6 +51,8 @@ pub enum Conflict {
     JobFinished(&'static str),
     #[error("no shop credentials are set for this platform: PUT them first")]
     NoShop,
+    #[error("the stored shop credentials cannot be opened with the current key: PUT them again")]
+    CredentialsUnreadable,
 }
 
 impl From<diesel::result::Error> for AdminError {
