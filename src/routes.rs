@@ -250,6 +250,8 @@ pub fn routes() -> RouteTable {
         .get("/api/v1/openapi.yaml", docs::openapi_yaml)
         .get("/api/v1/openapi.json", docs::openapi_json)
         .get("/api/docs", docs::api_docs);
+    t.get("/", dashboard::root)
+        .get("/favicon.ico", dashboard::favicon);
     t.get("/dashboard", dashboard::home)
         .get("/dashboard/app.css", dashboard::css)
         .get("/dashboard/app.js", dashboard::js)
@@ -278,7 +280,16 @@ pub fn metrics_routes() -> RouteTable {
 }
 
 /// The answer to any path no route serves.
-pub async fn unknown_route() -> HttpResponse {
+pub async fn unknown_route(req: actix_web::HttpRequest) -> HttpResponse {
+    // People browse the dashboard: a page, not problem+json.
+    if req.path().starts_with("/dashboard")
+        && matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        )
+    {
+        return dashboard::not_found_page();
+    }
     problem_response(
         StatusCode::NOT_FOUND,
         "not-found",

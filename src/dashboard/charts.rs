@@ -21,7 +21,7 @@ fn svg(draw: impl FnOnce(&mut String) -> Result<(), String>, label: &str) -> Mar
 /// Clicks (bars) and net revenue (line) per day; `days` are (UTC day, clicks, net micros).
 pub fn daily(days: &[(i64, i64, i64)], currency: &str) -> Markup {
     let label = format!(
-        "Clicks and net revenue per day over the last {} days: {} clicks, {:.2} {currency} net revenue",
+        "Clicks and net revenue per day over {} days: {} clicks, {:.2} {currency} net revenue",
         days.len(),
         days.iter().map(|d| d.1).sum::<i64>(),
         days.iter().map(|d| d.2).sum::<i64>() as f64 / 1e6
@@ -109,8 +109,20 @@ pub fn daily(days: &[(i64, i64, i64)], currency: &str) -> Markup {
     html! { (chart) (table) }
 }
 
-/// Funnel stages as horizontal bars with counts and step conversion.
-pub fn funnel(stages: &[(String, f64)]) -> Markup {
+/// Funnel stages as horizontal bars with counts and step conversion. Stages the campaign never
+/// used (none recorded, between the clicks and the orders) are left out; a stage larger than
+/// the one before it (events are not nested: more carts than leads) is given as a share of
+/// the clicks instead of over 100% "of previous".
+pub fn funnel(all: &[(String, f64)]) -> Markup {
+    let last = all.len().saturating_sub(1);
+    let stages: Vec<(String, f64)> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, n))| *i == 0 || *i == last || *n > 0.0)
+        .map(|(_, s)| s.clone())
+        .collect();
+    let stages = &stages[..];
+    let clicks = stages.first().map_or(0.0, |s| s.1);
     let label = stages
         .iter()
         .map(|(s, n)| format!("{s}: {n}"))
@@ -140,8 +152,10 @@ pub fn funnel(stages: &[(String, f64)]) -> Markup {
                     String::new()
                 } else {
                     let prev = stages[i - 1].1;
-                    if prev > 0.0 {
+                    if prev > 0.0 && *n <= prev {
                         format!("  ({:.1}% of previous)", n / prev * 100.0)
+                    } else if clicks > 0.0 {
+                        format!("  ({:.1}% of clicks)", n / clicks * 100.0)
                     } else {
                         String::new()
                     }

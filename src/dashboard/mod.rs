@@ -84,6 +84,7 @@ fn layout(title: &str, who: Option<&Signed>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · influtrack" }
                 link rel="stylesheet" href="/dashboard/app.css";
+                link rel="icon" href="/favicon.ico" type="image/svg+xml";
                 script src="/dashboard/app.js" defer {}
             }
             body {
@@ -222,6 +223,32 @@ fn who_label(key: &BrandKey) -> String {
         Scope::Influencer => "influencer".into(),
         s => format!("{} key", s.as_str()),
     }
+}
+
+/// `GET /`: the dashboard is where a person starts.
+pub async fn root() -> HttpResponse {
+    redirect("/dashboard")
+}
+
+/// The icon: an upward line in a square, in SVG (browsers take it at `/favicon.ico`).
+const FAVICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#047857"/><path d="M6 23l7-7 5 4 8-10" fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
+
+/// `GET /favicon.ico`
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(FAVICON)
+}
+
+/// A dashboard path that does not exist, as a page (not the API's problem+json).
+pub fn not_found_page() -> HttpResponse {
+    render(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "Not found",
+        None,
+        html! { h1 { "Not found" } p.notice { "There is no such page." } p { a href="/dashboard" { "Back to the dashboard" } } },
+    )
 }
 
 /// `GET /dashboard/app.css`
@@ -429,7 +456,7 @@ async fn home_page(app: App, req: HttpRequest) -> Page {
                         div { dt { "ROI" } dd { (ratio(r.totals.roi)) } }
                         div { dt { "Conversions" } dd { (num(r.totals.conversions)) } }
                     }
-                    @if let Some(g) = &r.goal { (goal_bar(g, r.pace.as_ref())) }
+                    @if let Some(g) = &r.goal { (goal_bar(g, r.pace.as_ref(), ended(r))) }
                 }
             }
         }
@@ -463,20 +490,50 @@ fn opt(x: &Option<String>) -> String {
     x.clone().unwrap_or_else(|| "—".into())
 }
 
-fn goal_bar(g: &GoalProgress, pace: Option<&Pace>) -> Markup {
+/// `2026-05-01 to 2026-05-30` of a daily series.
+fn day_range(series: &[(i64, i64, i64)]) -> String {
+    let day = |d: i64| {
+        chrono::DateTime::from_timestamp(d * 86_400, 0)
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    };
+    match (series.first(), series.last()) {
+        (Some(a), Some(b)) => format!("{} to {}", day(a.0), day(b.0)),
+        _ => String::new(),
+    }
+}
+
+/// Whether a campaign is over: ended by hand, or past its end date.
+fn ended(r: &crate::core::reporting::report::Report) -> bool {
+    r.status == crate::domain::campaign::CampaignStatus::Ended
+        || r.pace.as_ref().is_some_and(|p| p.elapsed >= 1.0)
+}
+
+/// The goal's progress as a bar. Drawn in SVG, whose geometry is attributes: the page's CSP
+/// (`style-src 'self'`) blocks inline `style` attributes, which drew every bar full. An ended
+/// campaign shows where it ended, without a pace.
+fn goal_bar(g: &GoalProgress, pace: Option<&Pace>, ended: bool) -> Markup {
     let progress = g.progress.unwrap_or(0.0).clamp(0.0, 1.0) * 100.0;
+    let pace = pace.filter(|_| !ended);
     let marker = pace.map(|p| p.elapsed.clamp(0.0, 1.0) * 100.0);
     html! {
         div.goal {
             p { "Goal: " strong { (g.actual) } " of " (g.target) " " (g.metric.as_str().replace('_', " ")) " (" (pct(g.progress)) ")"
-                @if let Some(p) = pace {
+                @if ended {
+                    " · ended "
+                    @if g.progress.is_some_and(|p| p >= 1.0) { span.good { "with the goal reached" } } @else { span.bad { "short of the goal" } }
+                } @else if let Some(p) = pace {
                     " · pace: expected " (p.expected) " by now, "
                     @if p.on_track == Some(true) { span.good { "on track" } } @else { span.bad { "behind" } }
                 }
             }
-            div.bar role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=(format!("{progress:.0}")) aria-label="Goal progress" {
-                div.fill style={ "width:" (format!("{progress:.1}")) "%" } {}
-                @if let Some(m) = marker { div.pace style={ "left:" (format!("{m:.1}")) "%" } title="Where a linear pace would be now" {} }
+            svg.bar role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=(format!("{progress:.0}")) aria-label="Goal progress"
+                viewBox="0 0 100 10" preserveAspectRatio="none" width="100%" height="14" {
+                rect.track x="0" y="0" width="100" height="10" {}
+                rect.fill x="0" y="0" width=(format!("{progress:.2}")) height="10" data-progress=(format!("{progress:.2}")) {}
+                @if let Some(m) = marker {
+                    rect.pace x=(format!("{:.2}", (m - 0.4).max(0.0))) y="0" width="0.8" height="10" { title { "Where a linear pace would be now" } }
+                }
             }
         }
     }
@@ -601,7 +658,7 @@ fn campaign_body(
             input type="hidden" name="sort" value=(view.sort);
             button type="submit" { "Show" }
         }
-        @if let Some(g) = &r.goal { (goal_bar(g, r.pace.as_ref())) }
+        @if let Some(g) = &r.goal { (goal_bar(g, r.pace.as_ref(), ended(r))) }
         dl.kpis.tiles {
             div { dt { "Net revenue" } dd { (t.net_revenue) " " small { (t.currency) } } }
             div { dt { "Cost" } dd { (t.cost) } }
@@ -616,7 +673,11 @@ fn campaign_body(
         @if let (Some((result, rules)), Some(token)) = (prune, admin) { (prune_preview(r.campaign_id.as_str(), result, rules, token)) }
         (leaderboard(d, view, admin))
         div.grid {
-            section { h2 { "Clicks and net revenue, last 30 days" } (charts::daily(&d.series, &r.currency)) }
+            section {
+                h2 { "Clicks and net revenue, " (day_range(&d.series)) }
+                (charts::daily(&d.series, &r.currency))
+                @if d.series_partial { p.hint { "The last day is today: its figures are so far, not the whole day." } }
+            }
             section { h2 { "Funnel" } (charts::funnel(&d.funnel)) }
         }
         (credit_by_model(d))
@@ -645,7 +706,7 @@ fn leaderboard(d: &CampaignOverview, view: &View, admin: Option<&str>) -> Markup
                                 a href={ "/dashboard/campaigns/" (campaign_id) "?sort=" (k) "&order=" (if sort == k && descending { "asc" } else { "desc" }) (model_q) } { (label) }
                             }
                         }
-                        @if admin.is_some() { th scope="col" { span.sr { "Actions" } } }
+                        @if admin.is_some() { th.actions scope="col" { span.sr { "Actions" } } }
                     } }
                     tbody {
                         @for r in &d.board {
@@ -658,7 +719,7 @@ fn leaderboard(d: &CampaignOverview, view: &View, admin: Option<&str>) -> Markup
                                 }
                                 @for (k, _) in COLUMNS { td { (cell(&r.metrics, k)) } }
                                 @if let Some(token) = admin {
-                                    td { @if pruned {
+                                    td.actions { @if pruned {
                                         form method="post" action={ "/dashboard/campaigns/" (campaign_id) "/influencers/" (r.influencer_id) "/reinstate" } {
                                             (token_field(token))
                                             button type="submit" { "Reinstate" }

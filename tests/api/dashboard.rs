@@ -330,3 +330,40 @@ async fn sessions_scopes_and_forms_are_guarded() {
         .unwrap()
         .contains("itk_session=;"));
 }
+
+#[tokio::test]
+async fn the_root_leads_to_the_dashboard_and_unknown_pages_are_pages() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/dashboard");
+    let r = app
+        .client
+        .get(format!("{}/favicon.ico", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(r.text().await.unwrap().starts_with("<svg"));
+    let r = app
+        .client
+        .get(format!("{}/dashboard/no/such/page", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("There is no such page."));
+    // The API keeps answering problem+json.
+    let r = app.get("/api/v1/no-such-route", "k").await;
+    r.problem(404);
+}

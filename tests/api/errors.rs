@@ -84,9 +84,12 @@ async fn non_json_bodies_are_415() {
 async fn unknown_routes_are_404_and_wrong_methods_405() {
     let app = spawn_app().await;
     app.get("/api/v1/nothing-here", OPERATOR).await.problem(404);
-    app.request(reqwest::Method::GET, "/", None, None)
+    app.request(reqwest::Method::GET, "/nothing-here", None, None)
         .await
         .problem(404);
+    // `/` is a browser's way in: to the dashboard.
+    let r = app.request(reqwest::Method::GET, "/", None, None).await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/dashboard")));
     let r = app
         .request(
             reqwest::Method::PUT,

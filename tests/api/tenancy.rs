@@ -76,6 +76,8 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         add("GET", p, case(Public, "", None));
     }
     for p in [
+        "/",
+        "/favicon.ico",
         "/dashboard/app.css",
         "/dashboard/app.js",
         "/dashboard/login",

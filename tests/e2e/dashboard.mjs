@@ -15,6 +15,8 @@ function check(condition, message) {
 async function shoot(page, name) {
   await page.screenshot({ path: `${out}/${name}-laptop.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(wide <= 390, `${name}: no sideways scroll on a 390 px phone (document ${wide} px)`);
   await page.screenshot({ path: `${out}/${name}-phone.png`, fullPage: true });
   await page.setViewportSize({ width: 1366, height: 900 });
 }
@@ -40,6 +42,13 @@ try {
   check((await page.textContent("h1")).includes("Summer Glow"), "the running campaign opens");
   check((await page.locator(".kpis dt").allTextContents()).includes("Net revenue"), "KPI tiles are shown");
   check(await page.locator("[role=progressbar]").count() === 1, "the goal progress bar is shown");
+  // Drawn as its progress (an inline style, blocked by the page's CSP, once drew it full).
+  const bar = await page.locator("[role=progressbar]").boundingBox();
+  const fill = page.locator("[role=progressbar] rect.fill");
+  const drawn = ((await fill.boundingBox()).width / bar.width) * 100;
+  const progress = parseFloat(await fill.getAttribute("data-progress"));
+  check(Math.abs(drawn - progress) < 1, `the goal bar is drawn at its progress (${drawn.toFixed(1)}% for ${progress}%)`);
+  check(progress > 0 && progress < 100 ? drawn < 99 : true, "a goal not reached is not drawn full");
   check(await page.locator("figure.chart svg").count() === 2, "the time chart and the funnel are drawn");
   const rows = page.locator("table.board tbody tr");
   check(await rows.count() === 12, "the leaderboard has the 12 influencers");

@@ -29,14 +29,20 @@ pub fn brand(conn: &mut AnyConnection, reader: &Reader) -> ReportResult<Vec<Repo
     Ok(out)
 }
 
+/// `(UTC day, clicks, net revenue in micro-units)`.
+pub type Day = (i64, i64, i64);
+
 /// One campaign at a glance.
 pub struct CampaignOverview {
     pub report: Report,
     pub board: Vec<LeaderboardRow>,
     /// Net revenue per enrollment under the first click, the last click and linear credit.
     pub by_model: HashMap<Model, HashMap<EnrollmentId, String>>,
-    /// `(UTC day, clicks, net revenue in micro-units)` of the last 30 days.
+    /// `(UTC day, clicks, net revenue in micro-units)` of the campaign's last 30 days: up to
+    /// today, or up to its end when it is over (from its start when it is shorter).
     pub series: Vec<(i64, i64, i64)>,
+    /// The series' last day is today, still going (its figures are partial).
+    pub series_partial: bool,
     /// Clicks, landing views, leads/sign-ups/trials, add to cart, checkout, orders.
     pub funnel: Vec<(String, f64)>,
 }
@@ -70,13 +76,14 @@ pub fn campaign(
         );
     }
     let visible: HashSet<EnrollmentId> = enrollments.iter().map(|e| e.id.clone()).collect();
-    let series = last_30_days(conn, &campaign, &visible, model)?;
+    let (series, series_partial) = last_30_days(conn, &campaign, &visible, model)?;
     let funnel = funnel(conn, &campaign, &visible, clicks, orders)?;
     Ok(CampaignOverview {
         report,
         board,
         by_model,
         series,
+        series_partial,
         funnel,
     })
 }
@@ -106,16 +113,26 @@ fn rows_under(
     Ok(with_metrics(campaign, rows))
 }
 
-/// Clicks and net revenue per UTC day over the last 30 days.
+/// Clicks and net revenue per UTC day over the campaign's last 30 days (see
+/// [`CampaignOverview::series`]); whether the last day is today.
 fn last_30_days(
     conn: &mut AnyConnection,
     campaign: &CampaignRow,
     visible: &HashSet<EnrollmentId>,
     model: Option<Model>,
-) -> ReportResult<Vec<(i64, i64, i64)>> {
-    let now = now_micros();
-    let first_day = now / MICROS_PER_DAY - 29;
-    let mut series: Vec<(i64, i64, i64)> = (0..30).map(|i| (first_day + i, 0, 0)).collect();
+) -> ReportResult<(Vec<Day>, bool)> {
+    let today = now_micros();
+    let end = campaign.ends_at.filter(|e| *e <= today).unwrap_or(today);
+    let now = end;
+    let last_day = (end - 1).max(0) / MICROS_PER_DAY;
+    let first_day = match campaign.starts_at {
+        Some(start) if start / MICROS_PER_DAY > last_day - 29 => {
+            (start / MICROS_PER_DAY).min(last_day)
+        }
+        _ => last_day - 29,
+    };
+    let days = last_day - first_day + 1;
+    let mut series: Vec<(i64, i64, i64)> = (0..days).map(|i| (first_day + i, 0, 0)).collect();
     let from_hour = utc_hour(first_day * MICROS_PER_DAY);
     for h in store::rollups::hourly_clicks(conn, &campaign.id, from_hour, utc_hour(now))? {
         if visible.contains(&h.enrollment_id) {
@@ -139,7 +156,7 @@ fn last_30_days(
             }
         }
     }
-    Ok(series)
+    Ok((series, end == today))
 }
 
 /// The funnel's stages with the events of the enrollments the reader sees.
