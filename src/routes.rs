@@ -259,6 +259,12 @@ pub fn routes() -> RouteTable {
         .post("/dashboard/login", dashboard::login)
         .post("/dashboard/logout", dashboard::logout)
         .get("/dashboard/me", dashboard::me)
+        .get("/dashboard/store", dashboard::store::page)
+        .post("/dashboard/store/{platform}/check", dashboard::store::check)
+        .post(
+            "/dashboard/store/{platform}/sync/{job_id}/retry",
+            dashboard::store::retry,
+        )
         .get("/dashboard/campaigns/{campaign_id}", dashboard::campaign)
         .post("/dashboard/campaigns/{campaign_id}/prune", dashboard::prune)
         .get(

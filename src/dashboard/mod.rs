@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod charts;
+pub mod store;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
@@ -90,6 +91,9 @@ fn layout(title: &str, who: Option<&Signed>, body: Markup) -> Markup {
             body {
                 header.top {
                     a.brand href="/dashboard" { "influtrack" }
+                    @if who.is_some_and(|s| s.key.scope != Scope::Influencer) {
+                        a.nav href="/dashboard/store" { "Store" }
+                    }
                     @if let Some(signed) = who {
                         span.who { (who_label(&signed.key)) }
                         form method="post" action="/dashboard/logout" {

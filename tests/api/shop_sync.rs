@@ -846,3 +846,90 @@ async fn a_link_that_applies_its_code_lands_with_the_code_and_the_order_is_credi
     let location = r.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(param(&pairs(&location), "itk_code"), None, "{location}");
 }
+
+#[tokio::test]
+async fn the_dashboards_store_page_shows_the_connection_checks_it_and_retries_a_refused_code() {
+    let app = spawn_app().await;
+    let shop = FakeShopify::start(TOKEN).await;
+    shop.seed(ShopDiscount {
+        code: "JOE10".into(),
+        title: "Made by hand".into(),
+        percentage: Some(0.3),
+        starts_at: "2026-01-01T00:00:00Z".into(),
+        ..Default::default()
+    });
+    let (admin, cid) = brand(&app, "Store page").await;
+    connect_shopify(&app, &admin, &shop).await;
+    let joe = influencer(&app, &admin, "joe").await;
+    let e = enroll(
+        &app,
+        &admin,
+        &cid,
+        json!({"influencer_id": joe, "code": "JOE10"}),
+    )
+    .await;
+    let code_id = e["discount_code"]["id"].as_str().unwrap().to_string();
+    wait_sync(&app, &admin, &code_id, "shopify", "failed").await;
+
+    let cookie = crate::dashboard::signed_in(&app, &admin).await;
+    let token = crate::dashboard::form_token(&app, &cookie).await;
+    let page = |path: &'static str| {
+        app.client
+            .get(format!("{}{path}", app.address))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    let html = page("/dashboard/store")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("/api/v1/integrations/shopify/"),
+        "the webhook URLs to paste"
+    );
+    assert!(html.contains(&shop.url()), "the shop URL");
+    assert!(!html.contains(TOKEN), "never the token");
+    assert!(html.contains("JOE10") && html.contains("already exists in the shop with other terms"));
+    let post = |path: String| {
+        app.client
+            .post(format!("{}{path}", app.address))
+            .header("cookie", cookie.clone())
+            .header("origin", app.address.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("form_token={token}"))
+            .send()
+    };
+    let checked = post("/dashboard/store/shopify/check".into()).await.unwrap();
+    assert_eq!(checked.status(), 200);
+    assert!(checked
+        .text()
+        .await
+        .unwrap()
+        .contains("The connection works."));
+    // The merchant aligns the terms; Retry adopts the code.
+    let mut d = shop.find("JOE10").unwrap();
+    d.percentage = Some(0.1);
+    shop.seed(d);
+    let failed = app
+        .get("/api/v1/integrations/shopify/sync?status=failed", &admin)
+        .await
+        .json();
+    let job = failed["items"][0]["id"].as_str().unwrap().to_string();
+    let r = post(format!("/dashboard/store/shopify/sync/{job}/retry"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    wait_sync(&app, &admin, &code_id, "shopify", "synced").await;
+    let html = page("/dashboard/store")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("every code is in the shop"),
+        "nothing left to do"
+    );
+}

@@ -114,6 +114,21 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         "/dashboard/campaigns/{campaign_id}/influencers/{influencer_id}/reinstate",
         case(Session("admin"), "", None),
     );
+    add(
+        "GET",
+        "/dashboard/store",
+        case(Session("admin read"), "", None),
+    );
+    add(
+        "POST",
+        "/dashboard/store/{platform}/check",
+        case(Session("admin"), "", None),
+    );
+    add(
+        "POST",
+        "/dashboard/store/{platform}/sync/{job_id}/retry",
+        case(Session("admin"), "", None),
+    );
 
     add(
         "POST",

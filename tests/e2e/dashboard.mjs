@@ -78,6 +78,12 @@ try {
   check((await page.textContent("body")).includes("To be paid"), "earnings are shown");
   await shoot(page, "5-influencer");
 
+  // The store page: how the shops are connected, and the codes not in step with them.
+  await page.getByRole("link", { name: "Store", exact: true }).click();
+  check((await page.textContent("h1")) === "Store", "the store page opens from the header");
+  check((await page.textContent("main")).includes("Shopify") && (await page.textContent("main")).includes("WooCommerce"), "both platforms are shown");
+  await shoot(page, "5b-store");
+
   await page.getByRole("button", { name: "Sign out" }).click();
   check(page.url().endsWith("/dashboard/login"), "signed out");
 
