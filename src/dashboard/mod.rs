@@ -446,9 +446,32 @@ async fn home_page(app: App, req: HttpRequest) -> Page {
         return Ok(redirect("/dashboard/me"));
     }
     let reader = Reader::brand(key.brand_id.clone());
-    let reports = page_of(app.read(move |conn| overview::brand(conn, &reader)).await)?;
+    let brand_id = key.brand_id.clone();
+    let (reports, steps, brand) = page_of(
+        app.read(move |conn| {
+            let reports = overview::brand(conn, &reader)?;
+            let steps = crate::core::admin::brands::getting_started(conn, &brand_id)?;
+            let brand = crate::core::admin::brands::get(conn, &brand_id)?;
+            Ok::<_, ApiError>((reports, steps, brand.name))
+        })
+        .await,
+    )?;
     let body = html! {
+        p.crumbs { (brand) }
         h1 { "Campaigns" }
+        @if steps.iter().any(|(_, done)| !done) {
+            section.card.checklist aria-labelledby="getting-started" {
+                h2 #getting-started { "Getting started" }
+                ol {
+                    @for (step, done) in &steps {
+                        li.done[*done] {
+                            @if *done { span.good { "✓ " } (step) " " span.sr { "(done)" } } @else { (step) }
+                        }
+                    }
+                }
+                p.hint { "Through the API for now (see the README); each step ticks itself off." }
+            }
+        }
         @if reports.is_empty() { p { "No campaigns yet." } }
         ul.cards {
             @for r in &reports {
@@ -456,8 +479,8 @@ async fn home_page(app: App, req: HttpRequest) -> Page {
                     h2 { a href={ "/dashboard/campaigns/" (r.campaign_id) } { (r.name) } }
                     p.meta { span.badge { (r.status) } " · " (r.influencers_enrolled) " influencers · " (r.currency) }
                     dl.kpis {
-                        div { dt { "Net revenue" } dd { (r.totals.net_revenue) } }
-                        div { dt { "ROI" } dd { (ratio(r.totals.roi)) } }
+                        div { dt { "Net revenue" } dd { (grouped(&r.totals.net_revenue)) " " small { (r.currency) } } }
+                        div { dt { "ROI" } dd { (percent(r.totals.roi)) } }
                         div { dt { "Conversions" } dd { (num(r.totals.conversions)) } }
                     }
                     @if let Some(g) = &r.goal { (goal_bar(g, r.pace.as_ref(), ended(r))) }
@@ -490,10 +513,6 @@ fn num(x: f64) -> String {
     }
 }
 
-fn opt(x: &Option<String>) -> String {
-    x.clone().unwrap_or_else(|| "—".into())
-}
-
 /// `2026-05-01 to 2026-05-30` of a daily series.
 fn day_range(series: &[(i64, i64, i64)]) -> String {
     let day = |d: i64| {
@@ -522,12 +541,12 @@ fn goal_bar(g: &GoalProgress, pace: Option<&Pace>, ended: bool) -> Markup {
     let marker = pace.map(|p| p.elapsed.clamp(0.0, 1.0) * 100.0);
     html! {
         div.goal {
-            p { "Goal: " strong { (g.actual) } " of " (g.target) " " (g.metric.as_str().replace('_', " ")) " (" (pct(g.progress)) ")"
+            p { "Goal: " strong { (grouped(&g.actual)) } " of " (grouped(&g.target)) " " (g.metric.as_str().replace('_', " ")) " (" (pct(g.progress)) ")"
                 @if ended {
                     " · ended "
                     @if g.progress.is_some_and(|p| p >= 1.0) { span.good { "with the goal reached" } } @else { span.bad { "short of the goal" } }
                 } @else if let Some(p) = pace {
-                    " · pace: expected " (p.expected) " by now, "
+                    " · pace: expected " (grouped(&p.expected)) " by now, "
                     @if p.on_track == Some(true) { span.good { "on track" } } @else { span.bad { "behind" } }
                 }
             }
@@ -563,16 +582,56 @@ const COLUMNS: [(&str, &str); 10] = [
     ("engagement_rate", "Eng. rate"),
 ];
 
+/// A decimal text with thousands separators: `"18449.31"` → `"18,449.31"`.
+fn grouped(text: &str) -> String {
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", text),
+    };
+    let (int, frac) = match rest.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (rest, None),
+    };
+    if !int.chars().all(|c| c.is_ascii_digit()) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + int.len() / 3);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{out}.{f}"),
+        None => format!("{sign}{out}"),
+    }
+}
+
+/// Money per unit (CPA, EPC) to the cent, grouped.
+fn cents(x: &Option<String>) -> String {
+    match x.as_deref().and_then(|v| v.parse::<f64>().ok()) {
+        Some(v) => grouped(&format!("{v:.2}")),
+        None => "—".into(),
+    }
+}
+
+/// A ratio as a percentage: ROI 4.86 → `"486%"`.
+fn percent(x: Option<f64>) -> String {
+    x.map(|v| format!("{}%", grouped(&format!("{:.0}", v * 100.0))))
+        .unwrap_or_else(|| "—".into())
+}
+
 fn cell(m: &Metrics, key: &str) -> String {
     match key {
-        "clicks" => m.clicks.to_string(),
-        "conversions" => num(m.conversions),
-        "net_revenue" => m.net_revenue.clone(),
-        "cost" => m.cost.clone(),
-        "roi" => ratio(m.roi),
+        "clicks" => grouped(&m.clicks.to_string()),
+        "conversions" => grouped(&num(m.conversions)),
+        "net_revenue" => grouped(&m.net_revenue),
+        "cost" => grouped(&m.cost),
+        "roi" => percent(m.roi),
         "roas" => ratio(m.roas),
-        "cpa" => opt(&m.cpa),
-        "epc" => opt(&m.epc),
+        "cpa" => cents(&m.cpa),
+        "epc" => cents(&m.epc),
         "conversion_rate" => pct(m.conversion_rate),
         "engagement_rate" => pct(m.engagement_rate),
         _ => String::new(),
@@ -664,13 +723,13 @@ fn campaign_body(
         }
         @if let Some(g) = &r.goal { (goal_bar(g, r.pace.as_ref(), ended(r))) }
         dl.kpis.tiles {
-            div { dt { "Net revenue" } dd { (t.net_revenue) " " small { (t.currency) } } }
-            div { dt { "Cost" } dd { (t.cost) } }
-            div { dt { "ROI" } dd { (ratio(t.roi)) } }
+            div { dt { "Net revenue" } dd { (grouped(&t.net_revenue)) " " small { (t.currency) } } }
+            div { dt { "Cost" } dd { (grouped(&t.cost)) " " small { (t.currency) } } }
+            div { dt { "ROI" } dd { (percent(t.roi)) } }
             div { dt { "ROAS" } dd { (ratio(t.roas)) } }
-            div { dt { "Conversions" } dd { (num(t.conversions)) } }
-            div { dt { "CPA" } dd { (opt(&t.cpa)) } }
-            div { dt { "Clicks" } dd { (t.clicks) } }
+            div { dt { "Conversions" } dd { (grouped(&num(t.conversions))) } }
+            div { dt { "CPA" } dd { (cents(&t.cpa)) " " small { (t.currency) } } }
+            div { dt { "Clicks" } dd { (grouped(&t.clicks.to_string())) } }
             div { dt { "CTR" } dd { (pct(t.ctr)) } }
             div { dt { "Engagement" } dd { (pct(t.engagement_rate)) } }
         }
@@ -1112,4 +1171,23 @@ async fn me_page(app: App, req: HttpRequest) -> Page {
         Some(&signed),
         body,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_and_ratios_are_percentages() {
+        assert_eq!(grouped("18449.31"), "18,449.31");
+        assert_eq!(grouped("-1234567"), "-1,234,567");
+        assert_eq!(grouped("999.5"), "999.5");
+        assert_eq!(grouped("—"), "—");
+        assert_eq!(percent(Some(4.86)), "486%");
+        assert_eq!(percent(Some(-1.0)), "-100%");
+        assert_eq!(percent(Some(12.5)), "1,250%");
+        assert_eq!(percent(None), "—");
+        assert_eq!(cents(&Some("9.2348".into())), "9.23");
+        assert_eq!(cents(&Some("12345.678".into())), "12,345.68");
+    }
 }

@@ -47,3 +47,33 @@ pub fn list(
     }
     query.load(conn)
 }
+
+/// How far a brand got in setting up: a shop connected, a campaign, an influencer, a click.
+pub fn progress(conn: &mut AnyConnection, id: &BrandId) -> QueryResult<[bool; 4]> {
+    use crate::db::schema::{campaigns, influencers, integrations, link_daily};
+    use diesel::dsl::exists;
+    let shop = diesel::select(exists(
+        integrations::table.filter(integrations::brand_id.eq(id)),
+    ))
+    .get_result(conn)?;
+    let campaign = diesel::select(exists(campaigns::table.filter(campaigns::brand_id.eq(id))))
+        .get_result(conn)?;
+    let influencer = diesel::select(exists(
+        influencers::table
+            .filter(influencers::brand_id.eq(id))
+            .filter(influencers::deleted_at.is_null()),
+    ))
+    .get_result(conn)?;
+    // From the daily rollups, by campaign (indexed): a click shows once folded (seconds).
+    let click = diesel::select(exists(
+        link_daily::table.filter(
+            link_daily::campaign_id.eq_any(
+                campaigns::table
+                    .filter(campaigns::brand_id.eq(id))
+                    .select(campaigns::id),
+            ),
+        ),
+    ))
+    .get_result(conn)?;
+    Ok([shop, campaign, influencer, click])
+}

@@ -367,3 +367,42 @@ async fn the_root_leads_to_the_dashboard_and_unknown_pages_are_pages() {
     let r = app.get("/api/v1/no-such-route", "k").await;
     r.problem(404);
 }
+
+#[tokio::test]
+async fn an_empty_brand_gets_a_checklist_that_ticks_itself_off() {
+    let app = spawn_app().await;
+    let (_, admin) = app.create_brand("Fresh Start").await;
+    let cookie = signed_in(&app, &admin).await;
+    let home = || async {
+        app.client
+            .get(format!("{}/dashboard", app.address))
+            .header("cookie", cookie.clone())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let html = home().await;
+    assert!(html.contains("Fresh Start"), "the brand's name");
+    assert!(html.contains("Getting started") && !html.contains("(done)"));
+    crate::resources::campaign(&app, &admin, crate::resources::spring()).await;
+    crate::resources::influencer(&app, &admin, "first").await;
+    let html = home().await;
+    assert_eq!(
+        html.matches("(done)").count(),
+        2,
+        "campaign and influencer ticked"
+    );
+    let r = app
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/integrations/shopify",
+            Some(&admin),
+            Some(json!({"webhook_secret": "a-long-enough-secret"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(home().await.matches("(done)").count(), 3);
+}

@@ -89,3 +89,17 @@ pub fn list(conn: &mut AnyConnection, page: &Page) -> AdminResult<Vec<BrandRow>>
 pub fn get(conn: &mut AnyConnection, id: &BrandId) -> AdminResult<BrandRow> {
     store::brands::find(conn, id)?.ok_or_else(AdminError::not_found)
 }
+
+/// The getting-started checklist of a brand, each step done or not, in order.
+pub fn getting_started(
+    conn: &mut AnyConnection,
+    id: &BrandId,
+) -> AdminResult<Vec<(&'static str, bool)>> {
+    let [shop, campaign, influencer, click] = crate::store::brands::progress(conn, id)?;
+    Ok(vec![
+        ("Connect the store", shop),
+        ("Create a campaign", campaign),
+        ("Add influencers", influencer),
+        ("Share the links (a first click)", click),
+    ])
+}
