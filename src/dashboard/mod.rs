@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod charts;
+mod qr;
 pub mod store;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
@@ -481,7 +482,7 @@ async fn home_page(app: App, req: HttpRequest) -> Page {
                     dl.kpis {
                         div { dt { "Net revenue" } dd { (grouped(&r.totals.net_revenue)) " " small { (r.currency) } } }
                         div { dt { "ROI" } dd { (percent(r.totals.roi)) } }
-                        div { dt { "Conversions" } dd { (num(r.totals.conversions)) } }
+                        div { dt { "Conversions" } dd { (grouped(&num(r.totals.conversions))) } }
                     }
                     @if let Some(g) = &r.goal { (goal_bar(g, r.pace.as_ref(), ended(r))) }
                 }
@@ -1038,6 +1039,7 @@ fn links_and_codes(e: &EnrollmentView) -> Markup {
                     " "
                     button.copy type="button" data-copy=(l.short_url) { "Copy" }
                     @if let Some(label) = &l.label { " " span.muted { (label) } }
+                    (qr::block(&l.short_url, &l.code))
                 }
             }
         }
@@ -1053,10 +1055,10 @@ fn links_and_codes(e: &EnrollmentView) -> Markup {
 fn earnings(line: &PayoutLine) -> Markup {
     html! {
         dl.kpis.tiles {
-            div { dt { "Pending commission" } dd { (line.commission_pending) } }
-            div { dt { "Approved (fee + commission)" } dd { (line.approved) } }
-            div { dt { "Paid" } dd { (line.paid) } }
-            div { dt { "To be paid" } dd { (line.balance) " " small { (line.currency) } } }
+            div { dt { "Pending commission" } dd { (grouped(&line.commission_pending)) " " small { (line.currency) } } }
+            div { dt { "Approved (fee + commission)" } dd { (grouped(&line.approved)) " " small { (line.currency) } } }
+            div { dt { "Paid" } dd { (grouped(&line.paid)) " " small { (line.currency) } } }
+            div { dt { "To be paid" } dd { (grouped(&line.balance)) " " small { (line.currency) } } }
         }
     }
 }
@@ -1064,11 +1066,11 @@ fn earnings(line: &PayoutLine) -> Markup {
 fn metric_tiles(m: &Metrics) -> Markup {
     html! {
         dl.kpis.tiles {
-            div { dt { "Clicks" } dd { (m.clicks) } }
-            div { dt { "Conversions" } dd { (num(m.conversions)) } }
-            div { dt { "Sales (net)" } dd { (m.net_revenue) " " small { (m.currency) } } }
+            div { dt { "Clicks" } dd { (grouped(&m.clicks.to_string())) } }
+            div { dt { "Conversions" } dd { (grouped(&num(m.conversions))) } }
+            div { dt { "Sales (net)" } dd { (grouped(&m.net_revenue)) " " small { (m.currency) } } }
             div { dt { "Conversion rate" } dd { (pct(m.conversion_rate)) } }
-            div { dt { "ROI" } dd { (ratio(m.roi)) } }
+            div { dt { "ROI" } dd { (percent(m.roi)) } }
         }
     }
 }
@@ -1147,16 +1149,16 @@ async fn me_page(app: App, req: HttpRequest) -> Page {
             section.card {
                 h2 { (e.campaign_name) " " span.badge { (e.campaign_status) } }
                 dl.kpis.tiles {
-                    div { dt { "Clicks" } dd { (e.metrics.clicks) } }
-                    div { dt { "Sales (net)" } dd { (e.metrics.net_revenue) } }
-                    div { dt { "Conversions" } dd { (e.metrics.conversions) } }
-                    div { dt { "Pending" } dd { (e.earnings.commission_pending) } }
-                    div { dt { "Approved" } dd { (e.earnings.approved) } }
-                    div { dt { "Paid" } dd { (e.earnings.paid) } }
+                    div { dt { "Clicks" } dd { (grouped(&e.metrics.clicks.to_string())) } }
+                    div { dt { "Sales (net)" } dd { (grouped(&e.metrics.net_revenue)) " " small { (e.metrics.currency) } } }
+                    div { dt { "Conversions" } dd { (grouped(&num(e.metrics.conversions))) } }
+                    div { dt { "Pending" } dd { (grouped(&e.earnings.commission_pending)) } }
+                    div { dt { "Approved" } dd { (grouped(&e.earnings.approved)) } }
+                    div { dt { "Paid" } dd { (grouped(&e.earnings.paid)) } }
                 }
                 h3 { "Your links" }
                 ul.links { @for l in &e.enrollment.links {
-                    li { code { (l.short_url) } " " button.copy type="button" data-copy=(l.short_url) { "Copy" } }
+                    li { code { (l.short_url) } " " button.copy type="button" data-copy=(l.short_url) { "Copy" } (qr::block(&l.short_url, &l.code)) }
                 } }
                 h3 { "Your codes" }
                 ul.links { @for c in &e.enrollment.discount_codes {

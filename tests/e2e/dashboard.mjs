@@ -76,6 +76,10 @@ try {
   await page.getByRole("link", { name: "@mia.glow" }).first().click();
   check((await page.textContent("h1")).includes("@mia.glow"), "the influencer page opens");
   check((await page.textContent("body")).includes("To be paid"), "earnings are shown");
+  await page.locator("details.qr summary").first().click();
+  const qr = await page.locator("details.qr svg").first().boundingBox();
+  check(qr && qr.width >= 150, "a link's QR code opens, drawn");
+  check(await page.locator("details.qr a[download$='.png']").count() > 0 && await page.locator("details.qr a[download$='.svg']").count() > 0, "the QR code downloads as SVG and PNG");
   await shoot(page, "5-influencer");
 
   // The store page: how the shops are connected, and the codes not in step with them.
