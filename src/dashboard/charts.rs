@@ -61,13 +61,15 @@ pub fn daily(days: &[(i64, i64, i64)], currency: &str) -> Markup {
                         .unwrap_or_default()
                 })
                 .y_desc("clicks")
-                .label_style(("sans-serif", 12).into_font().color(&INK))
+                // Counts have whole ticks.
+                .y_label_formatter(&|v| format!("{v:.0}"))
+                .label_style(("sans-serif", 15).into_font().color(&INK))
                 .draw()
                 .map_err(|e| e.to_string())?;
             chart
                 .configure_secondary_axes()
                 .y_desc(format!("net revenue ({currency})"))
-                .label_style(("sans-serif", 12).into_font().color(&INK))
+                .label_style(("sans-serif", 15).into_font().color(&INK))
                 .draw()
                 .map_err(|e| e.to_string())?;
             chart
@@ -94,19 +96,19 @@ pub fn daily(days: &[(i64, i64, i64)], currency: &str) -> Markup {
                 .legend(|(x, y)| {
                     PathElement::new(vec![(x, y), (x + 12, y)], GREEN.stroke_width(3))
                 });
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(INK.mix(0.3))
-                .label_font(("sans-serif", 12).into_font().color(&INK))
-                .draw()
-                .map_err(|e| e.to_string())?;
             root.present().map_err(|e| e.to_string())?;
             Ok(())
         },
         &label,
     );
-    html! { (chart) (table) }
+    // The legend outside the plot, as text.
+    let legend = html! {
+        p.legend {
+            span.key.clicks aria-hidden="true" {} " clicks (bars, left axis) "
+            span.key.net aria-hidden="true" {} " net revenue in " (currency) " (line, right axis)"
+        }
+    };
+    html! { (chart) (legend) (table) }
 }
 
 /// Funnel stages as horizontal bars with counts and step conversion. Stages the campaign never
@@ -145,7 +147,7 @@ pub fn funnel(all: &[(String, f64)]) -> Markup {
                 root.draw(&Text::new(
                     name.clone(),
                     (4, y + 6),
-                    ("sans-serif", 14).into_font().color(&INK),
+                    ("sans-serif", 15).into_font().color(&INK),
                 ))
                 .map_err(|e| e.to_string())?;
                 let step = if i == 0 {
@@ -170,7 +172,7 @@ pub fn funnel(all: &[(String, f64)]) -> Markup {
                         }
                     ),
                     (208 + w.max(2), y + 6),
-                    ("sans-serif", 13).into_font().color(&INK),
+                    ("sans-serif", 15).into_font().color(&INK),
                 ))
                 .map_err(|e| e.to_string())?;
             }
