@@ -59,6 +59,19 @@ async fn connect_woo(app: &TestApp, admin: &str, shop: &FakeWoo) {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
+/// An influencer enrolled with a vanity code (the campaign's default discount); the code's id.
+async fn code_for(app: &TestApp, admin: &str, campaign: &str, handle: &str, code: &str) -> String {
+    let id = influencer(app, admin, handle).await;
+    let e = enroll(
+        app,
+        admin,
+        campaign,
+        json!({"influencer_id": id, "code": code}),
+    )
+    .await;
+    e["discount_code"]["id"].as_str().unwrap().to_string()
+}
+
 /// Polls the code until its state in `platform` is `status`; returns the code.
 pub async fn wait_sync(
     app: &TestApp,
@@ -375,15 +388,7 @@ async fn a_shop_that_is_down_or_asks_to_wait_gets_the_code_once_it_is_back() {
     shop.set_mode(Mode::Unavailable(Some(1)));
     let (admin, cid) = brand(&app, "Down").await;
     connect_shopify(&app, &admin, &shop).await;
-    let cara = influencer(&app, &admin, "cara").await;
-    let e = enroll(
-        &app,
-        &admin,
-        &cid,
-        json!({"influencer_id": cara, "code": "CARA"}),
-    )
-    .await;
-    let code_id = e["discount_code"]["id"].as_str().unwrap().to_string();
+    let code_id = code_for(&app, &admin, &cid, "cara", "CARA").await;
     until("tried while down", || shop.requests() >= 2).await;
     // Pending, with the shop's answer, and retried.
     let code = app
@@ -610,15 +615,7 @@ async fn a_user_error_is_reported_and_a_slow_shop_still_gets_the_code_once() {
     let (admin, cid) = brand(&app, "Slow").await;
     connect_shopify(&app, &admin, &shop).await;
     shop.set_user_error(Some("Ends at needs to be after starts_at".into()));
-    let fay = influencer(&app, &admin, "fay").await;
-    let e = enroll(
-        &app,
-        &admin,
-        &cid,
-        json!({"influencer_id": fay, "code": "FAY"}),
-    )
-    .await;
-    let code_id = e["discount_code"]["id"].as_str().unwrap().to_string();
+    let code_id = code_for(&app, &admin, &cid, "fay", "FAY").await;
     let code = wait_sync(&app, &admin, &code_id, "shopify", "failed").await;
     assert!(state(&code, "shopify")["error"]
         .as_str()
@@ -663,30 +660,14 @@ async fn after_kill_9_the_code_is_synced_once() {
     let app = TestApp::of_address(&server.address);
     let (admin, cid) = brand(&app, "Killed").await;
     connect_shopify(&app, &admin, &shop).await;
-    let gus = influencer(&app, &admin, "gus").await;
-    let e = enroll(
-        &app,
-        &admin,
-        &cid,
-        json!({"influencer_id": gus, "code": "GUS"}),
-    )
-    .await;
-    let gus_code = e["discount_code"]["id"].as_str().unwrap().to_string();
+    let gus_code = code_for(&app, &admin, &cid, "gus", "GUS").await;
     until("tried once", || shop.requests() >= 1).await;
     drop(server); // kill -9: the job waits for a minute (Retry-After) in the database
                   // The shop applies the next change, then answers late; influtrack dies meanwhile.
     shop.set_mode(Mode::Slow(Duration::from_millis(1_500)));
     let server = crate::crash::start_with(&url, &env, None).await;
     let app = TestApp::of_address(&server.address);
-    let hal = influencer(&app, &admin, "hal").await;
-    let e = enroll(
-        &app,
-        &admin,
-        &cid,
-        json!({"influencer_id": hal, "code": "HAL"}),
-    )
-    .await;
-    let hal_code = e["discount_code"]["id"].as_str().unwrap().to_string();
+    let hal_code = code_for(&app, &admin, &cid, "hal", "HAL").await;
     until("HAL reached the shop", || shop.find("HAL").is_some()).await;
     drop(server);
     shop.set_mode(Mode::Normal);
@@ -860,15 +841,7 @@ async fn the_dashboards_store_page_shows_the_connection_checks_it_and_retries_a_
     });
     let (admin, cid) = brand(&app, "Store page").await;
     connect_shopify(&app, &admin, &shop).await;
-    let joe = influencer(&app, &admin, "joe").await;
-    let e = enroll(
-        &app,
-        &admin,
-        &cid,
-        json!({"influencer_id": joe, "code": "JOE10"}),
-    )
-    .await;
-    let code_id = e["discount_code"]["id"].as_str().unwrap().to_string();
+    let code_id = code_for(&app, &admin, &cid, "joe", "JOE10").await;
     wait_sync(&app, &admin, &code_id, "shopify", "failed").await;
 
     let cookie = crate::dashboard::signed_in(&app, &admin).await;
