@@ -316,11 +316,17 @@ run_schemathesis() {
     fi
     local status=0
     # --checks all: every check. --max-redirects 0: a 302 of the redirect is the response
-    # under test; nothing outside this machine is ever fetched.
+    # under test; nothing outside this machine is ever fetched. But ST302 (a resource just
+    # created is not found): its stateful phase follows `POST /campaigns` into an enrolment
+    # whose body names an influencer deleted earlier in the run, gets the right 404 ("no such
+    # influencer") and reports the campaign missing. Disabling it per operation (below) does
+    # not reach the stateful phase, so it failed CI now and then depending on the seed; the
+    # API tests check that what is created is found.
     "$ST" --config-file "$dir/schemathesis.toml" run "$ROOT/openapi.yaml" \
         --url "$BASE_URL" \
         --header "Authorization: Bearer $key" \
         --checks all \
+        --exclude-checks ensure_resource_availability \
         --max-examples "$EXAMPLES" \
         --max-redirects 0 \
         --request-timeout 10 \
