@@ -149,6 +149,14 @@ impl Shop {
     }
 }
 
+/// What a code found in a shop gives, with its usage limit, for the message that refuses it.
+fn with_limit(gives: String, limit: Option<i64>) -> String {
+    match limit {
+        Some(limit) => format!("{gives}, usage limit {limit}"),
+        None => format!("{gives}, no usage limit"),
+    }
+}
+
 /// The longest shop message kept with a job.
 const MESSAGE_LIMIT: usize = 500;
 

@@ -241,10 +241,7 @@ fn describe(found: &Value) -> String {
             discount["__typename"].as_str().unwrap_or("different")
         )
     };
-    match discount["usageLimit"].as_i64() {
-        Some(limit) => format!("{gives}, usage limit {limit}"),
-        None => format!("{gives}, no usage limit"),
-    }
+    super::with_limit(gives, discount["usageLimit"].as_i64())
 }
 
 pub(super) fn push(

@@ -116,10 +116,7 @@ fn describe(found: &Value) -> String {
         Some(kind) => format!("{amount} off ({kind})"),
         None => "a different discount".to_string(),
     };
-    match found["usage_limit"].as_i64() {
-        Some(limit) => format!("{gives}, usage limit {limit}"),
-        None => format!("{gives}, no usage limit"),
-    }
+    super::with_limit(gives, found["usage_limit"].as_i64())
 }
 
 fn id_of(coupon: &Value) -> Result<String, ShopError> {

@@ -134,37 +134,22 @@ pub fn finish(
         .filter(jobs::id.eq(id))
         .filter(jobs::locked_by.eq(token))
         .filter(jobs::status.eq(JobStatus::Pending));
-    let none: Option<i64> = None;
-    let no_token: Option<String> = None;
-    let n = match outcome {
-        Outcome::Done => diesel::update(mine)
-            .set((
-                jobs::status.eq(JobStatus::Done),
-                jobs::locked_until.eq(none),
-                jobs::locked_by.eq(no_token),
-                jobs::last_error.eq(None::<String>),
-                jobs::updated_at.eq(now),
-            ))
-            .execute(conn)?,
-        Outcome::Retry { run_after, error } => diesel::update(mine)
-            .set((
-                jobs::run_after.eq(run_after),
-                jobs::locked_until.eq(none),
-                jobs::locked_by.eq(no_token),
-                jobs::last_error.eq(error),
-                jobs::updated_at.eq(now),
-            ))
-            .execute(conn)?,
-        Outcome::Ended { status, error } => diesel::update(mine)
-            .set((
-                jobs::status.eq(status),
-                jobs::locked_until.eq(none),
-                jobs::locked_by.eq(no_token),
-                jobs::last_error.eq(error),
-                jobs::updated_at.eq(now),
-            ))
-            .execute(conn)?,
+    // A retried job stays pending, due at `run_after`; an ended one keeps its last error.
+    let (status, run_after, error) = match outcome {
+        Outcome::Done => (JobStatus::Done, now, None),
+        Outcome::Retry { run_after, error } => (JobStatus::Pending, run_after, Some(error)),
+        Outcome::Ended { status, error } => (status, now, Some(error)),
     };
+    let n = diesel::update(mine)
+        .set((
+            jobs::status.eq(status),
+            jobs::run_after.eq(run_after),
+            jobs::locked_until.eq(None::<i64>),
+            jobs::locked_by.eq(None::<String>),
+            jobs::last_error.eq(error),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
     Ok(n == 1)
 }
 

@@ -72,6 +72,30 @@ async fn code_for(app: &TestApp, admin: &str, campaign: &str, handle: &str, code
     e["discount_code"]["id"].as_str().unwrap().to_string()
 }
 
+/// Prunes every enrollment that lost money (all of them here: fees, no sales); the answer.
+async fn prune_every_loss(app: &TestApp, admin: &str, campaign: &str) -> Resp {
+    let r = app
+        .post(
+            &format!("/api/v1/campaigns/{campaign}/prune"),
+            admin,
+            json!({"rules": {"min_roi": 0, "min_clicks_for_judgement": 0}, "dry_run": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r
+}
+
+async fn reinstate(app: &TestApp, admin: &str, campaign: &str, influencer: &str) {
+    let r = app
+        .post(
+            &format!("/api/v1/campaigns/{campaign}/influencers/{influencer}/reinstate"),
+            admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 /// Polls the code until its state in `platform` is `status`; returns the code.
 pub async fn wait_sync(
     app: &TestApp,
@@ -161,14 +185,7 @@ async fn a_code_follows_its_life_in_shopify() {
     .await;
 
     // Pruned: disabled in the shop. Reinstated: enabled again, with its end date back.
-    let r = app
-        .post(
-            &format!("/api/v1/campaigns/{cid}/prune"),
-            &admin,
-            json!({"rules": {"min_roi": 0, "min_clicks_for_judgement": 0}, "dry_run": false}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let r = prune_every_loss(&app, &admin, &cid).await;
     assert_eq!(
         r.json()["pruned"].as_array().unwrap().len(),
         1,
@@ -180,14 +197,7 @@ async fn a_code_follows_its_life_in_shopify() {
     })
     .await;
     wait_sync(&app, &admin, &code_id, "shopify", "synced").await;
-    let r = app
-        .post(
-            &format!("/api/v1/campaigns/{cid}/influencers/{anna}/reinstate"),
-            &admin,
-            json!({}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    reinstate(&app, &admin, &cid, &anna).await;
     until("reinstated: active in the shop", || {
         shop.find("ANNA15").is_some_and(|d| {
             d.status() == "ACTIVE" && d.ends_at.as_deref() == Some("2027-07-01T00:00:00Z")
@@ -296,26 +306,12 @@ async fn woocommerce_gets_coupons_drafted_when_pruned_and_published_when_reinsta
     assert_eq!(c.date_expires.as_deref(), Some("2027-08-31T23:59:59"));
     assert_eq!(c.code, "ben5", "WooCommerce keeps codes lower-cased");
 
-    let r = app
-        .post(
-            &format!("/api/v1/campaigns/{cid}/prune"),
-            &admin,
-            json!({"rules": {"min_roi": 0, "min_clicks_for_judgement": 0}, "dry_run": false}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    prune_every_loss(&app, &admin, &cid).await;
     until("drafted", || {
         shop.find("BEN5").is_some_and(|c| c.status == "draft")
     })
     .await;
-    let r = app
-        .post(
-            &format!("/api/v1/campaigns/{cid}/influencers/{ben}/reinstate"),
-            &admin,
-            json!({}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    reinstate(&app, &admin, &cid, &ben).await;
     until("published", || {
         shop.find("BEN5").is_some_and(|c| c.status == "publish")
     })
