@@ -260,12 +260,79 @@ pub fn routes() -> RouteTable {
         .post("/dashboard/logout", dashboard::logout)
         .get("/dashboard/me", dashboard::me)
         .get("/dashboard/store", dashboard::store::page)
+        .post("/dashboard/store/{platform}", dashboard::store::connect)
         .post("/dashboard/store/{platform}/check", dashboard::store::check)
         .post(
             "/dashboard/store/{platform}/sync/{job_id}/retry",
             dashboard::store::retry,
         )
+        .get("/dashboard/influencers", dashboard::setup::influencers)
+        .post("/dashboard/influencers", dashboard::setup::add_influencer)
+        .post(
+            "/dashboard/influencers/import",
+            dashboard::setup::import_influencers,
+        )
+        .get("/dashboard/keys", dashboard::setup::keys)
+        .post("/dashboard/keys", dashboard::setup::create_key)
+        .post(
+            "/dashboard/keys/{key_id}/revoke",
+            dashboard::setup::revoke_key,
+        )
+        .get("/dashboard/campaigns/new", dashboard::setup::new_campaign)
+        .post("/dashboard/campaigns", dashboard::setup::create_campaign)
         .get("/dashboard/campaigns/{campaign_id}", dashboard::campaign)
+        .get(
+            "/dashboard/campaigns/{campaign_id}/edit",
+            dashboard::setup::edit_campaign,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/edit",
+            dashboard::setup::update_campaign,
+        )
+        .get(
+            "/dashboard/campaigns/{campaign_id}/enroll",
+            dashboard::setup::enroll_form,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/enroll",
+            dashboard::setup::enroll,
+        )
+        .get(
+            "/dashboard/campaigns/{campaign_id}/posts",
+            dashboard::setup::posts,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/posts",
+            dashboard::setup::save_post,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/posts/import",
+            dashboard::setup::import_posts,
+        )
+        .get(
+            "/dashboard/campaigns/{campaign_id}/successor",
+            dashboard::successor_form,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/successor",
+            dashboard::successor,
+        )
+        .get(
+            "/dashboard/campaigns/{campaign_id}/payouts",
+            dashboard::payouts,
+        )
+        .get(
+            "/dashboard/campaigns/{campaign_id}/payouts.csv",
+            dashboard::payouts_csv,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/payouts/{influencer_id}/mark-paid",
+            dashboard::mark_paid,
+        )
+        .get(
+            "/dashboard/campaigns/{campaign_id}/leaderboard.csv",
+            dashboard::leaderboard_csv,
+        )
         .post("/dashboard/campaigns/{campaign_id}/prune", dashboard::prune)
         .get(
             "/dashboard/campaigns/{campaign_id}/influencers/{influencer_id}",
@@ -274,6 +341,10 @@ pub fn routes() -> RouteTable {
         .post(
             "/dashboard/campaigns/{campaign_id}/influencers/{influencer_id}/reinstate",
             dashboard::reinstate,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/influencers/{influencer_id}/links",
+            dashboard::setup::add_link,
         );
     t
 }

@@ -6,9 +6,14 @@
 // A page is an `HttpResponse` either way (an error is a page too).
 #![allow(clippy::result_large_err)]
 
+mod act;
 mod charts;
+mod forms;
 mod qr;
+pub mod setup;
 pub mod store;
+
+pub use act::{leaderboard_csv, mark_paid, payouts, payouts_csv, successor, successor_form};
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
@@ -24,11 +29,12 @@ use crate::core::reporting::overview::{self, CampaignOverview};
 use crate::core::reporting::Reader;
 use crate::core::Core;
 use crate::domain::campaign::{EnrollmentStatus, Model};
-use crate::domain::field::Checks;
+use crate::domain::field::{Checks, FieldError};
 use crate::domain::goals::{GoalProgress, Pace};
 use crate::domain::ids::{CampaignId, InfluencerId};
 use crate::domain::metrics::{Metrics, SORTABLE};
 use crate::domain::scope::Scope;
+use crate::domain::window::Window;
 use crate::web::problem::ApiError;
 use crate::web::SESSION_COOKIE;
 
@@ -93,7 +99,14 @@ fn layout(title: &str, who: Option<&Signed>, body: Markup) -> Markup {
                 header.top {
                     a.brand href="/dashboard" { "influtrack" }
                     @if who.is_some_and(|s| s.key.scope != Scope::Influencer) {
-                        a.nav href="/dashboard/store" { "Store" }
+                        nav aria-label="Sections" {
+                            a.nav href="/dashboard" { "Campaigns" }
+                            @if who.is_some_and(|s| s.key.scope == Scope::Admin) {
+                                a.nav href="/dashboard/influencers" { "Influencers" }
+                                a.nav href="/dashboard/keys" { "Keys" }
+                            }
+                            a.nav href="/dashboard/store" { "Store" }
+                        }
                     }
                     @if let Some(signed) = who {
                         span.who { (who_label(&signed.key)) }
@@ -460,6 +473,7 @@ async fn home_page(app: App, req: HttpRequest) -> Page {
     let body = html! {
         p.crumbs { (brand) }
         h1 { "Campaigns" }
+        @if key.scope == Scope::Admin { p { a.button href="/dashboard/campaigns/new" { "New campaign" } } }
         @if steps.iter().any(|(_, done)| !done) {
             section.card.checklist aria-labelledby="getting-started" {
                 h2 #getting-started { "Getting started" }
@@ -470,7 +484,7 @@ async fn home_page(app: App, req: HttpRequest) -> Page {
                         }
                     }
                 }
-                p.hint { "Through the API for now (see the README); each step ticks itself off." }
+                p.hint { "Each step ticks itself off: " a href="/dashboard/store" { "the store" } ", " a href="/dashboard/campaigns/new" { "a campaign" } ", " a href="/dashboard/influencers" { "influencers" } ", then enroll them from the campaign's page to get their links." }
             }
         }
         @if reports.is_empty() { p { "No campaigns yet." } }
@@ -568,6 +582,82 @@ pub struct CampaignQuery {
     pub model: Option<String>,
     pub sort: Option<String>,
     pub order: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// The verdict column's rules (the defaults when none is given).
+    pub min_roi: Option<String>,
+    pub min_net_revenue: Option<String>,
+    pub min_conversions: Option<String>,
+    pub min_conversion_rate: Option<String>,
+    pub bottom_percent: Option<String>,
+    pub min_clicks_for_judgement: Option<String>,
+}
+
+/// The rules the verdict column judges by when none are given: pay for itself, convert at
+/// least 0.5% of unique clicks (Wilson-guarded), judged from 100 clicks on.
+const DEFAULT_RULES: [(&str, &str); 3] = [
+    ("min_roi", "0"),
+    ("min_conversion_rate", "0.005"),
+    ("min_clicks_for_judgement", "100"),
+];
+
+impl CampaignQuery {
+    /// The verdict rules as a prune form: the query's, or the defaults.
+    fn rules(&self) -> RulesForm {
+        let given = [
+            &self.min_roi,
+            &self.min_net_revenue,
+            &self.min_conversions,
+            &self.min_conversion_rate,
+            &self.bottom_percent,
+            &self.min_clicks_for_judgement,
+        ]
+        .iter()
+        .any(|v| v.as_deref().is_some_and(|v| !v.trim().is_empty()));
+        let get = |v: &Option<String>, name: &str| match (given, v) {
+            (true, v) => v.clone().unwrap_or_default(),
+            (false, _) => DEFAULT_RULES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, d)| d.to_string())
+                .unwrap_or_default(),
+        };
+        RulesForm {
+            min_roi: get(&self.min_roi, "min_roi"),
+            min_net_revenue: get(&self.min_net_revenue, "min_net_revenue"),
+            min_conversions: get(&self.min_conversions, "min_conversions"),
+            min_conversion_rate: get(&self.min_conversion_rate, "min_conversion_rate"),
+            bottom_percent: get(&self.bottom_percent, "bottom_percent"),
+            min_clicks_for_judgement: get(
+                &self.min_clicks_for_judgement,
+                "min_clicks_for_judgement",
+            ),
+            action: String::new(),
+            form_token: String::new(),
+        }
+    }
+}
+
+/// The page's date range, or the error page naming the bad date.
+fn window_of(q: &CampaignQuery) -> Result<Window, HttpResponse> {
+    let mut checks = Checks::default();
+    let nonempty = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    let (from, to) = (nonempty(&q.from), nonempty(&q.to));
+    let window = Window::parse(&mut checks, from.as_deref(), to.as_deref());
+    page_of(checks.finish().map_err(ApiError::Validation))?;
+    Ok(window)
+}
+
+/// A rate as a percentage: `"0.1"` → `"10%"`, `"0.125"` → `"12.5%"`.
+fn rate_percent(rate: &str) -> String {
+    match rate.parse::<f64>() {
+        Ok(r) => {
+            let p = format!("{:.2}", r * 100.0);
+            let p = p.trim_end_matches('0').trim_end_matches('.');
+            format!("{p}%")
+        }
+        Err(_) => rate.to_string(),
+    }
 }
 
 const COLUMNS: [(&str, &str); 10] = [
@@ -675,58 +765,176 @@ async fn campaign_page(
     req: HttpRequest,
     campaign_id: String,
     q: CampaignQuery,
-    prune: Option<(PruneResult, RulesForm)>,
+    prune: Option<Pruning>,
 ) -> Page {
     let signed = session(&app, &req).await?;
     let key = &signed.key;
     let reader = page_of(Reader::of(&Principal::Brand(key.clone())))?;
     let campaign_id = path_id(&campaign_id, CampaignId::parse)?;
     let view = View::of(&q);
+    let window = window_of(&q)?;
     let (model, sort, descending) = (view.model, view.sort.clone(), view.descending);
-    let d = page_of(
+    // The verdicts judge by the rules just tried in a prune, else the page's.
+    let rules = match &prune {
+        Some(Pruning::Done(_, f)) | Some(Pruning::Refused(f, _)) => f.clone(),
+        None => q.rules(),
+    };
+    let mut checks = Checks::default();
+    let parsed = prune::parse_rules(&mut checks, &rules_input(&rules));
+    let rules_error = checks.finish().err().map(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field.trim_start_matches("rules."), e.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    // Verdicts are the brand's call: an influencer's view of the campaign shows none.
+    let judging = (rules_error.is_none() && key.scope != Scope::Influencer).then_some(Request {
+        rules: parsed,
+        model,
+        dry_run: true,
+    });
+    let (d, verdicts) = page_of(
         app.read(move |conn| {
-            overview::campaign(conn, &reader, &campaign_id, model, &sort, descending)
+            let d = overview::campaign(
+                conn,
+                &reader,
+                &campaign_id,
+                model,
+                &sort,
+                descending,
+                window,
+            )?;
+            let verdicts = match &judging {
+                Some(r) => Some(prune::judge(conn, &reader, &campaign_id, r)?),
+                None => None,
+            };
+            Ok::<_, ApiError>((d, verdicts))
         })
         .await,
     )?;
     let admin = (key.scope == Scope::Admin).then_some(signed.form_token.as_str());
-    let body = campaign_body(&d, &view, admin, prune.as_ref());
-    Ok(render(
-        actix_web::http::StatusCode::OK,
-        &d.report.name,
-        Some(&signed),
-        body,
-    ))
+    let page = CampaignView {
+        d: &d,
+        view: &view,
+        query: &q,
+        rules: &rules,
+        rules_error: rules_error.as_deref(),
+        verdicts: verdicts.as_ref(),
+    };
+    let body = campaign_body(&page, admin, prune.as_ref());
+    let status = if matches!(prune, Some(Pruning::Refused(..))) {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    Ok(render(status, &d.report.name, Some(&signed), body))
+}
+
+/// A prune just posted: its result, or its rules refused (kept as typed, with the errors).
+enum Pruning {
+    Done(PruneResult, RulesForm),
+    Refused(RulesForm, Vec<FieldError>),
+}
+
+/// Everything the campaign page draws.
+struct CampaignView<'a> {
+    d: &'a CampaignOverview,
+    view: &'a View,
+    query: &'a CampaignQuery,
+    rules: &'a RulesForm,
+    rules_error: Option<&'a str>,
+    verdicts: Option<&'a PruneResult>,
+}
+
+fn rules_input(f: &RulesForm) -> RulesInput {
+    RulesInput {
+        min_roi: field(&f.min_roi),
+        min_net_revenue: field(&f.min_net_revenue),
+        min_conversions: field(&f.min_conversions),
+        min_conversion_rate: field(&f.min_conversion_rate),
+        bottom_percent: field(&f.bottom_percent),
+        min_clicks_for_judgement: f.min_clicks_for_judgement.trim().parse().ok(),
+        rank_by: None,
+    }
+}
+
+/// The page's query string (model, dates, rules) without the sort, for links that keep it.
+fn keep_query(v: &CampaignView<'_>) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(m) = v.view.model {
+        q.append_pair("model", m.as_str());
+    }
+    for (k, val) in [("from", &v.query.from), ("to", &v.query.to)] {
+        if let Some(val) = val.as_deref().filter(|x| !x.is_empty()) {
+            q.append_pair(k, val);
+        }
+    }
+    let r = v.rules;
+    for (k, val) in [
+        ("min_roi", &r.min_roi),
+        ("min_net_revenue", &r.min_net_revenue),
+        ("min_conversions", &r.min_conversions),
+        ("min_conversion_rate", &r.min_conversion_rate),
+        ("bottom_percent", &r.bottom_percent),
+        ("min_clicks_for_judgement", &r.min_clicks_for_judgement),
+    ] {
+        if !val.is_empty() {
+            q.append_pair(k, val);
+        }
+    }
+    q.finish()
 }
 
 /// `admin`: the form token when the visitor may act (an admin key).
-fn campaign_body(
-    d: &CampaignOverview,
-    view: &View,
-    admin: Option<&str>,
-    prune: Option<&(PruneResult, RulesForm)>,
-) -> Markup {
+fn campaign_body(v: &CampaignView<'_>, admin: Option<&str>, prune: Option<&Pruning>) -> Markup {
+    let (d, view) = (v.d, v.view);
+    let refused: &[FieldError] = match prune {
+        Some(Pruning::Refused(_, errors)) => errors,
+        _ => &[],
+    };
     let r = &d.report;
     let t = &r.totals;
+    let id = &r.campaign_id;
+    let kept = keep_query(v);
     html! {
         p.crumbs { a href="/dashboard" { "Campaigns" } " / " }
         h1 { (r.name) " " span.badge { (r.status) } }
-        form.inline method="get" action={ "/dashboard/campaigns/" (r.campaign_id) } {
-            label for="model" { "Attribution" }
-            select #model name="model" {
-                option value="" selected[view.model.is_none()] { "as decided (" (r.model) ")" }
-                @for m in Model::ALL {
-                    option value=(m.as_str()) selected[view.model == Some(*m)] { (m.as_str().replace('_', " ")) }
+        nav.actions aria-label="Campaign" {
+            @if admin.is_some() {
+                a.button href={ "/dashboard/campaigns/" (id) "/edit" } { "Edit campaign" }
+                a.button href={ "/dashboard/campaigns/" (id) "/enroll" } { "Enroll influencers" }
+                a.button href={ "/dashboard/campaigns/" (id) "/posts" } { "Post metrics" }
+                a.button href={ "/dashboard/campaigns/" (id) "/successor" } { "Next campaign" }
+            }
+            a.button href={ "/dashboard/campaigns/" (id) "/payouts" } { "Payouts" }
+            a.button href={ "/dashboard/campaigns/" (id) "/leaderboard.csv?" (kept) "&sort=" (view.sort) "&order=" (if view.descending { "desc" } else { "asc" }) } download { "Leaderboard CSV" }
+        }
+        form.inline.range method="get" action={ "/dashboard/campaigns/" (id) } {
+            div.field {
+                label for="model" { "Attribution" }
+                select #model name="model" {
+                    option value="" selected[view.model.is_none()] { "as decided (" (r.model) ")" }
+                    @for m in Model::ALL {
+                        option value=(m.as_str()) selected[view.model == Some(*m)] { (m.as_str().replace('_', " ")) }
+                    }
                 }
             }
+            div.field { label for="from" { "From" } input #from type="date" name="from" value=(v.query.from.clone().unwrap_or_default()); }
+            div.field { label for="to" { "To" } input #to type="date" name="to" value=(v.query.to.clone().unwrap_or_default()); }
             input type="hidden" name="sort" value=(view.sort);
+            (prune_fields(Some(v.rules), true))
             button type="submit" { "Show" }
+            @if r.from.is_some() || r.to.is_some() { a href={ "/dashboard/campaigns/" (id) } { "All time" } }
+        }
+        @if r.from.is_some() || r.to.is_some() {
+            p.hint { "Figures of " (r.from.clone().unwrap_or_else(|| "the start".into())) " to " (r.to.clone().unwrap_or_else(|| "today".into())) " (UTC days)." }
         }
         @if let Some(g) = &r.goal { (goal_bar(g, r.pace.as_ref(), ended(r))) }
         dl.kpis.tiles {
             div { dt { "Net revenue" } dd { (grouped(&t.net_revenue)) " " small { (t.currency) } } }
             div { dt { "Cost" } dd { (grouped(&t.cost)) " " small { (t.currency) } } }
-            div { dt { "ROI" } dd { (percent(t.roi)) } }
+            div { dt { "ROI" } dd.bad[t.roi.is_some_and(|x| x < 0.0)] { (percent(t.roi)) } }
             div { dt { "ROAS" } dd { (ratio(t.roas)) } }
             div { dt { "Conversions" } dd { (grouped(&num(t.conversions))) } }
             div { dt { "CPA" } dd { (cents(&t.cpa)) " " small { (t.currency) } } }
@@ -734,8 +942,8 @@ fn campaign_body(
             div { dt { "CTR" } dd { (pct(t.ctr)) } }
             div { dt { "Engagement" } dd { (pct(t.engagement_rate)) } }
         }
-        @if let (Some((result, rules)), Some(token)) = (prune, admin) { (prune_preview(r.campaign_id.as_str(), result, rules, token)) }
-        (leaderboard(d, view, admin))
+        @if let (Some(Pruning::Done(result, rules)), Some(token)) = (prune, admin) { (prune_preview(r.campaign_id.as_str(), result, rules, token)) }
+        (leaderboard(v, admin))
         div.grid {
             section {
                 h2 { "Clicks and net revenue, " (day_range(&d.series)) }
@@ -745,29 +953,73 @@ fn campaign_body(
             section { h2 { "Funnel" } (charts::funnel(&d.funnel)) }
         }
         (credit_by_model(d))
-        @if let Some(token) = admin { (prune_panel(r.campaign_id.as_str(), prune.map(|p| &p.1), token)) }
+        @if let Some(token) = admin { (prune_panel(r.campaign_id.as_str(), Some(v.rules), refused, token)) }
     }
 }
 
-fn leaderboard(d: &CampaignOverview, view: &View, admin: Option<&str>) -> Markup {
+/// An enrollment's verdict under the page's rules: keep, watch (not judged yet) or drop,
+/// with why.
+fn verdict_of(
+    verdicts: Option<&PruneResult>,
+    enrollment: &crate::domain::ids::EnrollmentId,
+) -> Option<(&'static str, String)> {
+    let v = verdicts?;
+    if let Some(j) = v.pruned.iter().find(|j| &j.enrollment_id == enrollment) {
+        let why = j
+            .reasons
+            .iter()
+            .map(|r| r.detail.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Some(("drop", why));
+    }
+    if let Some(j) = v
+        .insufficient_data
+        .iter()
+        .find(|j| &j.enrollment_id == enrollment)
+    {
+        return Some((
+            "watch",
+            j.why.clone().unwrap_or_else(|| "not judged yet".into()),
+        ));
+    }
+    if v.kept.iter().any(|j| &j.enrollment_id == enrollment) {
+        return Some(("keep", "passes every rule".into()));
+    }
+    None
+}
+
+fn leaderboard(v: &CampaignView<'_>, admin: Option<&str>) -> Markup {
+    let (d, view) = (v.d, v.view);
     let campaign_id = &d.report.campaign_id;
-    let model_q = view
-        .model
-        .map(|m| format!("&model={}", m.as_str()))
-        .unwrap_or_default();
+    let kept = keep_query(v);
     let (sort, descending) = (view.sort.as_str(), view.descending);
     html! {
         section {
             h2 #leaderboard { "Leaderboard" }
+            @if v.verdicts.is_some() || v.rules_error.is_some() { details.rules open[v.rules_error.is_some()] {
+                summary { "Verdict rules" }
+                p.hint { "Keep, watch or drop is what a prune with these rules would do: influencers under the click minimum, or whose conversion rate may still reach the minimum (Wilson 95% interval), are watched, never dropped." }
+                @if let Some(e) = v.rules_error { p.notice.error role="alert" { (e) } }
+                form method="get" action={ "/dashboard/campaigns/" (campaign_id) "#leaderboard" } {
+                    @if let Some(m) = view.model { input type="hidden" name="model" value=(m.as_str()); }
+                    @if let Some(f) = v.query.from.as_deref() { input type="hidden" name="from" value=(f); }
+                    @if let Some(t) = v.query.to.as_deref() { input type="hidden" name="to" value=(t); }
+                    input type="hidden" name="sort" value=(sort);
+                    div.fields { (rule_inputs(Some(v.rules), "v-", &[])) }
+                    button type="submit" { "Apply rules" }
+                }
+            } }
             div.scroll {
                 table.board {
-                    caption { "Sorted by " (sort.replace('_', " ")) (if descending { ", highest first" } else { ", lowest first" }) ". Pruned influencers are marked." }
+                    caption { "Sorted by " (sort.replace('_', " ")) (if descending { ", highest first" } else { ", lowest first" }) ". Amounts in " (d.report.currency) "." }
                     thead { tr {
                         th scope="col" { "#" }
                         th scope="col" { "Influencer" }
+                        @if v.verdicts.is_some() { th scope="col" { "Verdict" } }
                         @for (k, label) in COLUMNS {
                             th scope="col" aria-sort=(if sort == k { if descending { "descending" } else { "ascending" } } else { "none" }) {
-                                a href={ "/dashboard/campaigns/" (campaign_id) "?sort=" (k) "&order=" (if sort == k && descending { "asc" } else { "desc" }) (model_q) } { (label) }
+                                a href={ "/dashboard/campaigns/" (campaign_id) "?sort=" (k) "&order=" (if sort == k && descending { "asc" } else { "desc" }) "&" (kept) } { (label) }
                             }
                         }
                         @if admin.is_some() { th.actions scope="col" { span.sr { "Actions" } } }
@@ -775,13 +1027,24 @@ fn leaderboard(d: &CampaignOverview, view: &View, admin: Option<&str>) -> Markup
                     tbody {
                         @for r in &d.board {
                             @let pruned = r.status == EnrollmentStatus::Pruned;
-                            tr.pruned[pruned] {
+                            @let verdict = if pruned { None } else { verdict_of(v.verdicts, &r.enrollment_id) };
+                            @let no_sales = r.metrics.clicks > 0 && r.metrics.conversions == 0.0;
+                            tr.pruned[pruned] data-verdict=[verdict.as_ref().map(|x| x.0)] {
                                 td { (r.rank) }
                                 th scope="row" {
                                     a href={ "/dashboard/campaigns/" (campaign_id) "/influencers/" (r.influencer_id) } { "@" (r.handle) }
                                     @if pruned { " " span.badge.bad { "pruned" } }
+                                    @if no_sales { " " span.badge.warn { (grouped(&r.metrics.clicks.to_string())) " clicks, 0 sales" } }
                                 }
-                                @for (k, _) in COLUMNS { td { (cell(&r.metrics, k)) } }
+                                @if v.verdicts.is_some() { td.verdict-cell {
+                                    @if let Some((word, why)) = &verdict {
+                                        span class={ "verdict " (word) } title=(why) { (word) }
+                                        small.why { (why) }
+                                    } @else if pruned { span.muted { "pruned" } }
+                                } }
+                                @for (k, _) in COLUMNS {
+                                    td.neg[k == "roi" && r.metrics.roi.is_some_and(|x| x < 0.0)] { (cell(&r.metrics, k)) }
+                                }
                                 @if let Some(token) = admin {
                                     td.actions { @if pruned {
                                         form method="post" action={ "/dashboard/campaigns/" (campaign_id) "/influencers/" (r.influencer_id) "/reinstate" } {
@@ -837,7 +1100,22 @@ pub struct RulesForm {
     pub form_token: String,
 }
 
+/// The rules' inputs; `prefix` keeps ids unique on a page with two rule forms; an error
+/// (`rules.min_roi`, say) shows beside its field.
+fn rule_inputs(r: Option<&RulesForm>, prefix: &str, errors: &[FieldError]) -> Markup {
+    prune_inputs(r, false, prefix, errors)
+}
+
 fn prune_fields(r: Option<&RulesForm>, hidden: bool) -> Markup {
+    prune_inputs(r, hidden, "v-", &[])
+}
+
+fn prune_inputs(
+    r: Option<&RulesForm>,
+    hidden: bool,
+    prefix: &str,
+    errors: &[FieldError],
+) -> Markup {
     let v = r.cloned().unwrap_or_default();
     let fields = [
         ("min_roi", "Minimum ROI", "e.g. 0", v.min_roi),
@@ -876,23 +1154,32 @@ fn prune_fields(r: Option<&RulesForm>, hidden: bool) -> Markup {
         @for (name, label, hint, value) in fields {
             @if hidden { input type="hidden" name=(name) value=(value); }
             @else {
-                div.field {
-                    label for=(name) { (label) }
-                    input id=(name) name=(name) inputmode="decimal" placeholder=(hint) value=(value);
+                @let id = format!("{prefix}{name}");
+                @let error = errors.iter().find(|e| e.field.trim_start_matches("rules.") == name || (name == "min_roi" && e.field == "rules"));
+                div.field.invalid[error.is_some()] {
+                    label for=(id) { (label) }
+                    input id=(id) name=(name) inputmode="decimal" placeholder=(hint) value=(value)
+                        aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| format!("{id}-error"))];
+                    @if let Some(e) = error { p.error id={ (id) "-error" } role="alert" { (e.message) } }
                 }
             }
         }
     }
 }
 
-fn prune_panel(campaign_id: &str, rules: Option<&RulesForm>, token: &str) -> Markup {
+fn prune_panel(
+    campaign_id: &str,
+    rules: Option<&RulesForm>,
+    errors: &[FieldError],
+    token: &str,
+) -> Markup {
     html! {
         section.card #prune {
             h2 { "Prune" }
-            p.hint { "Preview first: nothing changes until you confirm. Influencers with too few clicks are never pruned." }
-            form method="post" action={ "/dashboard/campaigns/" (campaign_id) "/prune" } {
+            p.hint { "Preview first: nothing changes until you confirm. Prefilled with the verdict rules; influencers with too few clicks are never pruned." }
+            form method="post" action={ "/dashboard/campaigns/" (campaign_id) "/prune#prune" } {
                 (token_field(token))
-                (prune_fields(rules, false))
+                (rule_inputs(rules, "p-", errors))
                 input type="hidden" name="action" value="preview";
                 button type="submit" { "Preview" }
             }
@@ -947,19 +1234,30 @@ pub async fn prune(
     either(prune_post(app, req, path.into_inner(), form.into_inner()).await)
 }
 
-/// The admin key of a form post from our own pages (origin and form token).
+/// The admin of a form post from our own pages (origin and form token).
 async fn admin_post(
     app: &Core,
     req: &HttpRequest,
     form_token: &str,
-) -> Result<BrandKey, HttpResponse> {
+) -> Result<Signed, HttpResponse> {
     same_origin(req)?;
     let signed = session(app, req).await?;
     form_token_matches(&signed.form_token, form_token)?;
     if signed.key.scope != Scope::Admin {
         return Err(error_page(ApiError::forbidden()));
     }
-    Ok(signed.key)
+    Ok(signed)
+}
+
+/// A page only an admin key may open (others get the 403 page).
+async fn admin_session(app: &Core, req: &HttpRequest) -> Result<Signed, HttpResponse> {
+    let signed = session(app, req).await?;
+    if signed.key.scope != Scope::Admin {
+        return Err(error_page(ApiError::Forbidden(
+            "this page changes the brand's set-up: sign in with an admin key".into(),
+        )));
+    }
+    Ok(signed)
 }
 
 /// A path id, or the not-found page.
@@ -968,7 +1266,7 @@ fn path_id<T>(raw: &str, parse: fn(&str) -> Option<T>) -> Result<T, HttpResponse
 }
 
 async fn prune_post(app: App, req: HttpRequest, campaign_id: String, f: RulesForm) -> Page {
-    let key = admin_post(&app, &req, &f.form_token).await?;
+    let key = admin_post(&app, &req, &f.form_token).await?.key;
     let id = path_id(&campaign_id, CampaignId::parse)?;
     let input = RulesInput {
         min_roi: field(&f.min_roi),
@@ -981,7 +1279,10 @@ async fn prune_post(app: App, req: HttpRequest, campaign_id: String, f: RulesFor
     };
     let mut checks = Checks::default();
     let rules = prune::parse_rules(&mut checks, &input);
-    page_of(checks.finish().map_err(ApiError::Validation))?;
+    if let Err(errors) = checks.finish() {
+        let q = CampaignQuery::default();
+        return campaign_page(app, req, campaign_id, q, Some(Pruning::Refused(f, errors))).await;
+    }
     let request = Request {
         rules,
         model: None,
@@ -996,7 +1297,7 @@ async fn prune_post(app: App, req: HttpRequest, campaign_id: String, f: RulesFor
         req,
         campaign_id,
         CampaignQuery::default(),
-        Some((result, f)),
+        Some(Pruning::Done(result, f)),
     )
     .await
 }
@@ -1019,7 +1320,7 @@ async fn reinstate_post(
     (campaign_id, influencer_id): (String, String),
     form: TokenForm,
 ) -> Page {
-    let key = admin_post(&app, &req, &form.form_token).await?;
+    let key = admin_post(&app, &req, &form.form_token).await?.key;
     let id = path_id(&campaign_id, CampaignId::parse)?;
     let influencer_id = path_id(&influencer_id, InfluencerId::parse)?;
     page_of(
@@ -1031,7 +1332,7 @@ async fn reinstate_post(
 
 fn links_and_codes(e: &EnrollmentView) -> Markup {
     html! {
-        h3 { "Links" }
+        h3 #links { "Links" }
         ul.links {
             @for l in &e.links {
                 li {
@@ -1081,13 +1382,15 @@ pub async fn influencer(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    either(influencer_page(app, req, path.into_inner()).await)
+    either(influencer_page(app, req, path.into_inner(), None).await)
 }
 
+/// `form`: the "add a link" form as posted, with its errors.
 async fn influencer_page(
     app: App,
     req: HttpRequest,
     (campaign_id, influencer_id): (String, String),
+    form: Option<(forms::Posted, Vec<FieldError>)>,
 ) -> Page {
     let signed = session(&app, &req).await?;
     let key = &signed.key;
@@ -1101,26 +1404,47 @@ async fn influencer_page(
         influencer_id: Some(influencer_id),
     };
     let public_url = app.public_url().to_string();
-    let mine = page_of(
-        app.read(move |conn| payouts::my_enrollment(conn, &public_url, &reader, &campaign_id))
-            .await,
+    let (mine, (series, partial)) = page_of(
+        app.read(move |conn| {
+            let mine = payouts::my_enrollment(conn, &public_url, &reader, &campaign_id)?;
+            let series = overview::enrollment_daily(
+                conn,
+                &reader,
+                &campaign_id,
+                &mine.enrollment.enrollment_id,
+                None,
+            )?;
+            Ok::<_, ApiError>((mine, series))
+        })
+        .await,
     )?;
     let view = &mine.enrollment;
+    let admin = (key.scope == Scope::Admin).then_some(signed.form_token.as_str());
+    let currency = mine.metrics.currency.clone();
     let body = html! {
         p.crumbs { a href="/dashboard" { "Campaigns" } " / " a href={ "/dashboard/campaigns/" (mine.campaign_id) } { (mine.campaign_name) } " /" }
         h1 { "@" (view.handle) " " span.badge.bad[view.status == EnrollmentStatus::Pruned] { (view.status) } }
-        p.meta { "Fee " (view.fee) " · commission " (view.commission_rate) " of net revenue" }
+        p.meta { "Fee " (grouped(&view.fee)) " " (currency) " · commission " (rate_percent(&view.commission_rate)) " of net revenue" }
         (metric_tiles(&mine.metrics))
+        section {
+            h2 { "Clicks and net revenue, " (day_range(&series)) }
+            (charts::daily(&series, &currency))
+            @if partial { p.hint { "The last day is today: its figures are so far, not the whole day." } }
+        }
         h2 { "Earnings" }
         (earnings(&mine.earnings))
         (links_and_codes(view))
+        @if let Some(token) = admin {
+            @let (posted, errors) = form.as_ref().map(|(p, e)| (p.clone(), e.as_slice())).unwrap_or_default();
+            (setup::link_form(&mine.campaign_id, view, token, &posted, errors))
+        }
     };
-    Ok(render(
-        actix_web::http::StatusCode::OK,
-        &view.handle,
-        Some(&signed),
-        body,
-    ))
+    let status = if form.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    Ok(render(status, &view.handle, Some(&signed), body))
 }
 
 /// `GET /dashboard/me`: the influencer's own page.

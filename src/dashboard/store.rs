@@ -5,12 +5,15 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
+use super::forms::{self, errors_of, Field, Kind, Posted};
 use super::{
     admin_post, either, page_of, path_id, redirect, render, session, token_field, App, Page,
     TokenForm,
 };
+use crate::core::admin::integrations::IntegrationInput;
 use crate::core::admin::{integrations, AdminError, Page as ListPage};
 use crate::core::shop_sync::{self, CheckView, JobView};
+use crate::domain::field::FieldError;
 use crate::domain::ids::JobId;
 use crate::domain::integrations::Platform;
 use crate::domain::outbox::JobStatus;
@@ -89,13 +92,23 @@ fn check_result(c: &CheckView) -> Markup {
     }
 }
 
-fn shop_section(s: &Shop, admin: Option<&str>, checked: Option<&CheckView>) -> Markup {
+/// A connection form as posted, with its errors.
+pub type Posting = (Platform, Posted, Vec<FieldError>);
+
+fn shop_section(
+    s: &Shop,
+    admin: Option<&str>,
+    checked: Option<&CheckView>,
+    posting: Option<&Posting>,
+) -> Markup {
+    let empty = (s.platform, Posted::default(), vec![]);
+    let (_, posted, errors) = posting.filter(|p| p.0 == s.platform).unwrap_or(&empty);
     let p = s.platform.as_str();
     html! {
         section.card #(p) {
             h2 { (name(s.platform)) }
             @match &s.connection {
-                None => { p { "Not connected. Set the webhook secret and the shop's credentials with " code { "PUT /api/v1/integrations/" (p) } " (see the README)." } }
+                None => { p { "Not connected. Save the webhook secret and the shop's credentials below (or " code { "PUT /api/v1/integrations/" (p) } ")." } }
                 Some(c) => {
                     h3 { "Webhook URLs to paste in " (name(s.platform)) }
                     ul.links { @for u in &c.webhook_urls { li { code { (u) } } } }
@@ -114,6 +127,12 @@ fn shop_section(s: &Shop, admin: Option<&str>, checked: Option<&CheckView>) -> M
                             button type="submit" { "Check connection" }
                         }
                     }
+                }
+            }
+            @if let Some(token) = admin {
+                details.connect open[s.connection.is_none() || !errors.is_empty()] {
+                    summary { @if s.connection.is_some() { "Change the connection" } @else { "Connect " (name(s.platform)) } }
+                    (integration_form(s.platform, token, posted, errors, s.connection.is_some()))
                 }
             }
             @if s.connection.is_some() || !s.jobs.is_empty() { h3 { "Codes not in step with the shop" } }
@@ -141,7 +160,12 @@ fn shop_section(s: &Shop, admin: Option<&str>, checked: Option<&CheckView>) -> M
     }
 }
 
-async fn store_page(app: App, req: HttpRequest, checked: Option<CheckView>) -> Page {
+pub async fn store_page(
+    app: App,
+    req: HttpRequest,
+    checked: Option<CheckView>,
+    posting: Option<Posting>,
+) -> Page {
     let signed = session(&app, &req).await?;
     if signed.key.scope == Scope::Influencer {
         return Ok(redirect("/dashboard/me"));
@@ -152,19 +176,19 @@ async fn store_page(app: App, req: HttpRequest, checked: Option<CheckView>) -> P
         p.crumbs { a href="/dashboard" { "Campaigns" } " / " }
         h1 { "Store" }
         p.hint { "Orders arrive through the webhooks; every discount code is created, changed and disabled in each connected shop." }
-        @for s in &shops { (shop_section(s, admin, checked.as_ref())) }
+        @for s in &shops { (shop_section(s, admin, checked.as_ref(), posting.as_ref())) }
     };
-    Ok(render(
-        actix_web::http::StatusCode::OK,
-        "Store",
-        Some(&signed),
-        body,
-    ))
+    let status = if posting.is_some() {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    Ok(render(status, "Store", Some(&signed), body))
 }
 
 /// `GET /dashboard/store`
 pub async fn page(app: App, req: HttpRequest) -> HttpResponse {
-    either(store_page(app, req, None).await)
+    either(store_page(app, req, None, None).await)
 }
 
 fn platform(raw: &str) -> Result<Platform, HttpResponse> {
@@ -183,10 +207,10 @@ pub async fn check(
 }
 
 async fn check_post(app: App, req: HttpRequest, raw: String, form: TokenForm) -> Page {
-    let key = admin_post(&app, &req, &form.form_token).await?;
+    let key = admin_post(&app, &req, &form.form_token).await?.key;
     let platform = platform(&raw)?;
     let checked = page_of(app.check_shop(key.brand_id.clone(), platform).await)?;
-    store_page(app, req, Some(checked)).await
+    store_page(app, req, Some(checked), None).await
 }
 
 /// `POST /dashboard/store/{platform}/sync/{job_id}/retry`
@@ -206,7 +230,7 @@ async fn retry_post(
     (raw, job): (String, String),
     form: TokenForm,
 ) -> Page {
-    let key = admin_post(&app, &req, &form.form_token).await?;
+    let key = admin_post(&app, &req, &form.form_token).await?.key;
     let platform = platform(&raw)?;
     let job_id = path_id(&job, JobId::parse)?;
     let brand_id = key.brand_id.clone();
@@ -216,4 +240,104 @@ async fn retry_post(
     )?;
     app.nudge_outbox();
     Ok(redirect(&format!("/dashboard/store#{raw}")))
+}
+
+pub fn integration_fields(platform: Platform) -> Vec<Field> {
+    let mut f = vec![Field::new("webhook_secret", "Webhook secret", Kind::Secret)
+        .hint("Shopify: the app's API secret key; WooCommerce: the webhook's secret. Empty keeps the stored one.")];
+    match platform {
+        Platform::Shopify => {
+            f.push(
+                Field::new("shop_url", "Shop URL", Kind::Url)
+                    .hint("https://your-shop.myshopify.com"),
+            );
+            f.push(
+                Field::new("access_token", "Access token", Kind::Secret).hint(
+                    "Admin API access token with write_discounts. Empty keeps the stored one.",
+                ),
+            );
+        }
+        Platform::WooCommerce => {
+            f.push(Field::new("site_url", "Site URL", Kind::Url).hint("https://shop.example"));
+            f.push(
+                Field::new("consumer_key", "Consumer key", Kind::Secret)
+                    .hint("A REST API key with read/write. Empty keeps the stored one."),
+            );
+            f.push(Field::new(
+                "consumer_secret",
+                "Consumer secret",
+                Kind::Secret,
+            ));
+        }
+    }
+    f
+}
+
+/// The connection form of a platform on the store page.
+pub fn integration_form(
+    platform: Platform,
+    token: &str,
+    posted: &Posted,
+    errors: &[FieldError],
+    connected: bool,
+) -> Markup {
+    let action = format!("/dashboard/store/{}", platform.as_str());
+    let title = if connected {
+        "Change the connection"
+    } else {
+        "Connect"
+    };
+    super::setup::form_card_in(
+        &format!("{}-", platform.as_str()),
+        title,
+        &action,
+        &integration_fields(platform),
+        (posted, errors),
+        token,
+        "Save connection",
+    )
+}
+
+/// `POST /dashboard/store/{platform}`: sets the parts given (the API's PUT).
+pub async fn connect(
+    app: App,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let posted = Posted::parse(&body);
+    either(
+        async {
+            let signed = admin_post(&app, &req, posted.token()).await?;
+            let platform = path_id(&path, Platform::parse)?;
+            let input: IntegrationInput = match forms::read(&integration_fields(platform), &posted)
+            {
+                Ok(i) => i,
+                Err(errors) => {
+                    return store_page(app, req, None, Some((platform, posted, errors))).await
+                }
+            };
+            let public_url = app.public_url().to_string();
+            let sealer = app.sealer();
+            let brand_id = signed.key.brand_id.clone();
+            match app
+                .write(move |conn| {
+                    integrations::put(conn, &sealer, &public_url, &brand_id, platform, input)
+                })
+                .await
+            {
+                Ok(_) => Ok(redirect(&format!("/dashboard/store#{}", platform.as_str()))),
+                Err(e) => {
+                    store_page(
+                        app,
+                        req,
+                        None,
+                        Some((platform, posted, errors_of(e.into()))),
+                    )
+                    .await
+                }
+            }
+        }
+        .await,
+    )
 }

@@ -5,6 +5,7 @@ mod campaign_loop;
 mod cli;
 mod crash;
 mod dashboard;
+mod dashboard_forms;
 mod errors;
 mod fakeshop;
 mod foundation;

@@ -10,7 +10,7 @@ fn browser(i: usize) -> String {
 
 /// star (20 clicks, 500.00 of orders), weak (20 clicks, nothing), newbie (2 clicks), steady
 /// (20 clicks, 150.00); every fee 100.00, commission 10%.
-async fn campaign(app: &TestApp) -> Shop {
+pub async fn campaign(app: &TestApp) -> Shop {
     let s = shop(
         app,
         json!({"model": "last_click"}),

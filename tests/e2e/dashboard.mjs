@@ -56,14 +56,14 @@ try {
 
   // Sort by ROI, highest first.
   await page.locator("table.board thead").getByRole("link", { name: "ROI", exact: true }).click();
-  const roi = async (i) => parseFloat(await rows.nth(i).locator("td").nth(5).textContent());
+  const roi = async (i) => parseFloat(await rows.nth(i).locator("td").nth(6).textContent());
   check((await roi(0)) >= (await roi(1)) && (await roi(1)) >= (await roi(2)), "sorted by ROI, highest first");
   check((await page.locator("th[aria-sort=descending]").textContent()).includes("ROI"), "the sorted column says so");
 
   // Preview a prune: nothing changes until confirmed.
-  await page.getByLabel("Minimum ROI").fill("0");
-  await page.getByLabel("Clicks needed to be judged").fill("100");
-  await page.getByRole("button", { name: "Preview" }).click();
+  await page.locator("#prune").getByLabel("Minimum ROI").fill("0");
+  await page.locator("#prune").getByLabel("Clicks needed to be judged").fill("100");
+  await page.locator("#prune").getByRole("button", { name: "Preview" }).click();
   const preview = await page.textContent("#preview");
   check(preview.includes("Preview:"), "the prune preview is shown");
   check(preview.includes("@clickfarm.deals") && preview.includes("ROI -1 is below 0"), "the click farm would go, with its reason");

@@ -123,3 +123,58 @@ pub fn enrollment_at(
         .ok_or_else(AdminError::not_found)?;
     Ok((campaign, enrollment))
 }
+
+/// Each item's outcome in an all-or-nothing batch (an import); `None` for an item that
+/// arrived unreadable.
+pub struct Batch<T> {
+    pub outcomes: Vec<Option<AdminResult<T>>>,
+    /// Whether the writes were kept: only when asked and every item succeeded.
+    pub written: bool,
+}
+
+/// How a batch's transaction ends.
+enum Undo {
+    Discard,
+    Failed(AdminError),
+}
+
+impl From<diesel::result::Error> for Undo {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+/// Runs `each` on every item in one transaction, each in its own savepoint so that one
+/// refusal (a taken handle, say) neither hides the others' nor aborts the rest: a preview
+/// (`apply` false) runs everything and keeps nothing; an apply keeps everything or, when any
+/// item fails, nothing.
+pub fn batch<I, T>(
+    conn: &mut AnyConnection,
+    items: Vec<Option<I>>,
+    apply: bool,
+    mut each: impl FnMut(&mut AnyConnection, I) -> AdminResult<T>,
+) -> AdminResult<Batch<T>> {
+    use diesel::Connection;
+    let mut outcomes: Vec<Option<AdminResult<T>>> = Vec::with_capacity(items.len());
+    let ended = crate::db::write_transaction(conn, |conn| {
+        for item in items {
+            outcomes.push(item.map(|i| conn.transaction(|conn| each(conn, i))));
+        }
+        if apply && outcomes.iter().all(|o| matches!(o, Some(Ok(_)))) {
+            Ok(())
+        } else {
+            Err(Undo::Discard)
+        }
+    });
+    match ended {
+        Ok(()) => Ok(Batch {
+            outcomes,
+            written: true,
+        }),
+        Err(Undo::Discard) => Ok(Batch {
+            outcomes,
+            written: false,
+        }),
+        Err(Undo::Failed(e)) => Err(e),
+    }
+}

@@ -213,7 +213,12 @@ pub fn prune(
     campaign_id: &CampaignId,
     request: &Request,
 ) -> LoopResult<Written<PruneResult>> {
-    let result = judge(conn, key, campaign_id, request)?;
+    let result = judge(
+        conn,
+        &Reader::brand(key.brand_id.clone()),
+        campaign_id,
+        request,
+    )?;
     if request.dry_run || result.pruned.is_empty() {
         return Ok(Written::new(result, vec![]));
     }
@@ -222,14 +227,15 @@ pub fn prune(
 
 /// The verdicts: every enrollment is judged, the pruned too, so that a share rule
 /// (`bottom_percent`) is taken over the same population each time and re-applying changes
-/// nothing; the ones pruned before are only listed.
-fn judge(
+/// nothing; the ones pruned before are only listed. Nothing is written (the dashboard's
+/// keep / watch / drop column is this, for any reader of the brand).
+pub fn judge(
     conn: &mut AnyConnection,
-    key: &BrandKey,
+    reader: &Reader,
     campaign_id: &CampaignId,
     request: &Request,
 ) -> LoopResult<PruneResult> {
-    let reader = Reader::brand(key.brand_id.clone());
+    let reader = Reader::brand(reader.brand_id.clone());
     let (campaign, all) = reporting::load_campaign(conn, &reader, campaign_id)?;
     let currency = campaign.currency;
     let already: Vec<EnrollmentId> = all

@@ -143,6 +143,61 @@ pub fn successor(
     apply(conn, public_url, plan)
 }
 
+/// What a successor request would do, before it is done: who is kept (best first, with
+/// their terms) and who is left out, who is added, whether codes move.
+#[derive(Debug, Serialize)]
+pub struct Preview {
+    pub name: String,
+    /// `(handle, fee, commission rate)` of the kept, best first.
+    pub kept: Vec<(String, String, String)>,
+    /// Handles of the predecessor's influencers not kept (pruned ones included).
+    pub left: Vec<String>,
+    pub added: Vec<String>,
+    pub carry_codes: bool,
+}
+
+/// The plan of [`successor`], written nowhere.
+pub fn preview(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    campaign_id: &CampaignId,
+    input: SuccessorInput,
+) -> LoopResult<Preview> {
+    let request = parse(input)?;
+    let plan = plan(conn, brand_id, campaign_id, request)?;
+    let reader = Reader::brand(brand_id.clone());
+    let (_, all) = reporting::load_campaign(conn, &reader, campaign_id)?;
+    let everyone = store::influencers::handles(conn, all.iter().map(|e| &e.influencer_id))?;
+    let currency = plan.old.currency;
+    let kept = plan
+        .kept
+        .iter()
+        .map(|k| {
+            (
+                plan.handles
+                    .get(&k.influencer_id)
+                    .cloned()
+                    .unwrap_or_default(),
+                crate::domain::money::format_amount(k.fee_micros, currency),
+                crate::domain::money::format_rate(k.commission_rate_micros),
+            )
+        })
+        .collect();
+    let mut left: Vec<String> = all
+        .iter()
+        .filter(|e| !plan.kept.iter().any(|k| k.id == e.id))
+        .filter_map(|e| everyone.get(&e.influencer_id).cloned())
+        .collect();
+    left.sort();
+    Ok(Preview {
+        name: plan.campaign.name,
+        kept,
+        left,
+        added: plan.added.into_iter().map(|(_, h)| h).collect(),
+        carry_codes: plan.carry_codes,
+    })
+}
+
 fn plan(
     conn: &mut AnyConnection,
     brand_id: &BrandId,

@@ -57,8 +57,8 @@ pub fn campaign(
     model: Option<Model>,
     sort: &str,
     descending: bool,
+    window: Window,
 ) -> ReportResult<CampaignOverview> {
-    let window = Window::all();
     let report = report(conn, reader, campaign_id, model, window)?;
     let (campaign, enrollments) = load_campaign(conn, reader, campaign_id)?;
     let rows = rows(conn, &campaign, enrollments.clone(), model, window)?;
@@ -67,7 +67,7 @@ pub fn campaign(
     let board = rank(with_metrics(&campaign, rows), sort, descending);
     let mut by_model = HashMap::new();
     for m in COMPARED {
-        let rows = rows_under(conn, &campaign, &enrollments, m)?;
+        let rows = rows_under(conn, &campaign, &enrollments, m, window)?;
         by_model.insert(
             m,
             rows.into_iter()
@@ -76,8 +76,8 @@ pub fn campaign(
         );
     }
     let visible: HashSet<EnrollmentId> = enrollments.iter().map(|e| e.id.clone()).collect();
-    let (series, series_partial) = last_30_days(conn, &campaign, &visible, model)?;
-    let funnel = funnel(conn, &campaign, &visible, clicks, orders)?;
+    let (series, series_partial) = daily(conn, &campaign, &visible, model, window)?;
+    let funnel = funnel(conn, &campaign, &visible, clicks, orders, window)?;
     Ok(CampaignOverview {
         report,
         board,
@@ -102,35 +102,60 @@ fn rows_under(
     campaign: &CampaignRow,
     enrollments: &[EnrollmentRow],
     model: Model,
+    window: Window,
 ) -> ReportResult<Vec<(Row, Metrics)>> {
-    let rows = rows(
-        conn,
-        campaign,
-        enrollments.to_vec(),
-        Some(model),
-        Window::all(),
-    )?;
+    let rows = rows(conn, campaign, enrollments.to_vec(), Some(model), window)?;
     Ok(with_metrics(campaign, rows))
 }
 
-/// Clicks and net revenue per UTC day over the campaign's last 30 days (see
-/// [`CampaignOverview::series`]); whether the last day is today.
-fn last_30_days(
+/// The longest series a chart draws (a wider range shows its last year).
+const MAX_DAYS: i64 = 366;
+
+/// One enrollment's clicks and net revenue per UTC day, as the campaign's chart draws them.
+pub fn enrollment_daily(
+    conn: &mut AnyConnection,
+    reader: &Reader,
+    campaign_id: &CampaignId,
+    enrollment_id: &EnrollmentId,
+    model: Option<Model>,
+) -> ReportResult<(Vec<Day>, bool)> {
+    let (campaign, enrollments) = load_campaign(conn, reader, campaign_id)?;
+    let visible: HashSet<EnrollmentId> = enrollments
+        .into_iter()
+        .map(|e| e.id)
+        .filter(|id| id == enrollment_id)
+        .collect();
+    daily(conn, &campaign, &visible, model, Window::all())
+}
+
+/// Clicks and net revenue per UTC day (see [`CampaignOverview::series`]): the window's days
+/// when it is bounded (up to today), else the campaign's last 30; whether the last day is
+/// today.
+fn daily(
     conn: &mut AnyConnection,
     campaign: &CampaignRow,
     visible: &HashSet<EnrollmentId>,
     model: Option<Model>,
+    window: Window,
 ) -> ReportResult<(Vec<Day>, bool)> {
     let today = now_micros();
-    let end = campaign.ends_at.filter(|e| *e <= today).unwrap_or(today);
+    let mut end = campaign.ends_at.filter(|e| *e <= today).unwrap_or(today);
+    if window.to_day < i32::MAX / 2 {
+        end = end.min(window.end_micros()).max(window.start_micros() + 1);
+    }
     let now = end;
     let last_day = (end - 1).max(0) / MICROS_PER_DAY;
-    let first_day = match campaign.starts_at {
-        Some(start) if start / MICROS_PER_DAY > last_day - 29 => {
-            (start / MICROS_PER_DAY).min(last_day)
+    let first_day = if window.from_day > i32::MIN / 2 {
+        i64::from(window.from_day).max(last_day - (MAX_DAYS - 1))
+    } else {
+        match campaign.starts_at {
+            Some(start) if start / MICROS_PER_DAY > last_day - 29 => {
+                (start / MICROS_PER_DAY).min(last_day)
+            }
+            _ => last_day - 29,
         }
-        _ => last_day - 29,
-    };
+    }
+    .min(last_day);
     let days = last_day - first_day + 1;
     let mut series: Vec<(i64, i64, i64)> = (0..days).map(|i| (first_day + i, 0, 0)).collect();
     let from_hour = utc_hour(first_day * MICROS_PER_DAY);
@@ -166,9 +191,15 @@ fn funnel(
     visible: &HashSet<EnrollmentId>,
     clicks: i64,
     orders: i64,
+    window: Window,
 ) -> ReportResult<Vec<(String, f64)>> {
     let mut kinds: HashMap<EventKind, i64> = HashMap::new();
-    for e in store::events::counts(conn, &campaign.id, i64::MIN / 2, i64::MAX / 2)? {
+    let (from, to) = if window.is_all() {
+        (i64::MIN / 2, i64::MAX / 2)
+    } else {
+        (window.start_micros(), window.end_micros())
+    };
+    for e in store::events::counts(conn, &campaign.id, from, to)? {
         if visible.contains(&e.enrollment_id) {
             *kinds.entry(e.kind).or_default() += e.n;
         }
