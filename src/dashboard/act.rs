@@ -227,6 +227,11 @@ fn paid_fields() -> Vec<Field> {
 /// A payment form as posted for one influencer, with its errors.
 type Posting = (InfluencerId, Posted, Vec<FieldError>);
 
+/// Whether a line has something to pay.
+fn owes(l: &payouts::PayoutLine) -> bool {
+    l.balance.parse::<f64>().is_ok_and(|b| b > 0.0)
+}
+
 /// A payment form's values: as posted, else the balance to pay.
 fn payment_values(posted: Option<&Posted>, balance: &str) -> Posted {
     let mut values = posted.cloned().unwrap_or_default();
@@ -258,34 +263,41 @@ async fn payouts_page(
     let body = html! {
         p.crumbs { a href="/dashboard" { "Campaigns" } " / " a href={ "/dashboard/campaigns/" (id) } { (name) } " /" }
         h1 { "Payouts" }
-        p.hint { "Commission is approved once an order is " (list.holding_days) " days old (the holding period); fee plus approved commission, less what was paid, is to be paid. Amounts in " (cur) ", as of " (list.as_of) "." }
+        p.hint { "Commission is approved once an order is " (list.holding_days) " days old (the holding period); fee plus approved commission, less what was paid, is to be paid. Amounts in " (cur) ", as of " (list.as_of.chars().take(16).collect::<String>().replace('T', " ")) " UTC." }
         p { a.button href={ "/dashboard/campaigns/" (id) "/payouts.csv" } download { "Download CSV" } }
         div.scroll { table.board {
             thead { tr {
                 th scope="col" { "Influencer" } th scope="col" { "Fee" } th scope="col" { "Commission rate" }
                 th scope="col" { "Pending commission" } th scope="col" { "Approved" } th scope="col" { "Paid" } th scope="col" { "To be paid" }
-                @if admin.is_some() { th.actions scope="col" { "Mark paid" } }
             } }
             tbody { @for l in &list.items {
-                @let mine = posting.as_ref().filter(|p| p.0 == l.influencer_id);
-                tr {
+                tr data-handle=(l.handle) {
                     th scope="row" { "@" (l.handle) @if l.status == crate::domain::campaign::EnrollmentStatus::Pruned { " " span.badge.bad { "pruned" } } }
                     td { (grouped(&l.fee)) } td { (rate_percent(&l.commission_rate)) }
                     td { (grouped(&l.commission_pending)) } td { (grouped(&l.approved)) } td { (grouped(&l.paid)) }
-                    td { strong { (grouped(&l.balance)) } }
-                    @if let Some(token) = admin { td.actions.payform {
-                        @let values = payment_values(mine.map(|m| &m.1), &l.balance);
-                        @let errors = mine.map(|m| m.2.as_slice()).unwrap_or(&[]);
-                        (forms::general_errors(&paid_fields(), errors))
-                        form.inline method="post" action={ "/dashboard/campaigns/" (id) "/payouts/" (l.influencer_id) "/mark-paid" } aria-label={ "Mark @" (l.handle) " paid" } {
-                            (token_field(token))
-                            (forms::inputs_in(&format!("pay-{}-", l.handle), &paid_fields(), &values, errors))
-                            button type="submit" { "Mark paid" }
-                        }
-                    } }
+                    td.balance { strong { (grouped(&l.balance)) } }
                 }
             } }
         } }
+        @if let Some(token) = admin {
+            @let owed: Vec<_> = list.items.iter().filter(|l| owes(l) || posting.as_ref().is_some_and(|p| p.0 == l.influencer_id)).collect();
+            h2 { "Mark paid" }
+            @if owed.is_empty() { p.muted { "Nobody is owed anything now." } }
+            ul.cards { @for l in owed {
+                @let mine = posting.as_ref().filter(|p| p.0 == l.influencer_id);
+                @let values = payment_values(mine.map(|m| &m.1), &l.balance);
+                @let errors = mine.map(|m| m.2.as_slice()).unwrap_or(&[]);
+                li.card.payment {
+                    h3 { "@" (l.handle) ": " (grouped(&l.balance)) " " small { (cur) } " to be paid" }
+                    (forms::general_errors(&paid_fields(), errors))
+                    form method="post" action={ "/dashboard/campaigns/" (id) "/payouts/" (l.influencer_id) "/mark-paid" } aria-label={ "Mark @" (l.handle) " paid" } {
+                        (token_field(token))
+                        (forms::inputs_in(&format!("pay-{}-", l.handle), &paid_fields(), &values, errors))
+                        button type="submit" { "Mark paid" }
+                    }
+                }
+            } }
+        }
     };
     let status = if posting.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY

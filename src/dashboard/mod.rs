@@ -77,6 +77,8 @@ fn redirect(to: &str) -> HttpResponse {
 struct Signed {
     key: BrandKey,
     form_token: String,
+    /// The brand's name, for the header.
+    brand: String,
 }
 
 fn token_field(token: &str) -> Markup {
@@ -109,7 +111,7 @@ fn layout(title: &str, who: Option<&Signed>, body: Markup) -> Markup {
                         }
                     }
                     @if let Some(signed) = who {
-                        span.who { (who_label(&signed.key)) }
+                        span.who { strong.brandname { (signed.brand) } " · " (who_label(&signed.key)) }
                         form method="post" action="/dashboard/logout" {
                             (token_field(&signed.form_token))
                             button type="submit" { "Sign out" }
@@ -176,10 +178,20 @@ async fn session(app: &Core, req: &HttpRequest) -> Result<Signed, HttpResponse> 
     let form_token = crate::domain::keys::form_token(&secret);
     let now = crate::core::now_micros();
     match app
-        .read(move |conn| auth::session_key(conn, &secret, now))
+        .read(move |conn| {
+            let key = auth::session_key(conn, &secret, now)?;
+            let brand = crate::core::admin::brands::get(conn, &key.brand_id)
+                .map(|b| b.name)
+                .unwrap_or_default();
+            Ok::<_, auth::AuthError>((key, brand))
+        })
         .await
     {
-        Ok(key) => Ok(Signed { key, form_token }),
+        Ok((key, brand)) => Ok(Signed {
+            key,
+            form_token,
+            brand,
+        }),
         Err(auth::AuthError::Unauthorized) => {
             crate::web::ratelimit::failed_authentication(req, "session");
             Err(to_sign_in())
@@ -1066,13 +1078,13 @@ fn credit_by_model(d: &CampaignOverview) -> Markup {
     html! {
         section {
             h2 { "Credit by model" }
-            p.hint { "The same orders credited to the first click, the last click, or shared equally." }
+            p.hint { "The same orders' net revenue, in " (d.report.currency) ", credited to the first click, the last click, or shared equally." }
             div.scroll { table {
                 thead { tr { th scope="col" { "Influencer" } th scope="col" { "First click" } th scope="col" { "Last click" } th scope="col" { "Linear" } } }
                 tbody { @for r in &d.board { tr {
                     th scope="row" { "@" (r.handle) }
                     @for m in overview::COMPARED {
-                        td { (d.by_model.get(&m).and_then(|x| x.get(&r.enrollment_id)).cloned().unwrap_or_default()) }
+                        td { (grouped(&d.by_model.get(&m).and_then(|x| x.get(&r.enrollment_id)).cloned().unwrap_or_default())) }
                     }
                 } } }
             } }
@@ -1347,9 +1359,23 @@ fn links_and_codes(e: &EnrollmentView) -> Markup {
         h3 { "Discount codes" }
         ul.links {
             @for c in &e.discount_codes {
-                li { code { (c.code) } " " button.copy type="button" data-copy=(c.code) { "Copy" } " " span.badge { (c.status) } " · " (c.redemptions) " redemptions" }
+                li {
+                    code { (c.code) } " " button.copy type="button" data-copy=(c.code) { "Copy" } " " span.badge { (c.status) } " · " (grouped(&c.redemptions.to_string())) " redemptions"
+                    @for s in &c.shop_sync {
+                        " · " (shop_name(s.platform)) ": "
+                        span.badge.bad[s.status == crate::domain::shop_sync::SyncStatus::Failed] title=[s.error.as_deref()] { (s.status.as_str()) }
+                    }
+                    (qr::block(&c.code, &c.code))
+                }
             }
         }
+    }
+}
+
+fn shop_name(p: crate::domain::integrations::Platform) -> &'static str {
+    match p {
+        crate::domain::integrations::Platform::Shopify => "Shopify",
+        crate::domain::integrations::Platform::WooCommerce => "WooCommerce",
     }
 }
 
@@ -1486,7 +1512,7 @@ async fn me_page(app: App, req: HttpRequest) -> Page {
                 } }
                 h3 { "Your codes" }
                 ul.links { @for c in &e.enrollment.discount_codes {
-                    li { code { (c.code) } " " button.copy type="button" data-copy=(c.code) { "Copy" } " " span.badge { (c.status) } }
+                    li { code { (c.code) } " " button.copy type="button" data-copy=(c.code) { "Copy" } " " span.badge { (c.status) } (qr::block(&c.code, &c.code)) }
                 } }
             }
         }

@@ -7,8 +7,8 @@ use maud::{html, Markup};
 
 use super::forms::{self, errors_of, Field, Kind, Posted};
 use super::{
-    admin_post, either, page_of, path_id, redirect, render, session, token_field, App, Page,
-    TokenForm,
+    admin_post, either, page_of, path_id, redirect, render, session, shop_name, token_field, App,
+    Page, TokenForm,
 };
 use crate::core::admin::integrations::IntegrationInput;
 use crate::core::admin::{integrations, AdminError, Page as ListPage};
@@ -68,13 +68,6 @@ async fn shops(
     )
 }
 
-fn name(p: Platform) -> &'static str {
-    match p {
-        Platform::Shopify => "Shopify",
-        Platform::WooCommerce => "WooCommerce",
-    }
-}
-
 fn check_result(c: &CheckView) -> Markup {
     html! {
         div.notice role="status" {
@@ -106,11 +99,11 @@ fn shop_section(
     let p = s.platform.as_str();
     html! {
         section.card #(p) {
-            h2 { (name(s.platform)) }
+            h2 { (shop_name(s.platform)) }
             @match &s.connection {
                 None => { p { "Not connected. Save the webhook secret and the shop's credentials below (or " code { "PUT /api/v1/integrations/" (p) } ")." } }
                 Some(c) => {
-                    h3 { "Webhook URLs to paste in " (name(s.platform)) }
+                    h3 { "Webhook URLs to paste in " (shop_name(s.platform)) }
                     ul.links { @for u in &c.webhook_urls { li { code { (u) } } } }
                     dl {
                         dt { "Webhook secret" } dd { (c.webhook_secret.clone().unwrap_or_else(|| "not set".into())) }
@@ -131,7 +124,7 @@ fn shop_section(
             }
             @if let Some(token) = admin {
                 details.connect open[s.connection.is_none() || !errors.is_empty()] {
-                    summary { @if s.connection.is_some() { "Change the connection" } @else { "Connect " (name(s.platform)) } }
+                    summary { @if s.connection.is_some() { "Change the connection" } @else { "Connect " (shop_name(s.platform)) } }
                     (integration_form(s.platform, token, posted, errors, s.connection.is_some()))
                 }
             }

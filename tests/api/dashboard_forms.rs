@@ -116,6 +116,10 @@ async fn a_campaign_is_created_and_edited_by_form_with_errors_beside_their_field
     let b = Browser::of(&app, &admin).await;
     let (status, page) = b.get("/dashboard/campaigns/new").await;
     assert_eq!(status, 200);
+    assert!(
+        page.contains("<strong class=\"brandname\">Forms</strong>"),
+        "the brand's name in the header"
+    );
     for label in [
         ">Name<",
         ">Destination URL<",

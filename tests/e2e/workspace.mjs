@@ -216,11 +216,14 @@ try {
   // Payouts: mark star's fee paid; CSV offered.
   await page.goto(campaignUrl);
   await page.getByRole("link", { name: "Payouts" }).click();
-  const starRow = page.locator("table.board tbody tr", { hasText: "@star" });
-  check((await starRow.locator("td strong").textContent()).trim() === "100.00", "star is owed the fee");
-  await starRow.getByLabel("Reference").fill("TX-1");
-  await starRow.getByRole("button", { name: "Mark paid" }).click();
-  check((await page.locator("table.board tbody tr", { hasText: "@star" }).locator("td strong").textContent()).trim() === "0.00", "paid: nothing more owed");
+  const owed = async () => (await page.locator("table.board tbody tr[data-handle=star] td.balance").textContent()).trim();
+  check((await owed()) === "100.00", "star is owed the fee");
+  const pay = page.getByRole("form", { name: "Mark @star paid" });
+  check((await pay.getByLabel("Amount").inputValue()) === "100.00", "the amount is prefilled with the balance");
+  await pay.getByLabel("Reference").fill("TX-1");
+  await pay.getByRole("button", { name: "Mark paid" }).click();
+  check((await owed()) === "0.00", "paid: nothing more owed");
+  check(await page.getByRole("form", { name: "Mark @star paid" }).count() === 0, "nothing left to pay star");
   const csvHref = await page.getByRole("link", { name: "Download CSV" }).getAttribute("href");
   const payoutCsv = await page.evaluate(async (h) => (await fetch(h)).text(), csvHref);
   check(payoutCsv.startsWith("influencer_id,handle,status") && payoutCsv.includes(",star,"), "payouts download as CSV");
