@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::api::reports::{csv_of, wants_csv};
+use crate::api::reports::wants_csv;
 use crate::api::App;
 use crate::core::auth::Principal;
 use crate::core::campaign_loop::payouts::{self, MarkPaid, PayoutLine};
@@ -13,6 +13,7 @@ use crate::core::campaign_loop::successor::{self, SuccessorInput};
 use crate::core::reporting::Reader;
 use crate::domain::ids::CampaignId;
 use crate::domain::scope::Access;
+use crate::web::csv::{csv_of, PAYOUT_COLUMNS};
 use crate::web::extract::{path_id, Json};
 use crate::web::problem::ApiResult;
 
@@ -76,23 +77,6 @@ pub async fn successor(
         .await?;
     Ok(HttpResponse::Created().json(result))
 }
-
-const PAYOUT_COLUMNS: [&str; 14] = [
-    "enrollment_id",
-    "influencer_id",
-    "handle",
-    "status",
-    "currency",
-    "fee",
-    "commission_rate",
-    "commissionable_net_pending",
-    "commissionable_net_approved",
-    "commission_pending",
-    "commission_approved",
-    "approved",
-    "paid",
-    "balance",
-];
 
 /// `GET /api/v1/campaigns/{campaign_id}/payouts` (JSON, or CSV when `Accept` prefers it).
 pub async fn list_payouts(

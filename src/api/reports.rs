@@ -13,10 +13,10 @@ use crate::core::reporting::report::{self, ReportQuery};
 use crate::core::reporting::timeseries::{self, TimeseriesQuery};
 use crate::core::reporting::Reader;
 use crate::domain::ids::CampaignId;
-use crate::domain::metrics;
 use crate::domain::scope::Access;
+use crate::web::csv::{csv_of, leaderboard_columns};
 use crate::web::extract::{path_id, Json, Query};
-use crate::web::problem::{ApiError, ApiResult};
+use crate::web::problem::ApiResult;
 
 /// Whether the client prefers CSV to JSON (by `Accept` and its q-values; JSON on a tie).
 pub fn wants_csv(request: &HttpRequest) -> bool {
@@ -50,59 +50,6 @@ pub fn wants_csv(request: &HttpRequest) -> bool {
         }
     }
     csv > 0.0 && csv > json
-}
-
-/// A text cell that a spreadsheet would run as a formula gets a leading apostrophe, whatever
-/// follows: `-inf` or `-1+1` are text a user typed (a handle), not numbers we wrote.
-pub fn csv_text(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
-
-/// The columns of the exports that hold text (ids, handles, states, currencies); every other
-/// column holds numbers or amounts the exporter wrote itself, which may start with `-`.
-pub const TEXT_COLUMNS: [&str; 5] = [
-    "enrollment_id",
-    "influencer_id",
-    "handle",
-    "status",
-    "currency",
-];
-
-/// CSV of `rows` under `header`: each row's JSON field of that name, nulls empty; the cells of
-/// [`TEXT_COLUMNS`] guarded like [`csv_text`] (by column, never by what the value looks like).
-pub fn csv_of<T: serde::Serialize>(header: &[&str], rows: &[T]) -> ApiResult<String> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(header).map_err(ApiError::internal)?;
-    for row in rows {
-        let value = serde_json::to_value(row).map_err(ApiError::internal)?;
-        let cells: Vec<String> = header
-            .iter()
-            .map(|k| match value.get(k) {
-                None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) if TEXT_COLUMNS.contains(k) => csv_text(s),
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v) => v.to_string(),
-            })
-            .collect();
-        out.write_record(&cells).map_err(ApiError::internal)?;
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| ApiError::internal(e.into_error()))?;
-    String::from_utf8(bytes).map_err(ApiError::internal)
-}
-
-/// The leaderboard's CSV columns: rank, ids, handle, status, then the metrics in the order of
-/// [`metrics::SORTABLE`], impressions, reach, currency.
-fn leaderboard_columns() -> Vec<&'static str> {
-    let mut cols = vec!["rank", "enrollment_id", "influencer_id", "handle", "status"];
-    cols.extend(metrics::SORTABLE);
-    cols.extend(["impressions", "reach", "currency"]);
-    cols
 }
 
 /// `GET /api/v1/campaigns/{campaign_id}/leaderboard` (JSON, or CSV when `Accept` prefers it)

@@ -15,11 +15,13 @@ use crate::core::admin::Page as ListPage;
 use crate::core::auth::Principal;
 use crate::core::campaign_loop::payouts::{self, MarkPaid};
 use crate::core::campaign_loop::successor::{self, SuccessorInput};
+use crate::core::reporting::leaderboard::LeaderboardRow;
 use crate::core::reporting::{overview, Reader};
 use crate::domain::field::FieldError;
 use crate::domain::ids::{CampaignId, InfluencerId};
 use crate::domain::metrics::SORTABLE;
 use crate::domain::scope::Scope;
+use crate::web::csv::{csv_of, leaderboard_columns, PAYOUT_COLUMNS};
 
 const MODELS: &[(&str, &str)] = &[
     ("", "As the campaign decides"),
@@ -387,38 +389,7 @@ pub async fn payouts_csv(app: App, req: HttpRequest, path: web::Path<String>) ->
                 app.read(move |conn| payouts::list(conn, &reader, &cid))
                     .await,
             )?;
-            let mut out = forms::csv_line(&[
-                "influencer_id",
-                "handle",
-                "status",
-                "currency",
-                "fee",
-                "commission_rate",
-                "commissionable_net_pending",
-                "commissionable_net_approved",
-                "commission_pending",
-                "commission_approved",
-                "approved",
-                "paid",
-                "balance",
-            ]);
-            for l in &list.items {
-                out.push_str(&forms::csv_line(&[
-                    l.influencer_id.as_str(),
-                    &l.handle,
-                    l.status.as_str(),
-                    &l.currency,
-                    &l.fee,
-                    &l.commission_rate,
-                    &l.commissionable_net_pending,
-                    &l.commissionable_net_approved,
-                    &l.commission_pending,
-                    &l.commission_approved,
-                    &l.approved,
-                    &l.paid,
-                    &l.balance,
-                ]));
-            }
+            let out = page_of(csv_of::<payouts::PayoutLine>(&PAYOUT_COLUMNS, &list.items))?;
             Ok(csv_response(&format!("payouts-{id}.csv"), out))
         }
         .await,
@@ -426,7 +397,7 @@ pub async fn payouts_csv(app: App, req: HttpRequest, path: web::Path<String>) ->
 }
 
 /// `GET /dashboard/campaigns/{campaign_id}/leaderboard.csv` (the page's model, sort and
-/// dates).
+/// dates; the API's columns).
 pub async fn leaderboard_csv(
     app: App,
     req: HttpRequest,
@@ -448,47 +419,7 @@ pub async fn leaderboard_csv(
                 })
                 .await,
             )?;
-            let columns = [
-                "rank",
-                "influencer_id",
-                "handle",
-                "status",
-                "currency",
-                "clicks",
-                "unique_clicks",
-                "conversions",
-                "net_revenue",
-                "cost",
-                "roi",
-                "roas",
-                "cpa",
-                "epc",
-                "conversion_rate",
-                "engagement_rate",
-            ];
-            let mut out = forms::csv_line(&columns);
-            let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
-            for r in &d.board {
-                let m = &r.metrics;
-                out.push_str(&forms::csv_line(&[
-                    r.rank.to_string(),
-                    r.influencer_id.to_string(),
-                    r.handle.clone(),
-                    r.status.as_str().to_string(),
-                    m.currency.clone(),
-                    m.clicks.to_string(),
-                    m.unique_clicks.to_string(),
-                    m.conversions.to_string(),
-                    m.net_revenue.clone(),
-                    m.cost.clone(),
-                    opt(m.roi),
-                    opt(m.roas),
-                    m.cpa.clone().unwrap_or_default(),
-                    m.epc.clone().unwrap_or_default(),
-                    opt(m.conversion_rate),
-                    opt(m.engagement_rate),
-                ]));
-            }
+            let out = page_of(csv_of::<LeaderboardRow>(&leaderboard_columns(), &d.board))?;
             Ok(csv_response(&format!("leaderboard-{id}.csv"), out))
         }
         .await,

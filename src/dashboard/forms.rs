@@ -374,25 +374,6 @@ pub fn csv_rows(text: &str, max_rows: usize) -> Result<Vec<Posted>, String> {
     Ok(out)
 }
 
-/// One CSV line of `values`, quoted where needed.
-pub fn csv_line<S: AsRef<str>>(values: &[S]) -> String {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    // A cell that starts like a formula is read as text by spreadsheets.
-    let safe: Vec<String> = values
-        .iter()
-        .map(|v| {
-            let v = v.as_ref();
-            if v.starts_with(['=', '+', '@']) || (v.starts_with('-') && v.parse::<f64>().is_err()) {
-                format!("'{v}")
-            } else {
-                v.to_string()
-            }
-        })
-        .collect();
-    let _ = w.write_record(&safe);
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,7 +428,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_rows_are_read_by_their_header_and_written_safely() {
+    fn csv_rows_are_read_by_their_header() {
         let rows = csv_rows(
             "\u{feff}Handle,display name\nanna, Anna K\n\n,\nbo,\"B, O\"\n",
             10,
@@ -458,9 +439,5 @@ mod tests {
         assert_eq!(rows[0].get("display_name"), "Anna K");
         assert_eq!(rows[1].get("display_name"), "B, O");
         assert!(csv_rows("a\n1\n2\n3\n", 2).is_err());
-        assert_eq!(
-            csv_line(&["a,b", "=1+2", "-3.5", "x"]),
-            "\"a,b\",'=1+2,-3.5,x\n"
-        );
     }
 }

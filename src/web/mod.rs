@@ -4,6 +4,7 @@
 //! never each other (`tests/architecture.rs`).
 
 pub mod auth;
+pub mod csv;
 pub mod extract;
 pub mod observe;
 pub mod problem;

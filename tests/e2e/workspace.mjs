@@ -226,7 +226,7 @@ try {
   check(await page.getByRole("form", { name: "Mark @star paid" }).count() === 0, "nothing left to pay star");
   const csvHref = await page.getByRole("link", { name: "Download CSV" }).getAttribute("href");
   const payoutCsv = await page.evaluate(async (h) => (await fetch(h)).text(), csvHref);
-  check(payoutCsv.startsWith("influencer_id,handle,status") && payoutCsv.includes(",star,"), "payouts download as CSV");
+  check(payoutCsv.startsWith("enrollment_id,influencer_id,handle,status") && payoutCsv.includes(",star,"), "payouts download as CSV");
   await shoot(page, "payouts");
 
   // 9. The next campaign: keep the best two, add nova, carry codes; preview, then create.
