@@ -8,7 +8,7 @@ use maud::html;
 use super::forms::{self, errors_of, Field, Kind, Posted};
 use super::{
     admin_post, admin_session, either, grouped, page_of, path_id, rate_percent, redirect, render,
-    session, token_field, App, CampaignQuery, Page, Signed, View,
+    session, status_of, token_field, App, CampaignQuery, Page, Signed, View,
 };
 use crate::core::admin::influencers::{self, ListFilter};
 use crate::core::admin::Page as ListPage;
@@ -149,12 +149,12 @@ async fn successor_page(
             }
         }
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(render(status, "Next campaign", Some(signed), body))
+    Ok(render(
+        status_of(errors),
+        "Next campaign",
+        Some(signed),
+        body,
+    ))
 }
 
 /// `GET /dashboard/campaigns/{campaign_id}/successor`

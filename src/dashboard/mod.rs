@@ -243,6 +243,15 @@ fn form_token_matches(expected: &str, posted: &str) -> Result<(), HttpResponse> 
     }
 }
 
+/// A form page's status: 422 when it comes back with errors.
+fn status_of(errors: &[FieldError]) -> actix_web::http::StatusCode {
+    if errors.is_empty() {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 /// Core's answer, or its error as a page.
 fn page_of<T, E: Into<ApiError>>(result: Result<T, E>) -> Result<T, HttpResponse> {
     result.map_err(|e| error_page(e.into()))

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::forms::{self, errors_of, Field, Kind, Posted};
 use super::{
-    admin_post, admin_session, either, error_page, page_of, path_id, redirect, render, token_field,
-    App, Page, Signed,
+    admin_post, admin_session, either, error_page, page_of, path_id, redirect, render, status_of,
+    token_field, App, Page, Signed,
 };
 use crate::core::admin::campaigns::{self, CreateCampaign, UpdateCampaign};
 use crate::core::admin::enrollments::{self, Enroll, EnrollmentView};
@@ -145,14 +145,6 @@ pub(super) fn form_card_in(
                 button type="submit" { (button) }
             }
         }
-    }
-}
-
-fn status_of(errors: &[FieldError]) -> StatusCode {
-    if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
     }
 }
 
@@ -389,6 +381,16 @@ struct ImportView {
 }
 
 impl ImportView {
+    /// A file that is no CSV: nothing to preview.
+    fn refused(text: String, why: String) -> Self {
+        Self {
+            text,
+            rows: vec![],
+            file_error: Some(why),
+            written: false,
+        }
+    }
+
     fn ok(&self) -> bool {
         self.file_error.is_none()
             && !self.rows.is_empty()
@@ -398,20 +400,34 @@ impl ImportView {
 
 const CSV_HELP: &str = "A header line names the columns as the API names the fields: handle (required), display_name, email, platform, followers, tags (separated by semicolons).";
 
-fn import_card(token: &str, view: Option<&ImportView>) -> Markup {
+/// What an import card says: its title and help, where it posts, the noun of a row.
+struct ImportCard<'a> {
+    title: &'a str,
+    help: &'a str,
+    action: &'a str,
+    /// e.g. ("Imported", "influencers"), ("Saved", "posts").
+    done: (&'a str, &'a str),
+    /// The apply button's verb: "import", "save".
+    apply: &'a str,
+    /// The preview's column naming each row ("Handle", "Influencer").
+    who: &'a str,
+}
+
+fn import_card(card: &ImportCard<'_>, token: &str, view: Option<&ImportView>) -> Markup {
+    let (verb, noun) = card.done;
     html! {
         section.card #import {
-            h2 { "Import from a CSV file" }
-            p.hint { (CSV_HELP) " Nothing is written until you apply a preview without errors." }
+            h2 { (card.title) }
+            p.hint { (card.help) " Nothing is written until you apply a preview without errors." }
             @if let Some(v) = view {
                 @if let Some(e) = &v.file_error { p.notice.error role="alert" { (e) } }
                 @if v.written {
-                    p.notice role="status" { strong.good { "Imported " (v.rows.len()) " influencers." } }
+                    p.notice role="status" { strong.good { (verb) " " (v.rows.len()) " " (noun) "." } }
                 } @else if !v.rows.is_empty() {
                     @let bad = v.rows.iter().filter(|r| !r.2.is_empty()).count();
                     p role="status" { "Preview: " (v.rows.len()) " rows, " (bad) " with errors." }
                     div.scroll { table.preview {
-                        thead { tr { th scope="col" { "Line" } th scope="col" { "Handle" } th scope="col" { "Result" } } }
+                        thead { tr { th scope="col" { "Line" } th scope="col" { (card.who) } th scope="col" { "Result" } } }
                         tbody { @for (line, handle, errors) in &v.rows {
                             tr.bad[!errors.is_empty()] {
                                 td { (line) } th scope="row" { (handle) }
@@ -421,7 +437,7 @@ fn import_card(token: &str, view: Option<&ImportView>) -> Markup {
                     } }
                 }
                 @if !v.written {
-                    form method="post" action="/dashboard/influencers/import" {
+                    form method="post" action=(card.action) {
                         (token_field(token))
                         div.field.wide {
                             label for="csv" { "CSV" }
@@ -429,12 +445,12 @@ fn import_card(token: &str, view: Option<&ImportView>) -> Markup {
                             small.hint { "Correct the rows with errors here, then preview again." }
                         }
                         button type="submit" name="action" value="preview" { "Preview" }
-                        @if v.ok() { " " button type="submit" name="action" value="apply" { "Apply: import " (v.rows.len()) " influencers" } }
+                        @if v.ok() { " " button type="submit" name="action" value="apply" { "Apply: " (card.apply) " " (v.rows.len()) " " (noun) } }
                     }
                 }
             }
             @if view.is_none_or(|v| v.written) {
-                form method="post" action="/dashboard/influencers/import" enctype="multipart/form-data" {
+                form method="post" action=(card.action) enctype="multipart/form-data" {
                     (token_field(token))
                     div.field {
                         label for="file" { "CSV file" }
@@ -448,6 +464,67 @@ fn import_card(token: &str, view: Option<&ImportView>) -> Markup {
     }
 }
 
+/// Whether a page with this form's errors and this import answers 200 or 422.
+fn page_status(errors: &[FieldError], import: Option<&ImportView>) -> StatusCode {
+    if errors.is_empty() && import.is_none_or(|v| v.written || v.ok()) {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
+/// An import of `text`: each row read by `parse` (its errors by line), then every readable row
+/// through `each` in one batch (a preview keeps nothing; an apply keeps all or nothing).
+async fn run_import<T, R>(
+    app: &App,
+    text: String,
+    apply: bool,
+    parse: impl Fn(&Posted) -> Result<T, Vec<FieldError>>,
+    each: impl FnMut(&mut crate::core::AnyConnection, T) -> admin::AdminResult<R> + Send + 'static,
+) -> Result<ImportView, HttpResponse>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    let rows = match forms::csv_rows(&text, MAX_ROWS) {
+        Err(e) => return Ok(ImportView::refused(text, e)),
+        Ok(rows) if rows.is_empty() => {
+            return Ok(ImportView::refused(
+                text,
+                "no rows under the header line".into(),
+            ))
+        }
+        Ok(rows) => rows,
+    };
+    let handles: Vec<String> = rows.iter().map(|r| r.get("handle").to_string()).collect();
+    let parsed: Vec<Result<T, Vec<FieldError>>> = rows.iter().map(parse).collect();
+    let mut errors: Vec<Vec<String>> = parsed
+        .iter()
+        .map(|p| p.as_ref().err().map(|e| messages(e)).unwrap_or_default())
+        .collect();
+    let items: Vec<Option<T>> = parsed.into_iter().map(Result::ok).collect();
+    let batch = page_of(
+        app.read(move |conn| admin::batch(conn, items, apply, each))
+            .await,
+    )?;
+    for (slot, outcome) in errors.iter_mut().zip(batch.outcomes) {
+        if let Some(Err(e)) = outcome {
+            *slot = messages(&errors_of(e.into()));
+        }
+    }
+    Ok(ImportView {
+        text,
+        rows: handles
+            .into_iter()
+            .zip(errors)
+            .enumerate()
+            .map(|(i, (h, e))| (i + 2, h, e))
+            .collect(),
+        file_error: None,
+        written: batch.written,
+    })
+}
+
 async fn influencers_page(app: &App, signed: &Signed, state: InfluencersState) -> Page {
     let brand_id = signed.key.brand_id.clone();
     let list = page_of(
@@ -455,19 +532,21 @@ async fn influencers_page(app: &App, signed: &Signed, state: InfluencersState) -
             .await,
     )?;
     let fields = influencer_fields();
-    let status =
-        if state.errors.is_empty() && state.import.as_ref().is_none_or(|v| v.written || v.ok()) {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
+    let status = page_status(&state.errors, state.import.as_ref());
     let body = html! {
         p.crumbs { a href="/dashboard" { "Campaigns" } " / " }
         h1 { "Influencers" }
         @if let Some(h) = &state.added { p.notice role="status" { strong.good { "Added @" (h) "." } } }
         div.grid {
             (form_card("Add an influencer", "/dashboard/influencers", &fields, &state.posted, &state.errors, &signed.form_token, "Add influencer"))
-            (import_card(&signed.form_token, state.import.as_ref()))
+            (import_card(&ImportCard {
+                title: "Import from a CSV file",
+                help: CSV_HELP,
+                action: "/dashboard/influencers/import",
+                done: ("Imported", "influencers"),
+                apply: "import",
+                who: "Handle",
+            }, &signed.form_token, state.import.as_ref()))
         }
         h2 { (list.len().min(500)) " influencers" }
         @if list.is_empty() { p { "None yet." } } @else {
@@ -600,60 +679,11 @@ pub async fn import_influencers(app: App, req: HttpRequest, payload: web::Payloa
             let signed = admin_post(&app, &req, posted.token()).await?;
             let text = posted.get("csv").to_string();
             let apply = posted.get("action") == "apply";
-            let view = match forms::csv_rows(&text, MAX_ROWS) {
-                Err(e) => ImportView {
-                    text,
-                    rows: vec![],
-                    file_error: Some(e),
-                    written: false,
-                },
-                Ok(rows) if rows.is_empty() => ImportView {
-                    text,
-                    rows: vec![],
-                    file_error: Some("no rows under the header line".into()),
-                    written: false,
-                },
-                Ok(rows) => {
-                    let handles: Vec<String> =
-                        rows.iter().map(|r| r.get("handle").to_string()).collect();
-                    let parsed: Vec<Result<CreateInfluencer, Vec<FieldError>>> =
-                        rows.iter().map(influencer_input).collect();
-                    let mut errors: Vec<Vec<String>> = parsed
-                        .iter()
-                        .map(|p| match p {
-                            Ok(_) => vec![],
-                            Err(e) => messages(e),
-                        })
-                        .collect();
-                    let items: Vec<Option<CreateInfluencer>> =
-                        parsed.into_iter().map(Result::ok).collect();
-                    let brand_id = signed.key.brand_id.clone();
-                    let batch = page_of(
-                        app.read(move |conn| {
-                            admin::batch(conn, items, apply, |conn, i| {
-                                influencers::create(conn, &brand_id, i)
-                            })
-                        })
-                        .await,
-                    )?;
-                    for (slot, outcome) in errors.iter_mut().zip(batch.outcomes) {
-                        if let Some(Err(e)) = outcome {
-                            *slot = messages(&errors_of(e.into()));
-                        }
-                    }
-                    ImportView {
-                        text,
-                        rows: handles
-                            .into_iter()
-                            .zip(errors)
-                            .enumerate()
-                            .map(|(i, (h, e))| (i + 2, h, e))
-                            .collect(),
-                        file_error: None,
-                        written: batch.written,
-                    }
-                }
-            };
+            let brand_id = signed.key.brand_id.clone();
+            let view = run_import(&app, text, apply, influencer_input, move |conn, i| {
+                influencers::create(conn, &brand_id, i)
+            })
+            .await?;
             let state = InfluencersState {
                 import: Some(view),
                 ..Default::default()
@@ -974,60 +1004,21 @@ async fn posts_page(app: &App, signed: &Signed, id: &CampaignId, state: PostsSta
     let action = format!("/dashboard/campaigns/{id}/posts");
     let import_action = format!("/dashboard/campaigns/{id}/posts/import");
     let token = &signed.form_token;
-    let status =
-        if state.errors.is_empty() && state.import.as_ref().is_none_or(|v| v.written || v.ok()) {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
+    let status = page_status(&state.errors, state.import.as_ref());
     let body = html! {
         p.crumbs { a href="/dashboard" { "Campaigns" } " / " a href={ "/dashboard/campaigns/" (c.id) } { (c.name) } " /" }
         h1 { "Post metrics" }
         @if let Some(s) = &state.saved { p.notice role="status" { strong.good { (s) } } }
         div.grid {
             (form_card("One post", &action, &fields, &state.posted, &state.errors, token, "Save post"))
-            section.card #import {
-                h2 { "From a CSV file" }
-                p.hint { (POSTS_CSV_HELP) " Nothing is written until you apply a preview without errors." }
-                @if let Some(v) = &state.import {
-                    @if let Some(e) = &v.file_error { p.notice.error role="alert" { (e) } }
-                    @if v.written {
-                        p.notice role="status" { strong.good { "Saved " (v.rows.len()) " posts." } }
-                    } @else if !v.rows.is_empty() {
-                        div.scroll { table.preview {
-                            thead { tr { th scope="col" { "Line" } th scope="col" { "Influencer" } th scope="col" { "Result" } } }
-                            tbody { @for (line, handle, errors) in &v.rows {
-                                tr.bad[!errors.is_empty()] {
-                                    td { (line) } th scope="row" { (handle) }
-                                    td.message { @if errors.is_empty() { span.good { "ready" } } @else { span.bad { (errors.join("; ")) } } }
-                                }
-                            } }
-                        } }
-                    }
-                    @if !v.written {
-                        form method="post" action=(import_action) {
-                            (token_field(token))
-                            div.field.wide {
-                                label for="csv" { "CSV" }
-                                textarea #csv name="csv" rows="8" spellcheck="false" { (v.text) }
-                            }
-                            button type="submit" name="action" value="preview" { "Preview" }
-                            @if v.ok() { " " button type="submit" name="action" value="apply" { "Apply: save " (v.rows.len()) " posts" } }
-                        }
-                    }
-                }
-                @if state.import.as_ref().is_none_or(|v| v.written) {
-                    form method="post" action=(import_action) enctype="multipart/form-data" {
-                        (token_field(token))
-                        div.field {
-                            label for="file" { "CSV file" }
-                            input #file type="file" name="file" accept=".csv,text/csv" required;
-                        }
-                        input type="hidden" name="action" value="preview";
-                        button type="submit" { "Preview" }
-                    }
-                }
-            }
+            (import_card(&ImportCard {
+                title: "From a CSV file",
+                help: POSTS_CSV_HELP,
+                action: &import_action,
+                done: ("Saved", "posts"),
+                apply: "save",
+                who: "Influencer",
+            }, token, state.import.as_ref()))
         }
     };
     Ok(render(status, "Post metrics", Some(signed), body))
@@ -1122,59 +1113,12 @@ pub async fn import_posts(
             let enrolled = enrolled(&app, &signed, &id).await?;
             let text = posted.get("csv").to_string();
             let apply = posted.get("action") == "apply";
-            let view = match forms::csv_rows(&text, MAX_ROWS) {
-                Err(e) => ImportView {
-                    text,
-                    rows: vec![],
-                    file_error: Some(e),
-                    written: false,
-                },
-                Ok(rows) if rows.is_empty() => ImportView {
-                    text,
-                    rows: vec![],
-                    file_error: Some("no rows under the header line".into()),
-                    written: false,
-                },
-                Ok(rows) => {
-                    let handles: Vec<String> =
-                        rows.iter().map(|r| r.get("handle").to_string()).collect();
-                    let parsed: Vec<_> = rows.iter().map(|r| post_input(r, &enrolled)).collect();
-                    let mut errors: Vec<Vec<String>> = parsed
-                        .iter()
-                        .map(|p| match p {
-                            Ok(_) => vec![],
-                            Err(e) => messages(e),
-                        })
-                        .collect();
-                    let items: Vec<Option<(InfluencerId, PostInput)>> =
-                        parsed.into_iter().map(Result::ok).collect();
-                    let (brand_id, cid) = (signed.key.brand_id.clone(), id.clone());
-                    let batch = page_of(
-                        app.read(move |conn| {
-                            admin::batch(conn, items, apply, |conn, (iid, p)| {
-                                posts::upsert(conn, &brand_id, &cid, &iid, p)
-                            })
-                        })
-                        .await,
-                    )?;
-                    for (slot, outcome) in errors.iter_mut().zip(batch.outcomes) {
-                        if let Some(Err(e)) = outcome {
-                            *slot = messages(&errors_of(e.into()));
-                        }
-                    }
-                    ImportView {
-                        text,
-                        rows: handles
-                            .into_iter()
-                            .zip(errors)
-                            .enumerate()
-                            .map(|(i, (h, e))| (i + 2, h, e))
-                            .collect(),
-                        file_error: None,
-                        written: batch.written,
-                    }
-                }
-            };
+            let (brand_id, cid) = (signed.key.brand_id.clone(), id.clone());
+            let parse = |r: &Posted| post_input(r, &enrolled);
+            let view = run_import(&app, text, apply, parse, move |conn, (iid, p)| {
+                posts::upsert(conn, &brand_id, &cid, &iid, p)
+            })
+            .await?;
             let state = PostsState {
                 import: Some(view),
                 ..Default::default()
