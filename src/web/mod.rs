@@ -1,6 +1,6 @@
 //! What the API and the dashboard share at the HTTP edge: problem answers, request
-//! extractors, the bearer-key extractor, rate limits, request metrics and what a request says
-//! about its client. Imports `core` and `domain`; the API and the dashboard import this,
+//! extractors, the bearer-key extractor, rate limits, request metrics, what a request says
+//! about its client, and the CSV exports. Imports `core` and `domain`; the API and the dashboard import this,
 //! never each other (`tests/architecture.rs`).
 
 pub mod auth;
