@@ -7,8 +7,8 @@ use maud::html;
 
 use super::forms::{self, errors_of, Field, Kind, Posted};
 use super::{
-    admin_post, admin_session, either, grouped, page_of, path_id, rate_percent, redirect, render,
-    session, status_of, token_field, App, CampaignQuery, Page, Signed, View,
+    admin_post, admin_session, either, grouped, page_of, path_id, rate_percent, redirect, refused,
+    render, session, status_of, token_field, App, CampaignQuery, Page, Signed, View,
 };
 use crate::core::admin::influencers::{self, ListFilter};
 use crate::core::admin::Page as ListPage;
@@ -294,7 +294,7 @@ async fn payouts_page(
                     (forms::general_errors(&paid_fields(), errors))
                     form method="post" action={ "/dashboard/campaigns/" (id) "/payouts/" (l.influencer_id) "/mark-paid" } aria-label={ "Mark @" (l.handle) " paid" } {
                         (token_field(token))
-                        (forms::inputs_in(&format!("pay-{}-", l.handle), &paid_fields(), &values, errors))
+                        (forms::inputs_in(&format!("pay-{}-", l.influencer_id), &paid_fields(), &values, errors))
                         button type="submit" { "Mark paid" }
                     }
                 }
@@ -358,7 +358,7 @@ pub async fn mark_paid(
             {
                 Ok(_) => Ok(redirect(&format!("/dashboard/campaigns/{id}/payouts"))),
                 Err(e) => {
-                    let errors = errors_of(e.into());
+                    let errors = refused(e.into())?;
                     payouts_page(&app, &signed, &id, Some((iid, posted, errors))).await
                 }
             }

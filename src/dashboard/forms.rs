@@ -128,9 +128,10 @@ fn date_time(raw: &str) -> Option<String> {
     )
 }
 
-/// An RFC 3339 time as a `datetime-local` value (UTC, to the minute).
+/// An RFC 3339 time as a `datetime-local` value (UTC, to the second: saving a form unchanged
+/// changes no time).
 pub fn local_value(rfc3339: &str) -> String {
-    rfc3339.chars().take(16).collect()
+    rfc3339.chars().take(19).collect()
 }
 
 /// The JSON body of `fields` as posted: empty fields are left out (or `null` where they clear
@@ -334,9 +335,9 @@ fn input(prefix: &str, f: &Field, value: &str, error: Option<&FieldError>) -> Ma
     }
 }
 
-/// Rows of a CSV text as form values, by the header's column names (the API's field names).
-/// `Err`: the text is no CSV (a message for the whole file).
-pub fn csv_rows(text: &str, max_rows: usize) -> Result<Vec<Posted>, String> {
+/// Rows of a CSV text as form values, by the header's column names (the API's field names),
+/// each with the line it starts on. `Err`: the text is no CSV (a message for the whole file).
+pub fn csv_rows(text: &str, max_rows: usize) -> Result<Vec<(u64, Posted)>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
@@ -363,12 +364,16 @@ pub fn csv_rows(text: &str, max_rows: usize) -> Result<Vec<Posted>, String> {
         if record.iter().all(str::is_empty) {
             continue;
         }
-        out.push(Posted(
-            headers
-                .iter()
-                .cloned()
-                .zip(record.iter().map(str::to_string))
-                .collect(),
+        let line = record.position().map_or(i as u64 + 2, |p| p.line());
+        out.push((
+            line,
+            Posted(
+                headers
+                    .iter()
+                    .cloned()
+                    .zip(record.iter().map(str::to_string))
+                    .collect(),
+            ),
         ));
     }
     Ok(out)
@@ -435,9 +440,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].get("handle"), "anna");
-        assert_eq!(rows[0].get("display_name"), "Anna K");
-        assert_eq!(rows[1].get("display_name"), "B, O");
+        assert_eq!(rows[0].1.get("handle"), "anna");
+        assert_eq!(rows[0].1.get("display_name"), "Anna K");
+        assert_eq!(rows[1].1.get("display_name"), "B, O");
+        assert_eq!((rows[0].0, rows[1].0), (2, 5), "the lines they start on");
         assert!(csv_rows("a\n1\n2\n3\n", 2).is_err());
     }
 }

@@ -801,7 +801,8 @@ async fn campaign_page(
         None => q.rules(),
     };
     let mut checks = Checks::default();
-    let parsed = prune::parse_rules(&mut checks, &rules_input(&rules));
+    let input = rules_input(&mut checks, &rules);
+    let parsed = prune::parse_rules(&mut checks, &input);
     let rules_error = checks.finish().err().map(|errors| {
         errors
             .iter()
@@ -868,15 +869,35 @@ struct CampaignView<'a> {
     verdicts: Option<&'a PruneResult>,
 }
 
-fn rules_input(f: &RulesForm) -> RulesInput {
+/// The rules as the API takes them. A click minimum that is no whole number is refused (it
+/// was read as none, and a prune then judged everyone); `1,000` is a thousand.
+fn rules_input(checks: &mut Checks, f: &RulesForm) -> RulesInput {
+    let clicks = f.min_clicks_for_judgement.replace([',', '_', ' '], "");
+    let min_clicks_for_judgement = match clicks.parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(_) if clicks.is_empty() => None,
+        Err(_) => {
+            checks.fail("rules.min_clicks_for_judgement", "must be a whole number");
+            None
+        }
+    };
     RulesInput {
         min_roi: field(&f.min_roi),
         min_net_revenue: field(&f.min_net_revenue),
         min_conversions: field(&f.min_conversions),
         min_conversion_rate: field(&f.min_conversion_rate),
         bottom_percent: field(&f.bottom_percent),
-        min_clicks_for_judgement: f.min_clicks_for_judgement.trim().parse().ok(),
+        min_clicks_for_judgement,
         rank_by: None,
+    }
+}
+
+/// A refused form's errors by field, or the 404 page when what it names does not exist (or
+/// is another brand's), as the API answers.
+fn refused(e: ApiError) -> Result<Vec<FieldError>, HttpResponse> {
+    match e {
+        ApiError::NotFound(_) => Err(error_page(e)),
+        other => Ok(forms::errors_of(other)),
     }
 }
 
@@ -1289,16 +1310,8 @@ fn path_id<T>(raw: &str, parse: fn(&str) -> Option<T>) -> Result<T, HttpResponse
 async fn prune_post(app: App, req: HttpRequest, campaign_id: String, f: RulesForm) -> Page {
     let key = admin_post(&app, &req, &f.form_token).await?.key;
     let id = path_id(&campaign_id, CampaignId::parse)?;
-    let input = RulesInput {
-        min_roi: field(&f.min_roi),
-        min_net_revenue: field(&f.min_net_revenue),
-        min_conversions: field(&f.min_conversions),
-        min_conversion_rate: field(&f.min_conversion_rate),
-        bottom_percent: field(&f.bottom_percent),
-        min_clicks_for_judgement: f.min_clicks_for_judgement.trim().parse().ok(),
-        rank_by: None,
-    };
     let mut checks = Checks::default();
+    let input = rules_input(&mut checks, &f);
     let rules = prune::parse_rules(&mut checks, &input);
     if let Err(errors) = checks.finish() {
         let q = CampaignQuery::default();

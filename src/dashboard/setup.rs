@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::forms::{self, errors_of, Field, Kind, Posted};
 use super::{
-    admin_post, admin_session, either, error_page, page_of, path_id, redirect, render, status_of,
-    token_field, App, Page, Signed,
+    admin_post, admin_session, either, error_page, page_of, path_id, redirect, refused, render,
+    status_of, token_field, App, Page, Signed,
 };
 use crate::core::admin::campaigns::{self, CreateCampaign, UpdateCampaign};
 use crate::core::admin::enrollments::{self, Enroll, EnrollmentView};
@@ -375,7 +375,7 @@ struct InfluencersState {
 struct ImportView {
     text: String,
     /// `(line, handle, errors)` per row.
-    rows: Vec<(usize, String, Vec<String>)>,
+    rows: Vec<(u64, String, Vec<String>)>,
     file_error: Option<String>,
     written: bool,
 }
@@ -496,8 +496,11 @@ where
         }
         Ok(rows) => rows,
     };
-    let handles: Vec<String> = rows.iter().map(|r| r.get("handle").to_string()).collect();
-    let parsed: Vec<Result<T, Vec<FieldError>>> = rows.iter().map(parse).collect();
+    let handles: Vec<(u64, String)> = rows
+        .iter()
+        .map(|(line, r)| (*line, r.get("handle").to_string()))
+        .collect();
+    let parsed: Vec<Result<T, Vec<FieldError>>> = rows.iter().map(|(_, r)| parse(r)).collect();
     let mut errors: Vec<Vec<String>> = parsed
         .iter()
         .map(|p| p.as_ref().err().map(|e| messages(e)).unwrap_or_default())
@@ -517,8 +520,7 @@ where
         rows: handles
             .into_iter()
             .zip(errors)
-            .enumerate()
-            .map(|(i, (h, e))| (i + 2, h, e))
+            .map(|((line, h), e)| (line, h, e))
             .collect(),
         file_error: None,
         written: batch.written,
@@ -822,7 +824,7 @@ pub async fn enroll(
                     "/dashboard/campaigns/{id}/influencers/{}",
                     e.enrollment.influencer_id
                 ))),
-                Err(e) => enroll_page(&app, &signed, &id, &posted, &errors_of(e.into())).await,
+                Err(e) => enroll_page(&app, &signed, &id, &posted, &refused(e.into())?).await,
             }
         }
         .await,
@@ -945,9 +947,18 @@ fn post_input(
         .trim()
         .trim_start_matches('@')
         .to_string();
-    let who = enrolled
+    let matching: Vec<&EnrollmentView> = enrolled
         .iter()
-        .find(|e| e.handle.eq_ignore_ascii_case(&handle));
+        .filter(|e| e.handle.eq_ignore_ascii_case(&handle))
+        .collect();
+    if matching.len() > 1 {
+        // A deleted influencer's enrolment keeps its handle, which a new one may take.
+        return Err(vec![FieldError::new(
+            "handle",
+            format!("@{handle} names {} enrolments of this campaign: use the API with the influencer's id", matching.len()),
+        )]);
+    }
+    let who = matching.first().copied();
     // A CSV says paid as true/false/yes/no/1/0.
     let paid = posted.get("paid").trim().to_ascii_lowercase();
     posted.set(
@@ -1240,7 +1251,7 @@ pub async fn create_key(app: App, req: HttpRequest, body: web::Bytes) -> HttpRes
                 Ok(created) => {
                     keys_page(&app, &signed, &Posted::default(), &[], Some(&created)).await
                 }
-                Err(e) => keys_page(&app, &signed, &posted, &errors_of(e.into()), None).await,
+                Err(e) => keys_page(&app, &signed, &posted, &refused(e.into())?, None).await,
             }
         }
         .await,

@@ -48,17 +48,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
-    // PostgreSQL text cannot hold NUL, and no field of this API means one: refuse it by name
-    // wherever it hides (keys included), rather than per field in every handler.
-    if let Some(field) = nul_at(&value, String::new()) {
-        return Err(ApiError::invalid(field, "must not contain a NUL character"));
-    }
     from_value(value)
 }
 
 /// An input type from a JSON value, with the failing field named (the dashboard's forms build
 /// the API's bodies and check them here, the same way).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    // PostgreSQL text cannot hold NUL, and no field of this API means one: refuse it by name
+    // wherever it hides (keys included), rather than per field in every handler.
+    if let Some(field) = nul_at(&value, String::new()) {
+        return Err(ApiError::invalid(field, "must not contain a NUL character"));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         ApiError::Validation(vec![field_error_from_path(path, e.into_inner())])

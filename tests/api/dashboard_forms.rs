@@ -155,6 +155,19 @@ async fn a_campaign_is_created_and_edited_by_form_with_errors_beside_their_field
     let (status, page) = b.post("/dashboard/campaigns", &typed).await;
     assert_eq!(status, 422, "{page}");
     assert!(page.contains("id=\"f-currency-error\""), "{page}");
+    // A NUL byte is refused by name, as the API refuses it (PostgreSQL text cannot hold one).
+    let (status, page) = b
+        .post(
+            "/dashboard/campaigns",
+            &[
+                ("name", "Bad\u{0}Name"),
+                ("destination_url", "https://shop.example/summer"),
+                ("currency", "EUR"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("id=\"f-name-error\""), "{page}");
     let listed = app.get("/api/v1/campaigns", &admin).await.json();
     assert_eq!(listed["items"].as_array().unwrap().len(), 0);
 
@@ -199,7 +212,7 @@ async fn a_campaign_is_created_and_edited_by_form_with_errors_beside_their_field
     // Edit: the form shows what is stored; emptying the goal clears it.
     let (status, page) = b.get(&format!("/dashboard/campaigns/{id}/edit")).await;
     assert_eq!(status, 200);
-    assert!(page.contains("value=\"15000.00\"") && page.contains("value=\"2026-06-01T00:00\""));
+    assert!(page.contains("value=\"15000.00\"") && page.contains("value=\"2026-06-01T00:00:00\""));
     let (status, to) = b
         .post(
             &format!("/dashboard/campaigns/{id}/edit"),
@@ -623,6 +636,37 @@ async fn verdicts_follow_the_rules_and_the_loop_closes_with_a_successor_and_payo
     assert_eq!(status, 422, "{page}");
     assert!(page.contains("id=\"p-min_roi-error\""), "{page}");
     assert!(page.contains("value=\"lots\""));
+    // A click minimum that is no number is refused, never read as none (which judges all).
+    let (status, page) = b
+        .post(
+            &format!("/dashboard/campaigns/{id}/prune"),
+            &[
+                ("min_roi", "0"),
+                ("min_clicks_for_judgement", "ten"),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("id=\"p-min_clicks_for_judgement-error\""),
+        "{page}"
+    );
+    let (status, page) = b
+        .post(
+            &format!("/dashboard/campaigns/{id}/prune"),
+            &[
+                ("min_roi", "0"),
+                ("min_clicks_for_judgement", "1,000"),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Preview: 0 to prune"),
+        "1,000 clicks needed: nobody judged"
+    );
     let (status, _) = b
         .post(
             &format!("/dashboard/campaigns/{id}/prune"),
@@ -754,6 +798,14 @@ async fn verdicts_follow_the_rules_and_the_loop_closes_with_a_successor_and_payo
         )
         .await;
     assert_eq!(status, 303);
+    // Another brand's (or a missing) influencer: the 404 page, as the API answers.
+    let (status, _) = b
+        .post(
+            &format!("/dashboard/campaigns/{id}/payouts/{nova}/mark-paid"),
+            &[("amount", "1.00")],
+        )
+        .await;
+    assert_eq!(status, 404);
     let r = app
         .client
         .get(format!(

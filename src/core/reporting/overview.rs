@@ -144,7 +144,7 @@ fn daily(
         end = end.min(window.end_micros()).max(window.start_micros() + 1);
     }
     let now = end;
-    let last_day = (end - 1).max(0) / MICROS_PER_DAY;
+    let last_day = (end - 1).div_euclid(MICROS_PER_DAY);
     let first_day = if window.from_day > i32::MIN / 2 {
         i64::from(window.from_day).max(last_day - (MAX_DAYS - 1))
     } else {
