@@ -148,10 +148,6 @@ pub(super) fn form_card_in(
     }
 }
 
-fn posted(body: &web::Bytes) -> Posted {
-    Posted::parse(body)
-}
-
 // --- campaigns -------------------------------------------------------------------------
 
 fn new_campaign_page(signed: &Signed, posted: &Posted, errors: &[FieldError]) -> HttpResponse {
@@ -174,7 +170,7 @@ pub async fn new_campaign(app: App, req: HttpRequest) -> HttpResponse {
 
 /// `POST /dashboard/campaigns`
 pub async fn create_campaign(app: App, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let posted = posted(&body);
+    let posted = Posted::parse(&body);
     either(create_campaign_post(app, req, posted).await)
 }
 
@@ -279,7 +275,7 @@ pub async fn update_campaign(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let posted = posted(&body);
+    let posted = Posted::parse(&body);
     either(
         async {
             let signed = admin_post(&app, &req, posted.token()).await?;
@@ -579,7 +575,7 @@ pub async fn influencers(app: App, req: HttpRequest) -> HttpResponse {
 
 /// `POST /dashboard/influencers`: one influencer.
 pub async fn add_influencer(app: App, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let posted = posted(&body);
+    let posted = Posted::parse(&body);
     either(
         async {
             let signed = admin_post(&app, &req, posted.token()).await?;
@@ -805,7 +801,7 @@ pub async fn enroll(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let posted = posted(&body);
+    let posted = Posted::parse(&body);
     either(
         async {
             let signed = admin_post(&app, &req, posted.token()).await?;
@@ -874,7 +870,7 @@ pub async fn add_link(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let posted = posted(&body);
+    let posted = Posted::parse(&body);
     either(
         async {
             let signed = admin_post(&app, &req, posted.token()).await?;
@@ -1067,7 +1063,7 @@ pub async fn save_post(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let posted = posted(&body);
+    let posted = Posted::parse(&body);
     either(
         async {
             let signed = admin_post(&app, &req, posted.token()).await?;
@@ -1235,7 +1231,7 @@ pub async fn keys(app: App, req: HttpRequest) -> HttpResponse {
 
 /// `POST /dashboard/keys`: the new key, shown once.
 pub async fn create_key(app: App, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let posted = posted(&body);
+    let posted = Posted::parse(&body);
     either(
         async {
             let signed = admin_post(&app, &req, posted.token()).await?;
@@ -1265,7 +1261,7 @@ pub async fn revoke_key(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let posted = posted(&body);
+    let posted = Posted::parse(&body);
     either(
         async {
             let signed = admin_post(&app, &req, posted.token()).await?;
