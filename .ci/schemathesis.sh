@@ -300,6 +300,10 @@ with open(f"{out}/schemathesis.toml", "w") as f:
     # A cursor is an opaque token that only the API issues: a made-up one is rightly a 422,
     # so schema-valid requests carry a real one.
     f.write('"query.cursor" = { dictionary = "cursors", probability = 1.0 }\n')
+    # A schema-violating body can be longer than the 64 KiB every JSON body may be (e.g. an
+    # array past its maxItems of long strings): a 413 refuses it as rightly as a 422.
+    f.write('\n[checks.negative_data_rejection]\nexpected-statuses = ["400", "401", "403", "404", '
+            '"405", "406", "409", "413", "415", "422", "428", "429", "5xx"]\n')
     f.write(SEMANTIC_422)
 print(f"seeded brand {brand_id}, campaign {campaign_id}")
 PYTHON
