@@ -306,6 +306,10 @@ fn traffic(
                     kind: kind.into(),
                     click_id: click_id.to_string(),
                     occurred_at: chrono::DateTime::from_timestamp_micros(at + MINUTE),
+                    customer_ref: None,
+                    value: None,
+                    // How ready to buy the lead is, as a CRM would score it.
+                    score: (kind == "lead").then(|| rng.below(101) as i64),
                 }
                 .validate(now)
                 .map_err(IngestError::Invalid)?;

@@ -6,8 +6,8 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route};
 
 use crate::api::{
-    brands, campaign_loop, campaigns, codes, docs, enrollments, influencers, links, ops, orders,
-    redirect, reports, webhooks,
+    brands, campaign_loop, campaigns, codes, costs, docs, enrollments, influencers, links, ops,
+    orders, redirect, reports, webhooks,
 };
 use crate::dashboard;
 use crate::web::problem::problem_response;
@@ -220,6 +220,16 @@ pub fn routes() -> RouteTable {
     .post(
         "/api/v1/campaigns/{campaign_id}/influencers/{influencer_id}/posts",
         reports::upsert_post,
+    )
+    .post("/api/v1/campaigns/{campaign_id}/costs", costs::create_cost)
+    .get("/api/v1/campaigns/{campaign_id}/costs", costs::list_costs)
+    .patch(
+        "/api/v1/campaigns/{campaign_id}/costs/{cost_id}",
+        costs::update_cost,
+    )
+    .delete(
+        "/api/v1/campaigns/{campaign_id}/costs/{cost_id}",
+        costs::delete_cost,
     );
     t.post(
         "/api/v1/campaigns/{campaign_id}/prune",
@@ -296,6 +306,18 @@ pub fn routes() -> RouteTable {
         .post(
             "/dashboard/campaigns/{campaign_id}/enroll",
             dashboard::setup::enroll,
+        )
+        .get(
+            "/dashboard/campaigns/{campaign_id}/costs",
+            dashboard::costs::page,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/costs",
+            dashboard::costs::add,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/costs/{cost_id}/delete",
+            dashboard::costs::delete,
         )
         .get(
             "/dashboard/campaigns/{campaign_id}/posts",

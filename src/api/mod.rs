@@ -5,6 +5,7 @@ pub mod brands;
 pub mod campaign_loop;
 pub mod campaigns;
 pub mod codes;
+pub mod costs;
 pub mod docs;
 pub mod enrollments;
 pub mod influencers;

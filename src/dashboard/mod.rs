@@ -8,6 +8,7 @@
 
 mod act;
 mod charts;
+pub mod costs;
 mod forms;
 mod qr;
 pub mod setup;
@@ -681,12 +682,15 @@ fn rate_percent(rate: &str) -> String {
     }
 }
 
-const COLUMNS: [(&str, &str); 10] = [
+const COLUMNS: [(&str, &str); 13] = [
     ("clicks", "Clicks"),
     ("conversions", "Conv."),
     ("net_revenue", "Net revenue"),
     ("cost", "Cost"),
     ("roi", "ROI"),
+    ("leads", "Leads"),
+    ("event_value", "Event value"),
+    ("roi_with_event_value", "ROI with events"),
     ("roas", "ROAS"),
     ("cpa", "CPA"),
     ("epc", "EPC"),
@@ -734,6 +738,39 @@ fn percent(x: Option<f64>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+/// One figure of a side of the paid / organic split, as shown.
+type SideCell = fn(&crate::domain::metrics::Side) -> String;
+
+/// Paid amplification against the influencers' own reach, side by side.
+fn paid_organic(split: &crate::domain::metrics::PaidOrganic, currency: &str) -> Markup {
+    let rows: [(&str, SideCell); 10] = [
+        ("Posts", |s| grouped(&s.posts.to_string())),
+        ("Impressions", |s| grouped(&s.impressions.to_string())),
+        ("Reach", |s| grouped(&s.reach.to_string())),
+        ("Engagement rate", |s| pct(s.engagement_rate)),
+        ("Clicks", |s| grouped(&s.clicks.to_string())),
+        ("Conversions", |s| grouped(&num(s.conversions))),
+        ("Net revenue", |s| grouped(&s.net_revenue)),
+        ("Cost", |s| grouped(&s.cost)),
+        ("CPM", |s| cents(&s.cpm)),
+        ("CPA", |s| cents(&s.cpa)),
+    ];
+    html! {
+        section {
+            h2 { "Paid and organic" }
+            p.hint { "Paid: posts marked paid or with ad spend, clicks of paid links and what they brought, ad spend. Organic: the rest (fees and commissions included). Money in " (currency) "." }
+            div.scroll { table {
+                thead { tr { th scope="col" { span.sr { "Figure" } } th.num scope="col" { "Paid" } th.num scope="col" { "Organic" } } }
+                tbody { @for (label, f) in &rows { tr {
+                    th scope="row" { (label) }
+                    td.num { (f(&split.paid)) }
+                    td.num { (f(&split.organic)) }
+                } } }
+            } }
+        }
+    }
+}
+
 fn cell(m: &Metrics, key: &str) -> String {
     match key {
         "clicks" => grouped(&m.clicks.to_string()),
@@ -741,6 +778,9 @@ fn cell(m: &Metrics, key: &str) -> String {
         "net_revenue" => grouped(&m.net_revenue),
         "cost" => grouped(&m.cost),
         "roi" => percent(m.roi),
+        "leads" => grouped(&m.leads.to_string()),
+        "event_value" => grouped(&m.event_value),
+        "roi_with_event_value" => percent(m.roi_with_event_value),
         "roas" => ratio(m.roas),
         "cpa" => cents(&m.cpa),
         "epc" => cents(&m.epc),
@@ -947,6 +987,7 @@ fn campaign_body(v: &CampaignView<'_>, admin: Option<&str>, prune: Option<&Pruni
                 a.button href={ "/dashboard/campaigns/" (id) "/edit" } { "Edit campaign" }
                 a.button href={ "/dashboard/campaigns/" (id) "/enroll" } { "Enroll influencers" }
                 a.button href={ "/dashboard/campaigns/" (id) "/posts" } { "Post metrics" }
+                a.button href={ "/dashboard/campaigns/" (id) "/costs" } { "Costs" }
                 a.button href={ "/dashboard/campaigns/" (id) "/successor" } { "Next campaign" }
             }
             a.button href={ "/dashboard/campaigns/" (id) "/payouts" } { "Payouts" }
@@ -983,6 +1024,12 @@ fn campaign_body(v: &CampaignView<'_>, admin: Option<&str>, prune: Option<&Pruni
             div { dt { "Clicks" } dd { (grouped(&t.clicks.to_string())) } }
             div { dt { "CTR" } dd { (pct(t.ctr)) } }
             div { dt { "Engagement" } dd { (pct(t.engagement_rate)) } }
+            @if t.leads > 0 || t.event_value.parse::<f64>().is_ok_and(|v| v != 0.0) {
+                div { dt { "Leads" } dd { (grouped(&t.leads.to_string())) } }
+                div { dt { "Cost per lead" } dd { (cents(&t.cost_per_lead)) " " small { (t.currency) } } }
+                div { dt { "Event value" } dd { (grouped(&t.event_value)) " " small { (t.currency) } } }
+                div { dt { "ROI with events" } dd.bad[t.roi_with_event_value.is_some_and(|x| x < 0.0)] { (percent(t.roi_with_event_value)) } }
+            }
         }
         @if let (Some(Pruning::Done(result, rules)), Some(token)) = (prune, admin) { (prune_preview(r.campaign_id.as_str(), result, rules, token)) }
         (leaderboard(v, admin))
@@ -994,6 +1041,7 @@ fn campaign_body(v: &CampaignView<'_>, admin: Option<&str>, prune: Option<&Pruni
             }
             section { h2 { "Funnel" } (charts::funnel(&d.funnel)) }
         }
+        (paid_organic(&r.paid_vs_organic, &r.currency))
         (credit_by_model(d))
         @if let Some(token) = admin { (prune_panel(r.campaign_id.as_str(), Some(v.rules), refused, token)) }
     }

@@ -30,7 +30,7 @@ const MAX_ROWS: usize = 1000;
 /// The largest CSV file or form an import reads.
 const MAX_UPLOAD: usize = 512 * 1024;
 
-const ALL: ListPage = ListPage {
+pub(super) const ALL: ListPage = ListPage {
     limit: 500,
     after: None,
 };
@@ -40,6 +40,15 @@ const GOAL_METRICS: &[(&str, &str)] = &[
     ("net_revenue", "Net revenue"),
     ("conversions", "Conversions"),
     ("clicks", "Clicks"),
+    ("leads", "Leads"),
+    ("event_value", "Event value"),
+    ("roi", "ROI"),
+];
+const ALLOCATIONS: &[(&str, &str)] = &[
+    ("", "Default (none)"),
+    ("none", "Campaign totals only"),
+    ("by_net_revenue", "Spread by net revenue"),
+    ("even", "Spread evenly"),
 ];
 const MODELS: &[(&str, &str)] = &[
     ("", "Default (last click)"),
@@ -96,6 +105,19 @@ fn campaign_fields(editing: bool) -> Vec<Field> {
             .hint("Days an order waits before its commission is approved; default 30"),
         Field::new("links_apply_code", "Links apply code", Kind::Check)
             .hint("New links carry the influencer's discount code into the shop"),
+        Field::new("identity_window_days", "Customer memory days", Kind::Int).hint(
+            "1 to 730; default 90: an order naming only its customer credits the customer's earlier touches this far back",
+        ),
+        Field::new("lead_bands.medium", "Medium lead from score", Kind::Int)
+            .hint("0 to 100; default 40 (below: slow)"),
+        Field::new("lead_bands.fast", "Fast lead from score", Kind::Int)
+            .hint("0 to 100; default 70"),
+        Field::new("event_values.lead", "Value of a lead", Kind::Decimal)
+            .hint("Money in the campaign's currency, for leads sent without a value"),
+        Field::new("event_values.signup", "Value of a sign-up", Kind::Decimal)
+            .hint("Saving these replaces the event values set through the API"),
+        Field::new("cost_allocation", "Costs without an influencer", Kind::Select(ALLOCATIONS))
+            .hint("Spread over the influencers for ranking and pruning, or left in the totals"),
     ];
     if editing {
         for field in &mut rest {
@@ -113,7 +135,7 @@ fn campaign_fields(editing: bool) -> Vec<Field> {
 }
 
 /// A form in a card: its errors above, its fields, the button.
-fn form_card(
+pub(super) fn form_card(
     title: &str,
     action: &str,
     fields: &[Field],
@@ -222,6 +244,15 @@ fn campaign_values(c: &campaigns::CampaignView) -> Posted {
     if c.links_apply_code {
         p.set("links_apply_code", "true");
     }
+    p.set("identity_window_days", c.identity_window_days.to_string());
+    p.set("lead_bands.medium", c.lead_bands.medium.to_string());
+    p.set("lead_bands.fast", c.lead_bands.fast.to_string());
+    for kind in ["lead", "signup"] {
+        if let Some(v) = c.event_values.get(kind) {
+            p.set(&format!("event_values.{kind}"), v);
+        }
+    }
+    p.set("cost_allocation", c.cost_allocation.as_str());
     p
 }
 
@@ -242,7 +273,7 @@ fn edit_campaign_page(
     render(status_of(errors), "Edit campaign", Some(signed), body)
 }
 
-async fn load_campaign(
+pub(super) async fn load_campaign(
     app: &App,
     signed: &Signed,
     id: &CampaignId,
@@ -837,6 +868,8 @@ pub fn link_fields() -> Vec<Field> {
         Field::new("utm.content", "UTM content", Kind::Text),
         Field::new("apply_code", "Apply code", Kind::YesNo)
             .hint("Carry the discount code into the shop (default: the campaign's setting)"),
+        Field::new("paid", "Paid link", Kind::Check)
+            .hint("Used in an ad: its clicks and sales count as paid"),
     ]
 }
 
@@ -1031,7 +1064,7 @@ async fn posts_page(app: &App, signed: &Signed, id: &CampaignId, state: PostsSta
     Ok(render(status, "Post metrics", Some(signed), body))
 }
 
-async fn enrolled(
+pub(super) async fn enrolled(
     app: &App,
     signed: &Signed,
     id: &CampaignId,

@@ -84,6 +84,11 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         links_apply_code -> Bool,
+        identity_window_days -> Integer,
+        lead_band_medium -> Integer,
+        lead_band_fast -> Integer,
+        event_values -> Text,
+        cost_allocation -> Text,
     }
 }
 
@@ -121,6 +126,7 @@ diesel::table! {
         status -> Text,
         created_at -> BigInt,
         apply_code -> Bool,
+        paid -> Bool,
     }
 }
 
@@ -194,6 +200,41 @@ diesel::table! {
 
 diesel::joinable!(influencer_platforms -> influencers (influencer_id));
 diesel::joinable!(influencer_tags -> influencers (influencer_id));
+diesel::table! {
+    customer_touches (brand_id, customer_ref, via, touch_key) {
+        brand_id -> Text,
+        customer_ref -> Text,
+        via -> Text,
+        touch_key -> Text,
+        campaign_id -> Text,
+        enrollment_id -> Text,
+        influencer_id -> Text,
+        link_id -> Nullable<Text>,
+        at -> BigInt,
+        attributable -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    costs (id) {
+        id -> Text,
+        brand_id -> Text,
+        campaign_id -> Text,
+        kind -> Text,
+        amount_micros -> BigInt,
+        original_micros -> BigInt,
+        original_currency -> Text,
+        influencer_id -> Nullable<Text>,
+        enrollment_id -> Nullable<Text>,
+        post_url -> Nullable<Text>,
+        note -> Nullable<Text>,
+        incurred_at -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(enrollments -> campaigns (campaign_id));
 diesel::joinable!(enrollments -> influencers (influencer_id));
 diesel::joinable!(links -> enrollments (enrollment_id));
@@ -332,6 +373,10 @@ diesel::table! {
         influencer_id -> Nullable<Text>,
         occurred_at -> BigInt,
         created_at -> BigInt,
+        customer_ref -> Nullable<Text>,
+        value_micros -> Nullable<BigInt>,
+        score -> Nullable<Integer>,
+        first_order_at -> Nullable<BigInt>,
     }
 }
 
@@ -347,6 +392,7 @@ diesel::table! {
         refunded_micros -> BigInt,
         occurred_at -> BigInt,
         self_referral -> Bool,
+        paid -> Bool,
     }
 }
 
@@ -363,6 +409,9 @@ diesel::table! {
         refunded_micros -> BigInt,
         self_gross_micros -> BigInt,
         self_refunded_micros -> BigInt,
+        paid_conversions_micros -> BigInt,
+        paid_gross_micros -> BigInt,
+        paid_refunded_micros -> BigInt,
     }
 }
 
@@ -437,6 +486,9 @@ diesel::table! {
         refunded_micros -> BigInt,
         self_gross_micros -> BigInt,
         self_refunded_micros -> BigInt,
+        paid_conversions_micros -> BigInt,
+        paid_gross_micros -> BigInt,
+        paid_refunded_micros -> BigInt,
     }
 }
 

@@ -10,11 +10,13 @@ use diesel::serialize::{Output, ToSql};
 use diesel::sql_types::Text;
 
 use crate::domain::attribution::{CreditKey, Via};
-use crate::domain::campaign::{CampaignStatus, EnrollmentStatus, GoalMetric, Model};
+use crate::domain::campaign::{
+    CampaignStatus, CostAllocation, CostKind, EnrollmentStatus, GoalMetric, Model,
+};
 use crate::domain::codes::{CodeStatus, DiscountType, LinkStatus};
 use crate::domain::ids::{
-    BrandId, CampaignId, ClickId, CodeId, EnrollmentId, EventId, InfluencerId, JobId, KeyId,
-    LinkId, OrderId, PayoutId, PostId, PruneLogId, RefundId, RejectionId,
+    BrandId, CampaignId, ClickId, CodeId, CostId, EnrollmentId, EventId, InfluencerId, JobId,
+    KeyId, LinkId, OrderId, PayoutId, PostId, PruneLogId, RefundId, RejectionId,
 };
 use crate::domain::integrations::Platform;
 use crate::domain::money::{Currency, Rate};
@@ -107,6 +109,7 @@ id_values!(
     PayoutId,
     PruneLogId,
     JobId,
+    CostId,
 );
 
 macro_rules! name_values {
@@ -129,6 +132,8 @@ name_values!(
     EnrollmentStatus => "enrollment status",
     Model => "attribution model",
     GoalMetric => "goal metric",
+    CostAllocation => "cost allocation",
+    CostKind => "cost kind",
     Scope => "key scope",
     LinkStatus => "link status",
     CodeStatus => "code status",

@@ -14,10 +14,12 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 const HALF_LIFE_DAYS: f64 = 7.0;
 
 named_enum! {
-    /// How a touch reached an order: the discount code it carried, or a click it reported.
+    /// How a touch reached an order: the discount code it carried, a click it reported, or
+    /// an earlier click or code of the customer it named (`customer_ref`).
     pub enum Via {
         Code = "code",
         Click = "click",
+        Customer = "customer",
     }
 }
 
@@ -116,7 +118,9 @@ pub fn eligible(touch: &Touch, order_at: i64) -> bool {
     }
     match touch.via {
         Via::Code => true,
-        Via::Click => {
+        // A customer's earlier touch is a click in time: its window is the campaign's
+        // identity window (stored as the touch's `window_days`).
+        Via::Click | Via::Customer => {
             touch.at <= order_at
                 && order_at - touch.at <= i64::from(touch.rules.window_days) * MICROS_PER_DAY
         }

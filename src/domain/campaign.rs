@@ -57,6 +57,48 @@ named_enum! {
         NetRevenue = "net_revenue",
         Conversions = "conversions",
         Clicks = "clicks",
+        /// Events of type `lead`.
+        Leads = "leads",
+        /// The money value of the campaign's events.
+        EventValue = "event_value",
+        /// (net revenue − cost) / cost.
+        Roi = "roi",
+    }
+}
+
+named_enum! {
+    /// How the costs of a campaign that name no influencer are spread over its enrollments
+    /// for ranking and pruning (campaign totals count them either way).
+    pub enum CostAllocation {
+        /// Only the campaign's totals carry them.
+        None = "none",
+        /// In proportion to each enrollment's net revenue (evenly when none has any).
+        ByNetRevenue = "by_net_revenue",
+        /// The same part to every enrollment.
+        Even = "even",
+    }
+}
+
+named_enum! {
+    /// What a cost paid for.
+    pub enum CostKind {
+        Product = "product",
+        Shipping = "shipping",
+        Content = "content",
+        AdSpend = "ad_spend",
+        Agency = "agency",
+        Tool = "tool",
+        Other = "other",
+    }
+}
+
+pub const DEFAULT_IDENTITY_WINDOW_DAYS: i32 = 90;
+
+pub fn check_identity_window_days(field: &str, days: i64) -> Result<i32, FieldError> {
+    if (1..=730).contains(&days) {
+        Ok(days as i32)
+    } else {
+        Err(FieldError::new(field, "must be between 1 and 730"))
     }
 }
 

@@ -51,9 +51,43 @@ pub fn stages(counts: &[f64; 8]) -> Vec<Stage> {
     out
 }
 
+/// The stage where most is lost: among the stages in `used` (those the campaign has any count
+/// in, in funnel order), the one with the lowest conversion from the used stage before it
+/// (the earlier on a tie); `None` with fewer than two, or when nothing reached any of them.
+pub fn bottleneck(counts: &[f64; 8], used: &[usize]) -> Option<&'static str> {
+    let mut worst: Option<(f64, usize)> = None;
+    for pair in used.windows(2) {
+        let (prev, this) = (counts[pair[0]], counts[pair[1]]);
+        if prev <= 0.0 {
+            continue;
+        }
+        let rate = this / prev;
+        if worst.is_none_or(|(w, _)| rate < w) {
+            worst = Some((rate, pair[1]));
+        }
+    }
+    worst.map(|(_, i)| STAGES[i])
+}
+
+/// The stages with a count in these totals.
+pub fn used(total: &[f64; 8]) -> Vec<usize> {
+    (0..8).filter(|&i| total[i] > 0.0).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bottleneck_is_the_weakest_step_between_used_stages() {
+        // clicks 100 → lead 20 (0.2) → signup 15 (0.75) → orders 3 (0.2): the earlier 0.2.
+        let c = [100.0, 0.0, 20.0, 15.0, 0.0, 0.0, 0.0, 3.0];
+        assert_eq!(bottleneck(&c, &used(&c)), Some("lead"));
+        let c = [100.0, 0.0, 20.0, 15.0, 0.0, 0.0, 0.0, 1.0];
+        assert_eq!(bottleneck(&c, &used(&c)), Some("orders"));
+        let only = [10.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        assert_eq!(bottleneck(&only, &used(&only)), None);
+    }
 
     #[test]
     fn every_event_kind_has_its_stage() {

@@ -26,20 +26,37 @@ pub struct Pace {
     pub on_track: Option<bool>,
 }
 
-/// A goal's figure as text: net revenue in money, conversions and clicks as counts.
+/// A goal's figure as text: money (net revenue, event value) in the currency, counts and ROI
+/// as plain decimals.
 pub fn goal_text(metric: GoalMetric, micros: i64, currency: Currency) -> String {
     match metric {
-        GoalMetric::NetRevenue => money::format_amount(micros, currency),
+        GoalMetric::NetRevenue | GoalMetric::EventValue => money::format_amount(micros, currency),
         _ => money::format_rate(micros),
     }
 }
 
-/// A goal's metric as micro-units: net revenue in money, conversions and clicks as counts.
+/// A goal's metric as micro-units: money, counts, or ROI in millionths (rounded half away
+/// from zero; 0 while nothing was spent).
 fn actual(metric: GoalMetric, s: &Sums) -> i64 {
     match metric {
         GoalMetric::NetRevenue => s.net_micros(),
         GoalMetric::Conversions => s.conversions_micros,
         GoalMetric::Clicks => s.clicks * MICROS,
+        GoalMetric::Leads => s.leads * MICROS,
+        GoalMetric::EventValue => s.event_value_micros,
+        GoalMetric::Roi => {
+            let cost = i128::from(s.cost_micros());
+            if cost <= 0 {
+                return 0;
+            }
+            let num = i128::from(s.net_micros() - s.cost_micros()) * i128::from(MICROS);
+            let rounded = if num >= 0 {
+                (2 * num + cost) / (2 * cost)
+            } else {
+                -((-2 * num + cost) / (2 * cost))
+            };
+            rounded.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        }
     }
 }
 
@@ -73,11 +90,12 @@ pub fn pace(
     now: i64,
     currency: Currency,
 ) -> Option<Pace> {
-    if end <= start {
+    // A ratio does not accumulate over time: ROI has no pace.
+    if end <= start || metric == GoalMetric::Roi {
         return None;
     }
     let elapsed = ((now - start) as f64 / (end - start) as f64).clamp(0.0, 1.0);
-    let unit = if metric == GoalMetric::NetRevenue {
+    let unit = if matches!(metric, GoalMetric::NetRevenue | GoalMetric::EventValue) {
         currency.minor_unit_micros()
     } else {
         1

@@ -80,6 +80,7 @@ ids! {
     PruneLogId,
     /// A job of the outbox.
     JobId,
+    CostId,
 }
 
 impl ClickId {

@@ -33,3 +33,10 @@ pub fn decimal_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D:
         )),
     }
 }
+
+/// An optional [`decimal_text`]: absent is `None`, `null` is refused like a wrong type.
+pub fn optional_decimal_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    decimal_text(d).map(Some)
+}

@@ -29,6 +29,31 @@ pub struct Sums {
     pub reach: i64,
     /// Likes + comments + shares + saves.
     pub engagements: i64,
+    /// Events of type `lead`, and by score band (unscored leads are in no band).
+    pub leads: i64,
+    pub leads_slow: i64,
+    pub leads_medium: i64,
+    pub leads_fast: i64,
+    /// Leads whose customer ordered at or after the lead.
+    pub leads_ordered: i64,
+    /// Each event's `value`, or its campaign's value for its type.
+    pub event_value_micros: i64,
+    /// Recorded costs besides fee and commission (with its part of the unassigned ones when
+    /// the campaign spreads them).
+    pub costs_micros: i64,
+    /// The paid side: clicks of paid links and what they brought, `ad_spend` costs, paid
+    /// posts' figures.
+    pub paid_clicks: i64,
+    pub paid_conversions_micros: i64,
+    pub paid_gross_micros: i64,
+    pub paid_refunded_micros: i64,
+    pub paid_cost_micros: i64,
+    pub paid_impressions: i64,
+    pub paid_reach: i64,
+    pub paid_engagements: i64,
+    /// Posts recorded, and those paid.
+    pub posts: i64,
+    pub paid_posts: i64,
 }
 
 impl Sums {
@@ -47,14 +72,37 @@ impl Sums {
         self.impressions += o.impressions;
         self.reach += o.reach;
         self.engagements += o.engagements;
+        self.leads += o.leads;
+        self.leads_slow += o.leads_slow;
+        self.leads_medium += o.leads_medium;
+        self.leads_fast += o.leads_fast;
+        self.leads_ordered += o.leads_ordered;
+        self.event_value_micros += o.event_value_micros;
+        self.costs_micros += o.costs_micros;
+        self.paid_clicks += o.paid_clicks;
+        self.paid_conversions_micros += o.paid_conversions_micros;
+        self.paid_gross_micros += o.paid_gross_micros;
+        self.paid_refunded_micros += o.paid_refunded_micros;
+        self.paid_cost_micros += o.paid_cost_micros;
+        self.paid_impressions += o.paid_impressions;
+        self.paid_reach += o.paid_reach;
+        self.paid_engagements += o.paid_engagements;
+        self.posts += o.posts;
+        self.paid_posts += o.paid_posts;
     }
 
     pub fn net_micros(&self) -> i64 {
         self.gross_micros - self.refunded_micros
     }
 
+    /// Fee + commission + every recorded cost.
     pub fn cost_micros(&self) -> i64 {
-        self.fee_micros + self.commission_micros
+        self.fee_micros + self.commission_micros + self.costs_micros
+    }
+
+    /// `(net revenue + event value − cost) / cost`'s numerator.
+    pub fn value_micros(&self) -> i64 {
+        self.net_micros() + self.event_value_micros
     }
 }
 
@@ -81,6 +129,8 @@ pub struct Metrics {
     pub net_revenue: String,
     pub fee: String,
     pub commission: String,
+    /// Recorded costs besides fee and commission.
+    pub costs: String,
     pub cost: String,
     pub roi: Option<f64>,
     pub roas: Option<f64>,
@@ -96,11 +146,95 @@ pub struct Metrics {
     pub cpm: Option<String>,
     pub engagement_rate: Option<f64>,
     pub engagement_rate_by_reach: Option<f64>,
+    pub leads: i64,
+    pub leads_slow: i64,
+    pub leads_medium: i64,
+    pub leads_fast: i64,
+    pub cost_per_lead: Option<String>,
+    pub event_value: String,
+    pub lead_to_customer_rate: Option<f64>,
+    /// Filled in by the report (a median is not a sum).
+    pub median_days_to_order: Option<f64>,
+    pub roi_with_event_value: Option<f64>,
     pub currency: String,
 }
 
+/// One side of the paid / organic split.
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    pub posts: i64,
+    pub impressions: i64,
+    pub reach: i64,
+    pub engagements: i64,
+    pub engagement_rate: Option<f64>,
+    pub clicks: i64,
+    pub conversions: f64,
+    pub net_revenue: String,
+    pub cost: String,
+    pub cpm: Option<String>,
+    pub cpa: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaidOrganic {
+    pub paid: Side,
+    pub organic: Side,
+}
+
+/// Paid and organic results: the paid side is paid posts, paid links' clicks and what they
+/// brought, and `ad_spend` costs; organic is everything else.
+pub fn paid_organic(s: &Sums, currency: Currency) -> PaidOrganic {
+    let side = |posts: i64,
+                impressions: i64,
+                reach: i64,
+                engagements: i64,
+                clicks: i64,
+                conversions_micros: i64,
+                net: i64,
+                cost: i64| Side {
+        posts,
+        impressions,
+        reach,
+        engagements,
+        engagement_rate: ratio(engagements, impressions),
+        clicks,
+        conversions: round6(conversions_micros as f64 / MICROS as f64),
+        net_revenue: money::format_amount(net, currency),
+        cost: money::format_amount(cost, currency),
+        cpm: money_per(
+            cost.checked_mul(1000).unwrap_or(i64::MAX),
+            Decimal::from(impressions),
+            currency,
+        ),
+        cpa: money_per(cost, Decimal::new(conversions_micros, 6), currency),
+    };
+    let paid_net = s.paid_gross_micros - s.paid_refunded_micros;
+    PaidOrganic {
+        paid: side(
+            s.paid_posts,
+            s.paid_impressions,
+            s.paid_reach,
+            s.paid_engagements,
+            s.paid_clicks,
+            s.paid_conversions_micros,
+            paid_net,
+            s.paid_cost_micros,
+        ),
+        organic: side(
+            s.posts - s.paid_posts,
+            s.impressions - s.paid_impressions,
+            s.reach - s.paid_reach,
+            s.engagements - s.paid_engagements,
+            s.clicks - s.paid_clicks,
+            s.conversions_micros - s.paid_conversions_micros,
+            s.net_micros() - paid_net,
+            s.cost_micros() - s.paid_cost_micros,
+        ),
+    }
+}
+
 /// The names a leaderboard may sort by.
-pub const SORTABLE: [&str; 24] = [
+pub const SORTABLE: &[&str] = &[
     "clicks",
     "unique_clicks",
     "bot_clicks",
@@ -125,10 +259,17 @@ pub const SORTABLE: [&str; 24] = [
     "cpm",
     "engagement_rate",
     "engagement_rate_by_reach",
+    "costs",
+    "leads",
+    "leads_fast",
+    "cost_per_lead",
+    "event_value",
+    "lead_to_customer_rate",
+    "roi_with_event_value",
 ];
 
 /// Metrics where a lower figure is the better one.
-pub const LOWER_IS_BETTER: [&str; 8] = [
+pub const LOWER_IS_BETTER: &[&str] = &[
     "bot_clicks",
     "refunds",
     "fee",
@@ -137,6 +278,8 @@ pub const LOWER_IS_BETTER: [&str; 8] = [
     "cpc",
     "cpa",
     "cpm",
+    "costs",
+    "cost_per_lead",
 ];
 
 /// Sorts rows by the metric `sort`, nulls last in either direction, ties by handle then id;
@@ -234,6 +377,7 @@ pub fn compute(s: &Sums, currency: Currency) -> Metrics {
         net_revenue: fmt(net),
         fee: fmt(s.fee_micros),
         commission: fmt(s.commission_micros),
+        costs: fmt(s.costs_micros),
         cost: fmt(cost),
         roi: ratio(net - cost, cost),
         roas: ratio(net, cost),
@@ -257,6 +401,15 @@ pub fn compute(s: &Sums, currency: Currency) -> Metrics {
         ),
         engagement_rate: ratio(s.engagements, s.impressions),
         engagement_rate_by_reach: ratio(s.engagements, s.reach),
+        leads: s.leads,
+        leads_slow: s.leads_slow,
+        leads_medium: s.leads_medium,
+        leads_fast: s.leads_fast,
+        cost_per_lead: money_per(cost, Decimal::from(s.leads), currency),
+        event_value: fmt(s.event_value_micros),
+        lead_to_customer_rate: ratio(s.leads_ordered, s.leads),
+        median_days_to_order: None,
+        roi_with_event_value: ratio(s.value_micros() - cost, cost),
         currency: currency.code().to_string(),
     }
 }
@@ -290,6 +443,13 @@ impl Metrics {
             "cpm" => self.cpm.as_deref().and_then(money),
             "engagement_rate" => self.engagement_rate,
             "engagement_rate_by_reach" => self.engagement_rate_by_reach,
+            "costs" => money(&self.costs),
+            "leads" => Some(self.leads as f64),
+            "leads_fast" => Some(self.leads_fast as f64),
+            "cost_per_lead" => self.cost_per_lead.as_deref().and_then(money),
+            "event_value" => money(&self.event_value),
+            "lead_to_customer_rate" => self.lead_to_customer_rate,
+            "roi_with_event_value" => self.roi_with_event_value,
             _ => None,
         }
     }

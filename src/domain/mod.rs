@@ -11,6 +11,7 @@ pub mod ids;
 pub mod integrations;
 pub mod json;
 pub mod keys;
+pub mod leads;
 pub mod metrics;
 pub mod money;
 pub mod names;

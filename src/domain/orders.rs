@@ -83,6 +83,21 @@ pub fn parse_money(field: &str, raw: &str, currency: Currency) -> Result<i64, Fi
     Ok(micros)
 }
 
+/// A `customer_ref` as stored (see [`stored_customer_ref`]); blank is none.
+pub fn parse_customer_ref(raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let r = raw.trim();
+    if raw.chars().count() > 200 || r.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            "customer_ref",
+            "must be at most 200 printable characters",
+        ));
+    }
+    Ok((!r.is_empty()).then(|| stored_customer_ref(r)))
+}
+
 /// Keeps the value of a successful check, records the error of a failed one.
 fn keep<T>(errors: &mut Vec<FieldError>, result: Result<T, FieldError>) -> Option<T> {
     result.map_err(|e| errors.push(e)).ok()
@@ -159,21 +174,11 @@ impl OrderInput {
             &mut errors,
             parse_time("occurred_at", self.occurred_at, now, oldest),
         );
-        let sent_ref_chars = self
-            .customer_ref
-            .as_deref()
-            .map_or(0, |r| r.chars().count());
-        let customer_ref = match self.customer_ref.as_deref().map(str::trim) {
-            Some(r) if sent_ref_chars > 200 || r.chars().any(char::is_control) => {
-                errors.push(FieldError::new(
-                    "customer_ref",
-                    "must be at most 200 printable characters",
-                ));
-                None
-            }
-            Some("") | None => None,
-            Some(r) => Some(stored_customer_ref(r)),
-        };
+        let customer_ref = keep(
+            &mut errors,
+            parse_customer_ref(self.customer_ref.as_deref()),
+        )
+        .flatten();
         if self.discount_codes.len() > MAX_CODES {
             errors.push(FieldError::new(
                 "discount_codes",
@@ -331,6 +336,16 @@ pub struct EventInput {
     pub click_id: String,
     #[serde(default, deserialize_with = "crate::domain::json::non_null")]
     pub occurred_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::domain::json::non_null")]
+    pub customer_ref: Option<String>,
+    /// Money in the campaign's currency (its digits are checked once the click names it).
+    #[serde(
+        default,
+        deserialize_with = "crate::domain::json::optional_decimal_text"
+    )]
+    pub value: Option<String>,
+    #[serde(default, deserialize_with = "crate::domain::json::non_null")]
+    pub score: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,6 +354,9 @@ pub struct NewEvent {
     pub kind: EventKind,
     pub click_id: ClickId,
     pub occurred_at: i64,
+    pub customer_ref: Option<String>,
+    pub value_micros: Option<i64>,
+    pub score: Option<i32>,
     pub fingerprint: String,
 }
 
@@ -365,6 +383,22 @@ impl EventInput {
             }
             Some(t) => Some(t.timestamp_micros()),
         };
+        let customer_ref = keep(
+            &mut errors,
+            parse_customer_ref(self.customer_ref.as_deref()),
+        )
+        .flatten();
+        let value_micros = self
+            .value
+            .as_deref()
+            .and_then(|v| keep(&mut errors, money::parse_amount("value", v)));
+        let score = match self.score {
+            Some(s) if !(0..=100).contains(&s) => {
+                errors.push(FieldError::new("score", "must be between 0 and 100"));
+                None
+            }
+            s => s.map(|s| s as i32),
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -373,18 +407,34 @@ impl EventInput {
             kind.expect("checked"),
             click_id.expect("checked"),
         );
-        let canonical = serde_json::json!({
+        let mut canonical = serde_json::json!({
             "event_id": external_id,
             "type": kind,
             "click_id": click_id,
             "occurred_at": self.occurred_at.map(|t| t.timestamp_micros()),
         });
+        // Added only when sent, so that events stored before they existed replay unchanged.
+        for (name, value) in [
+            (
+                "customer_ref",
+                customer_ref.clone().map(serde_json::Value::from),
+            ),
+            ("value", value_micros.map(serde_json::Value::from)),
+            ("score", score.map(serde_json::Value::from)),
+        ] {
+            if let Some(v) = value {
+                canonical[name] = v;
+            }
+        }
         Ok(NewEvent {
             fingerprint: sha256_hex(&canonical.to_string()),
             external_id,
             kind,
             click_id,
             occurred_at: occurred_at.unwrap_or(now),
+            customer_ref,
+            value_micros,
+            score,
         })
     }
 }
@@ -490,7 +540,35 @@ mod tests {
             kind: "purchase".into(),
             click_id: uuid::Uuid::now_v7().to_string(),
             occurred_at: None,
+            customer_ref: None,
+            value: None,
+            score: None,
         };
         assert_eq!(fields(e.validate(0).unwrap_err()), ["type"]);
+        let e = EventInput {
+            event_id: "e2".into(),
+            kind: "lead".into(),
+            click_id: uuid::Uuid::now_v7().to_string(),
+            occurred_at: None,
+            customer_ref: Some("Lead@Example.com ".into()),
+            value: Some("-1".into()),
+            score: Some(101),
+        };
+        assert_eq!(fields(e.validate(0).unwrap_err()), ["value", "score"]);
+        let e = EventInput {
+            event_id: "e3".into(),
+            kind: "lead".into(),
+            click_id: uuid::Uuid::now_v7().to_string(),
+            occurred_at: None,
+            customer_ref: Some("Lead@Example.com ".into()),
+            value: Some("20.00".into()),
+            score: Some(70),
+        };
+        let ok = e.validate(0).unwrap();
+        assert_eq!(
+            ok.customer_ref,
+            Some(stored_customer_ref("lead@example.com"))
+        );
+        assert_eq!((ok.value_micros, ok.score), (Some(20_000_000), Some(70)));
     }
 }

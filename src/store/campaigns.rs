@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::db::schema::campaigns;
 use crate::db::types::row;
 use crate::db::{with_backend, AnyConnection};
-use crate::domain::campaign::{CampaignStatus, GoalMetric, Model};
+use crate::domain::campaign::{CampaignStatus, CostAllocation, GoalMetric, Model};
 use crate::domain::ids::{BrandId, CampaignId};
 use crate::domain::money::Currency;
 
@@ -32,6 +32,13 @@ row! {
         pub updated_at: i64,
         /// New links carry their enrollment's discount code to the shop by default.
         pub links_apply_code: bool,
+        /// How long a customer's earlier touches credit an order naming only the customer.
+        pub identity_window_days: i32,
+        pub lead_band_medium: i32,
+        pub lead_band_fast: i32,
+        /// JSON: event type → micro-units (see `domain::leads`).
+        pub event_values: String,
+        pub cost_allocation: CostAllocation,
     }
 }
 
@@ -53,6 +60,11 @@ pub struct CampaignUpdate {
     pub holding_days: Option<i32>,
     pub updated_at: Option<i64>,
     pub links_apply_code: Option<bool>,
+    pub identity_window_days: Option<i32>,
+    pub lead_band_medium: Option<i32>,
+    pub lead_band_fast: Option<i32>,
+    pub event_values: Option<String>,
+    pub cost_allocation: Option<CostAllocation>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &CampaignRow) -> QueryResult<()> {

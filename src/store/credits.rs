@@ -34,6 +34,8 @@ row! {
         pub refunded_micros: i64,
         pub occurred_at: i64,
         pub self_referral: bool,
+        /// Through a click of a paid link.
+        pub paid: bool,
     }
 }
 
@@ -47,6 +49,9 @@ struct DailyDelta {
     refunded_micros: i64,
     self_gross_micros: i64,
     self_refunded_micros: i64,
+    paid_conversions_micros: i64,
+    paid_gross_micros: i64,
+    paid_refunded_micros: i64,
 }
 
 impl DailyDelta {
@@ -58,6 +63,9 @@ impl DailyDelta {
         refunded_micros: 0,
         self_gross_micros: 0,
         self_refunded_micros: 0,
+        paid_conversions_micros: 0,
+        paid_gross_micros: 0,
+        paid_refunded_micros: 0,
     };
 
     fn add(&mut self, other: &Self) {
@@ -68,9 +76,12 @@ impl DailyDelta {
         self.refunded_micros += other.refunded_micros;
         self.self_gross_micros += other.self_gross_micros;
         self.self_refunded_micros += other.self_refunded_micros;
+        self.paid_conversions_micros += other.paid_conversions_micros;
+        self.paid_gross_micros += other.paid_gross_micros;
+        self.paid_refunded_micros += other.paid_refunded_micros;
     }
 
-    fn binds(&self) -> [Bind<'static>; 7] {
+    fn binds(&self) -> [Bind<'static>; 10] {
         [
             Bind::BigInt(self.orders),
             Bind::BigInt(self.redemptions),
@@ -79,6 +90,9 @@ impl DailyDelta {
             Bind::BigInt(self.refunded_micros),
             Bind::BigInt(self.self_gross_micros),
             Bind::BigInt(self.self_refunded_micros),
+            Bind::BigInt(self.paid_conversions_micros),
+            Bind::BigInt(self.paid_gross_micros),
+            Bind::BigInt(self.paid_refunded_micros),
         ]
     }
 }
@@ -92,6 +106,9 @@ const ORDER_SUMS: &[&str] = &[
     "refunded_micros",
     "self_gross_micros",
     "self_refunded_micros",
+    "paid_conversions_micros",
+    "paid_gross_micros",
+    "paid_refunded_micros",
 ];
 
 /// `enrollment_daily`, added to.
@@ -183,12 +200,14 @@ fn add_daily(conn: &mut AnyConnection, deltas: BTreeMap<DailyKey, DailyDelta>) -
 }
 
 /// Stores an order's credit under every key and adds it to the rollups. `redeemed` are the
-/// `(campaign, enrollment)` whose usable code the order carried.
+/// `(campaign, enrollment)` whose usable code the order carried; `paid` the positions of the
+/// touches made through a paid link.
 pub fn record(
     conn: &mut AnyConnection,
     order: &OrderRow,
     by_key: &[(CreditKey, Vec<AttributionRow>)],
     redeemed: &[(&CampaignId, &EnrollmentId)],
+    paid: &[i32],
 ) -> QueryResult<()> {
     let day = utc_day(order.occurred_at);
     let mut rows = Vec::new();
@@ -197,6 +216,7 @@ pub fn record(
         let key = *key;
         let mut credited_enrollments: Vec<&EnrollmentId> = Vec::new();
         for c in credits {
+            let is_paid = paid.contains(&c.position);
             rows.push(CreditRow {
                 order_id: order.id.clone(),
                 model: key,
@@ -208,6 +228,7 @@ pub fn record(
                 refunded_micros: 0,
                 occurred_at: order.occurred_at,
                 self_referral: order.self_referral,
+                paid: is_paid,
             });
             let d = delta(&mut deltas, &c.campaign_id, key, day, &c.enrollment_id);
             if !credited_enrollments.contains(&&c.enrollment_id) {
@@ -218,6 +239,10 @@ pub fn record(
             d.gross_micros += c.credited_micros;
             if order.self_referral {
                 d.self_gross_micros += c.credited_micros;
+            }
+            if is_paid {
+                d.paid_conversions_micros += c.share_micros;
+                d.paid_gross_micros += c.credited_micros;
             }
         }
         let mut counted: Vec<&EnrollmentId> = Vec::new();
@@ -306,6 +331,9 @@ pub fn apply_refund(conn: &mut AnyConnection, order: &OrderRow) -> QueryResult<(
             if c.self_referral {
                 d.self_refunded_micros += change;
             }
+            if c.paid {
+                d.paid_refunded_micros += change;
+            }
         }
     }
     add_daily(conn, deltas)
@@ -330,6 +358,12 @@ pub struct OrderSums {
     pub self_gross_micros: i64,
     #[diesel(sql_type = BigInt)]
     pub self_refunded_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    pub paid_conversions_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    pub paid_gross_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    pub paid_refunded_micros: i64,
 }
 
 /// The columns every order-sums read returns.
@@ -342,7 +376,10 @@ macro_rules! order_sums_select {
            CAST(SUM(gross_micros) AS BIGINT) AS gross_micros, \
            CAST(SUM(refunded_micros) AS BIGINT) AS refunded_micros, \
            CAST(SUM(self_gross_micros) AS BIGINT) AS self_gross_micros, \
-           CAST(SUM(self_refunded_micros) AS BIGINT) AS self_refunded_micros "
+           CAST(SUM(self_refunded_micros) AS BIGINT) AS self_refunded_micros, \
+           CAST(SUM(paid_conversions_micros) AS BIGINT) AS paid_conversions_micros, \
+           CAST(SUM(paid_gross_micros) AS BIGINT) AS paid_gross_micros, \
+           CAST(SUM(paid_refunded_micros) AS BIGINT) AS paid_refunded_micros "
     };
 }
 

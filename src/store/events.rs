@@ -1,7 +1,7 @@
 //! Funnel events and their counts.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use crate::db::schema::events;
 use crate::db::sql::{Bind, Fixed};
@@ -24,6 +24,11 @@ row! {
         pub influencer_id: Option<InfluencerId>,
         pub occurred_at: i64,
         pub created_at: i64,
+        pub customer_ref: Option<String>,
+        pub value_micros: Option<i64>,
+        pub score: Option<i32>,
+        /// The customer's first order at or after the event.
+        pub first_order_at: Option<i64>,
     }
 }
 
@@ -63,7 +68,85 @@ const EVENT_COUNTS: &str = "SELECT enrollment_id, kind, CAST(COUNT(*) AS BIGINT)
      WHERE campaign_id = ? AND occurred_at >= ? AND occurred_at < ? \
      AND enrollment_id IS NOT NULL GROUP BY enrollment_id, kind";
 
-pub const STATEMENTS: &[&str] = &[EVENT_COUNTS];
+/// Per enrollment, type and score: how many events, how many carry their own value and its
+/// sum, how many were followed by an order of their customer.
+const EVENT_SUMS: &str = "SELECT enrollment_id, kind, score, CAST(COUNT(*) AS BIGINT) AS n, \
+     CAST(COUNT(value_micros) AS BIGINT) AS valued, \
+     CAST(COALESCE(SUM(value_micros), 0) AS BIGINT) AS value_micros, \
+     CAST(COUNT(first_order_at) AS BIGINT) AS ordered FROM events \
+     WHERE campaign_id = ? AND occurred_at >= ? AND occurred_at < ? \
+     AND enrollment_id IS NOT NULL GROUP BY enrollment_id, kind, score";
+
+/// Leads followed by an order of their customer: how long it took.
+const LEAD_DELAYS: &str = "SELECT enrollment_id, first_order_at - occurred_at AS delay \
+     FROM events WHERE campaign_id = ? AND occurred_at >= ? AND occurred_at < ? \
+     AND kind = 'lead' AND enrollment_id IS NOT NULL AND first_order_at IS NOT NULL";
+
+pub const STATEMENTS: &[&str] = &[EVENT_COUNTS, EVENT_SUMS, LEAD_DELAYS];
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct EventSums {
+    #[diesel(sql_type = Text)]
+    pub enrollment_id: EnrollmentId,
+    #[diesel(sql_type = Text)]
+    pub kind: EventKind,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub score: Option<i32>,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+    #[diesel(sql_type = BigInt)]
+    pub valued: i64,
+    #[diesel(sql_type = BigInt)]
+    pub value_micros: i64,
+    #[diesel(sql_type = BigInt)]
+    pub ordered: i64,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct LeadDelay {
+    #[diesel(sql_type = Text)]
+    pub enrollment_id: EnrollmentId,
+    #[diesel(sql_type = BigInt)]
+    pub delay: i64,
+}
+
+fn window_query<'a>(
+    sql: &'static str,
+    campaign_id: &'a CampaignId,
+    from: i64,
+    to: i64,
+) -> Fixed<'a> {
+    Fixed::new(
+        sql,
+        vec![
+            Bind::Text(campaign_id.as_str()),
+            Bind::BigInt(from),
+            Bind::BigInt(to),
+        ],
+    )
+}
+
+/// The sums of a campaign's events between two instants.
+pub fn sums(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+    from: i64,
+    to: i64,
+) -> QueryResult<Vec<EventSums>> {
+    let query = window_query(EVENT_SUMS, campaign_id, from, to);
+    with_backend!(conn, |c| query.load(c))
+}
+
+/// How long each lead of the window took to become an order of its customer.
+pub fn lead_delays(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+    from: i64,
+    to: i64,
+) -> QueryResult<Vec<LeadDelay>> {
+    let query = window_query(LEAD_DELAYS, campaign_id, from, to);
+    with_backend!(conn, |c| query.load(c))
+}
 
 /// Funnel events per enrollment and type between two instants.
 pub fn counts(
@@ -72,13 +155,6 @@ pub fn counts(
     from: i64,
     to: i64,
 ) -> QueryResult<Vec<EventCount>> {
-    let query = Fixed::new(
-        EVENT_COUNTS,
-        vec![
-            Bind::Text(campaign_id.as_str()),
-            Bind::BigInt(from),
-            Bind::BigInt(to),
-        ],
-    );
+    let query = window_query(EVENT_COUNTS, campaign_id, from, to);
     with_backend!(conn, |c| query.load(c))
 }

@@ -30,6 +30,8 @@ row! {
         pub created_at: i64,
         /// The link carries its enrollment's discount code to the shop.
         pub apply_code: bool,
+        /// Used in paid amplification: its clicks and what they bring count as paid.
+        pub paid: bool,
     }
 }
 
@@ -111,6 +113,13 @@ pub fn set_label(conn: &mut AnyConnection, id: &LinkId, label: Option<&str>) -> 
 pub fn set_apply_code(conn: &mut AnyConnection, id: &LinkId, apply: bool) -> QueryResult<()> {
     diesel::update(links::table.find(id))
         .set(links::apply_code.eq(apply))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn set_paid(conn: &mut AnyConnection, id: &LinkId, paid: bool) -> QueryResult<()> {
+    diesel::update(links::table.find(id))
+        .set(links::paid.eq(paid))
         .execute(conn)
         .map(|_| ())
 }
@@ -208,4 +217,26 @@ pub fn codes_after(
         query = query.filter(links::id.gt(after.to_string()));
     }
     query.load(conn)
+}
+
+/// Whether a link is marked paid (a link that no longer exists is not).
+pub fn is_paid(conn: &mut AnyConnection, id: &LinkId) -> QueryResult<bool> {
+    Ok(links::table
+        .find(id)
+        .select(links::paid)
+        .first::<bool>(conn)
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The campaign's links marked paid.
+pub fn paid_of_campaign(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+) -> QueryResult<Vec<LinkId>> {
+    links::table
+        .filter(links::campaign_id.eq(campaign_id))
+        .filter(links::paid.eq(true))
+        .select(links::id)
+        .load(conn)
 }

@@ -688,3 +688,41 @@ pub fn hourly_clicks(
         Ok(rows)
     })
 }
+
+/// Human clicks per enrollment of the given (paid) links on the days of a window, folded and
+/// recent, as [`click_sums`] counts them.
+pub fn link_clicks(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+    links: &[LinkId],
+    days: Days,
+) -> QueryResult<HashMap<EnrollmentId, i64>> {
+    let mut out: HashMap<EnrollmentId, i64> = HashMap::new();
+    if links.is_empty() {
+        return Ok(out);
+    }
+    conn.transaction(|conn| {
+        snapshot(conn)?;
+        let (from, to) = match days {
+            Days::All => (i32::MIN, i32::MAX),
+            Days::Between(from, to) => (from, to),
+        };
+        let folded: Vec<(EnrollmentId, i64)> = link_daily::table
+            .filter(link_daily::campaign_id.eq(campaign_id))
+            .filter(link_daily::link_id.eq_any(links))
+            .filter(link_daily::day.between(from, to))
+            .select((link_daily::enrollment_id, link_daily::clicks))
+            .load(conn)?;
+        for (enrollment_id, clicks) in folded {
+            *out.entry(enrollment_id).or_default() += clicks;
+        }
+        let recent: Vec<ClickRow> = recent(conn, Some(campaign_id), None)?
+            .into_iter()
+            .filter(|c| days.contains(utc_day(c.ts)) && links.contains(&c.link_id))
+            .collect();
+        for p in pending(conn, &recent)? {
+            *out.entry(p.enrollment_id.clone()).or_default() += p.clicks;
+        }
+        Ok(out)
+    })
+}

@@ -49,11 +49,18 @@ pub fn csv_of<T: serde::Serialize>(header: &[&str], rows: &[T]) -> ApiResult<Str
 }
 
 /// The leaderboard's CSV columns: rank, ids, handle, status, then the metrics in the order of
-/// [`metrics::SORTABLE`], impressions, reach, currency.
+/// [`metrics::SORTABLE`], the other lead figures, impressions, reach, currency.
 pub fn leaderboard_columns() -> Vec<&'static str> {
     let mut cols = vec!["rank", "enrollment_id", "influencer_id", "handle", "status"];
     cols.extend(metrics::SORTABLE);
-    cols.extend(["impressions", "reach", "currency"]);
+    cols.extend([
+        "leads_slow",
+        "leads_medium",
+        "median_days_to_order",
+        "impressions",
+        "reach",
+        "currency",
+    ]);
     cols
 }
 

@@ -11,6 +11,7 @@ mod fakeshop;
 mod foundation;
 mod fuzz_findings;
 mod helpers;
+mod leads;
 mod logs;
 mod openapi;
 mod orders;

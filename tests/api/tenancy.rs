@@ -128,6 +128,7 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         "/dashboard/campaigns/{campaign_id}/edit",
         "/dashboard/campaigns/{campaign_id}/enroll",
         "/dashboard/campaigns/{campaign_id}/posts",
+        "/dashboard/campaigns/{campaign_id}/costs",
         "/dashboard/campaigns/{campaign_id}/successor",
     ] {
         add("GET", p, case(Session("admin"), "", None));
@@ -169,6 +170,11 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
             "/dashboard/campaigns/{campaign_id}/posts",
             "handle=x&post_url=https%3A%2F%2Fp.example%2F{n}&platform=instagram",
         ),
+        (
+            "/dashboard/campaigns/{campaign_id}/costs",
+            "kind=tool&amount=1.00&note=n{n}",
+        ),
+        ("/dashboard/campaigns/{campaign_id}/costs/{cost_id}/delete", ""),
         (
             "/dashboard/campaigns/{campaign_id}/posts/import",
             "csv=handle%2Cpost_url%2Cplatform%0Ax%2Chttps%3A%2F%2Fp.example%2F{n}%2Cx&action=preview",
@@ -440,6 +446,30 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         ),
     );
     add(
+        "POST",
+        "/api/v1/campaigns/{campaign_id}/costs",
+        case(
+            Key("admin"),
+            "",
+            Some(r#"{"kind":"product","amount":"5.00"}"#),
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/campaigns/{campaign_id}/costs",
+        case(Key("admin read"), "", None),
+    );
+    add(
+        "PATCH",
+        "/api/v1/campaigns/{campaign_id}/costs/{cost_id}",
+        case(Key("admin"), "", Some(r#"{"note":"n{n}"}"#)),
+    );
+    add(
+        "DELETE",
+        "/api/v1/campaigns/{campaign_id}/costs/{cost_id}",
+        case(Key("admin"), "", None),
+    );
+    add(
         "GET",
         "/api/v1/campaigns/{campaign_id}/prune-log",
         case(Key("admin read"), "", None),
@@ -517,6 +547,7 @@ fn missing_ids() -> BTreeMap<&'static str, String> {
         ("link_code", "zzzzzzzzz".into()),
         ("platform", "shopify".into()),
         ("job_id", uuid()),
+        ("cost_id", uuid()),
     ])
 }
 
@@ -614,6 +645,15 @@ async fn world(app: &TestApp, name: &str) -> World {
         .as_str()
         .expect("the code's sync job")
         .to_string();
+    let r = app
+        .post(
+            &format!("/api/v1/campaigns/{cid}/costs"),
+            &admin,
+            json!({"kind": "tool", "amount": "12.00"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let cost_id = r.json()["id"].as_str().unwrap().to_string();
     let ids = BTreeMap::from([
         ("brand_id", brand),
         ("campaign_id", cid),
@@ -628,6 +668,7 @@ async fn world(app: &TestApp, name: &str) -> World {
         ("link_code", link_code),
         ("platform", "shopify".into()),
         ("job_id", job_id),
+        ("cost_id", cost_id),
     ]);
     World {
         keys,
@@ -793,6 +834,7 @@ async fn every_route_keeps_brands_apart_and_scopes_to_what_api_md_allows() {
         "link_id",
         "code_id",
         "order_id",
+        "cost_id",
     ]
     .iter()
     .map(|k| &a.ids[k])

@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 use crate::core::admin::{AdminError, AdminResult, Conflict, Page};
 use crate::core::{now_micros, Change, Written};
 use crate::db::AnyConnection;
-use crate::domain::campaign::{self, CampaignStatus, GoalMetric, Model};
+use crate::domain::campaign::{self, CampaignStatus, CostAllocation, GoalMetric, Model};
 use crate::domain::field::{Checks, FieldError};
 use crate::domain::goals::goal_text;
 use crate::domain::ids::{BrandId, CampaignId};
 use crate::domain::json::{non_null, nullable};
+use crate::domain::leads::{self, LeadBands};
 use crate::domain::money::{self, Currency};
 use crate::domain::text;
 use crate::domain::time::{self, rfc3339};
@@ -87,6 +88,14 @@ pub struct CreateCampaign {
     pub holding_days: Option<i64>,
     #[serde(default, deserialize_with = "non_null")]
     pub links_apply_code: Option<bool>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub identity_window_days: Option<i64>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub lead_bands: Option<LeadBandsInput>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub event_values: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub cost_allocation: Option<CostAllocation>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +123,53 @@ pub struct UpdateCampaign {
     pub holding_days: Option<i64>,
     #[serde(default, deserialize_with = "non_null")]
     pub links_apply_code: Option<bool>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub identity_window_days: Option<i64>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub lead_bands: Option<LeadBandsInput>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub event_values: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub cost_allocation: Option<CostAllocation>,
+}
+
+/// Score thresholds of the lead bands.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadBandsInput {
+    pub medium: i64,
+    pub fast: i64,
+}
+
+/// The lead settings of a campaign, checked: (identity window, bands, event values as stored).
+struct LeadSettings {
+    identity_window_days: Option<i32>,
+    bands: Option<LeadBands>,
+    event_values: Option<String>,
+}
+
+fn lead_settings(
+    checks: &mut Checks,
+    currency: Option<Currency>,
+    window: Option<i64>,
+    bands: Option<&LeadBandsInput>,
+    values: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> LeadSettings {
+    LeadSettings {
+        identity_window_days: window.and_then(|d| {
+            checks.take(campaign::check_identity_window_days(
+                "identity_window_days",
+                d,
+            ))
+        }),
+        bands: bands.and_then(|b| checks.take(LeadBands::check(b.medium, b.fast))),
+        event_values: match (values, currency) {
+            (Some(v), Some(c)) => checks
+                .take(leads::parse_event_values(v, c))
+                .map(|v| leads::store_event_values(&v)),
+            _ => None,
+        },
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -139,6 +195,10 @@ pub struct CampaignView {
     pub holding_days: i32,
     /// New links apply their enrollment's discount code in the shop by default.
     pub links_apply_code: bool,
+    pub identity_window_days: i32,
+    pub lead_bands: LeadBands,
+    pub event_values: std::collections::BTreeMap<String, String>,
+    pub cost_allocation: CostAllocation,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -164,6 +224,16 @@ impl From<CampaignRow> for CampaignView {
             status: row.status,
             holding_days: row.holding_days,
             links_apply_code: row.links_apply_code,
+            identity_window_days: row.identity_window_days,
+            lead_bands: LeadBands {
+                medium: row.lead_band_medium,
+                fast: row.lead_band_fast,
+            },
+            event_values: leads::event_values_view(
+                &leads::stored_event_values(&row.event_values),
+                currency,
+            ),
+            cost_allocation: row.cost_allocation,
             created_at: rfc3339(row.created_at),
             updated_at: rfc3339(row.updated_at),
         }
@@ -228,7 +298,15 @@ fn new_campaign(brand_id: &BrandId, req: CreateCampaign) -> AdminResult<(Campaig
         Some(d) => checks.take(campaign::check_holding_days("holding_days", d)),
         None => Some(campaign::DEFAULT_HOLDING_DAYS),
     };
+    let lead = lead_settings(
+        &mut checks,
+        currency,
+        req.identity_window_days,
+        req.lead_bands.as_ref(),
+        req.event_values.as_ref(),
+    );
     checks.finish()?;
+    let bands = lead.bands.unwrap_or(leads::DEFAULT_BANDS);
     let (Some(name), Some(destination), Some(currency), Some(window_days), Some(holding_days)) =
         (name, destination, currency, window_days, holding_days)
     else {
@@ -256,6 +334,13 @@ fn new_campaign(brand_id: &BrandId, req: CreateCampaign) -> AdminResult<(Campaig
         created_at: now,
         updated_at: now,
         links_apply_code: req.links_apply_code.unwrap_or(false),
+        identity_window_days: lead
+            .identity_window_days
+            .unwrap_or(campaign::DEFAULT_IDENTITY_WINDOW_DAYS),
+        lead_band_medium: bands.medium,
+        lead_band_fast: bands.fast,
+        event_values: lead.event_values.unwrap_or_else(|| "{}".into()),
+        cost_allocation: req.cost_allocation.unwrap_or(CostAllocation::None),
     };
     Ok((row, explicit_slug))
 }
@@ -401,6 +486,18 @@ fn changes(current: &CampaignRow, req: UpdateCampaign) -> AdminResult<CampaignUp
         .holding_days
         .and_then(|d| checks.take(campaign::check_holding_days("holding_days", d)));
     changes.links_apply_code = req.links_apply_code;
+    let lead = lead_settings(
+        &mut checks,
+        Some(current.currency),
+        req.identity_window_days,
+        req.lead_bands.as_ref(),
+        req.event_values.as_ref(),
+    );
+    changes.identity_window_days = lead.identity_window_days;
+    changes.lead_band_medium = lead.bands.map(|b| b.medium);
+    changes.lead_band_fast = lead.bands.map(|b| b.fast);
+    changes.event_values = lead.event_values;
+    changes.cost_allocation = req.cost_allocation;
     checks.finish()?;
     Ok(changes)
 }

@@ -34,6 +34,7 @@ pub struct LinkView {
     pub enrollment_id: EnrollmentId,
     /// A click lands with the enrollment's discount code applied in the shop.
     pub apply_code: bool,
+    pub paid: bool,
     pub created_at: String,
 }
 
@@ -61,6 +62,7 @@ pub fn link_view(public_url: &str, campaign: &CampaignRow, handle: &str, row: Li
         influencer_id: row.influencer_id,
         enrollment_id: row.enrollment_id,
         apply_code: row.apply_code,
+        paid: row.paid,
         created_at: rfc3339(row.created_at),
     }
 }
@@ -93,6 +95,9 @@ pub struct CreateLink {
     /// `links_apply_code`).
     #[serde(default, deserialize_with = "non_null")]
     pub apply_code: Option<bool>,
+    /// Used in paid amplification: its clicks and what they bring count as paid.
+    #[serde(default, deserialize_with = "non_null")]
+    pub paid: Option<bool>,
 }
 
 /// Who a link is for.
@@ -153,6 +158,7 @@ pub fn new_link(
         status: LinkStatus::Active,
         created_at: now_micros(),
         apply_code,
+        paid: req.paid.unwrap_or(false),
     })
 }
 
@@ -224,6 +230,8 @@ pub struct UpdateLink {
     pub label: Option<Option<String>>,
     #[serde(default, deserialize_with = "non_null")]
     pub apply_code: Option<bool>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub paid: Option<bool>,
 }
 
 /// Pauses or resumes a link (a paused link still redirects, but its clicks are not
@@ -251,6 +259,9 @@ pub fn update(
     }
     if let Some(apply) = req.apply_code {
         store::links::set_apply_code(conn, &link.id, apply)?;
+    }
+    if let Some(paid) = req.paid {
+        store::links::set_paid(conn, &link.id, paid)?;
     }
     let (link, campaign, handle) = find(conn, brand_id, id)?;
     Ok(Written::new(

@@ -4,6 +4,7 @@
 pub mod brands;
 pub mod campaigns;
 pub mod codes;
+pub mod costs;
 pub mod enrollments;
 pub mod fx;
 pub mod influencers;

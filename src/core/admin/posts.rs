@@ -130,9 +130,10 @@ pub fn upsert(
         campaign_id: campaign_id.clone(),
         enrollment_id: enrollment.id,
         influencer_id: influencer_id.clone(),
-        post_url: url,
+        post_url: url.clone(),
         platform,
-        paid: p.paid,
+        // An `ad_spend` cost recorded for this post amplified it.
+        paid: p.paid || store::costs::ad_spend_on(conn, campaign_id, &url)?,
         reach: p.reach,
         impressions: p.impressions,
         likes: p.likes,

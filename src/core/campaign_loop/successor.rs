@@ -263,6 +263,11 @@ fn plan(
         created_at: now,
         updated_at: now,
         links_apply_code: old.links_apply_code,
+        identity_window_days: old.identity_window_days,
+        lead_band_medium: old.lead_band_medium,
+        lead_band_fast: old.lead_band_fast,
+        event_values: old.event_values.clone(),
+        cost_allocation: old.cost_allocation,
     };
     let handles = store::influencers::handles(conn, kept.iter().map(|e| &e.influencer_id))?;
     Ok(Plan {

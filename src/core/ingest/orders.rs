@@ -13,11 +13,14 @@ use crate::domain::attribution::{self, CreditKey, Rules, Touch, Via};
 use crate::domain::campaign::{EnrollmentStatus, Model};
 use crate::domain::codes::{self, CodeState};
 use crate::domain::field::FieldError;
-use crate::domain::ids::{BrandId, CampaignId, CodeId, EnrollmentId, InfluencerId, OrderId};
+use crate::domain::ids::{
+    BrandId, CampaignId, CodeId, EnrollmentId, InfluencerId, LinkId, OrderId,
+};
 use crate::domain::money::{self, Currency};
 use crate::domain::orders::{NewOrder, OrderSource};
 use crate::domain::time::rfc3339;
 use crate::store::campaigns::CampaignRow;
+use crate::store::customers::CustomerTouchRow;
 use crate::store::enrollments::EnrollmentRow;
 use crate::store::orders::{AttributionRow, OrderRow, TouchRow};
 use crate::store::{self};
@@ -138,6 +141,10 @@ struct OrderPlan {
     by_key: Vec<(CreditKey, Vec<AttributionRow>)>,
     /// Codes the order redeems, sorted so that concurrent orders lock them in one order.
     redeemed: Vec<CodeId>,
+    /// Positions of the touches made through a paid link.
+    paid: Vec<i32>,
+    /// The order's clicks and codes, bound to its customer.
+    binds: Vec<CustomerTouchRow>,
 }
 
 fn plan(
@@ -151,7 +158,25 @@ fn plan(
         touches,
         mut redeemed,
         mut currencies,
+        links,
     } = resolve_touches(conn, brand_id, &order_pk, order)?;
+    let mut paid_links: HashMap<LinkId, bool> = HashMap::new();
+    let mut paid = Vec::new();
+    for (touch, link) in touches.iter().zip(&links) {
+        let Some(link) = link else { continue };
+        let is_paid = match paid_links.get(link) {
+            Some(p) => *p,
+            None => {
+                let p = store::links::is_paid(conn, link)?;
+                paid_links.insert(link.clone(), p);
+                p
+            }
+        };
+        if is_paid {
+            paid.push(touch.position);
+        }
+    }
+    let binds = customer_binds(order, &touches, &links);
     let credits = credit(conn, brand_id, order, &touches, None, &mut currencies)?;
     let mut by_key = Vec::with_capacity(Model::ALL.len() + 1);
     by_key.push((CreditKey::AsDecided, credits.clone()));
@@ -196,6 +221,8 @@ fn plan(
         credits,
         by_key,
         redeemed,
+        paid,
+        binds,
     })
 }
 
@@ -213,14 +240,20 @@ fn apply(
             credits,
             by_key,
             redeemed,
+            paid,
+            binds,
         } = plan;
         store::orders::insert(conn, &row, &touches, &credits)?;
+        if let Some(customer) = &row.customer_ref {
+            store::customers::bind(conn, &binds)?;
+            store::customers::ordered(conn, &row.brand_id, customer, row.occurred_at)?;
+        }
         let redeemed_enrollments: Vec<(&CampaignId, &EnrollmentId)> = touches
             .iter()
             .filter(|t| t.via == Via::Code && t.attributable)
             .map(|t| (&t.campaign_id, &t.enrollment_id))
             .collect();
-        store::credits::record(conn, &row, &by_key, &redeemed_enrollments)?;
+        store::credits::record(conn, &row, &by_key, &redeemed_enrollments, &paid)?;
         for code_id in &redeemed {
             if !store::codes::add_redemption(conn, code_id)? {
                 // Another order took the code's last redemption after we read it.
@@ -270,6 +303,8 @@ struct Resolved {
     touches: Vec<TouchRow>,
     redeemed: Vec<CodeId>,
     currencies: HashMap<CampaignId, Currency>,
+    /// The link of each touch made through a click.
+    links: Vec<Option<LinkId>>,
 }
 
 /// How a code or a click reached an order.
@@ -323,6 +358,7 @@ fn resolve_touches(
         window_days: campaign.window_days,
         code_priority: campaign.code_priority,
     };
+    let mut links = Vec::new();
     for code in &order.discount_codes {
         let Some(row) = store::codes::find_by_text(conn, brand_id, code)? else {
             continue;
@@ -362,6 +398,7 @@ fn resolve_touches(
             attributable: usable,
         };
         touches.push(touch(&touches, &c, reached));
+        links.push(None);
     }
     for click_id in &order.click_ids {
         let Some(click) = store::clicks::find(conn, brand_id, click_id)? else {
@@ -383,6 +420,40 @@ fn resolve_touches(
             attributable: click.attributable && enrollment.status == EnrollmentStatus::Active,
         };
         touches.push(touch(&touches, &c, reached));
+        links.push(Some(click.link_id));
+    }
+    // An order that names only its customer: credited from the customer's earlier touches,
+    // each within its own campaign's identity window (kept as the touch's window).
+    if let (Some(customer), true) = (
+        order.customer_ref.as_deref(),
+        order.discount_codes.is_empty() && order.click_ids.is_empty(),
+    ) {
+        let since = order.occurred_at - i64::from(MAX_IDENTITY_WINDOW_DAYS) * MICROS_PER_DAY;
+        for known in store::customers::touches(conn, brand_id, customer, since, order.occurred_at)?
+        {
+            let Some(enrollment) = enrollment(conn, &known.enrollment_id)? else {
+                continue;
+            };
+            let Some(c) = campaign(conn, &known.campaign_id)? else {
+                continue;
+            };
+            if order.occurred_at - known.at > i64::from(c.identity_window_days) * MICROS_PER_DAY {
+                continue;
+            }
+            let reached = Reached {
+                campaign_id: known.campaign_id,
+                enrollment_id: known.enrollment_id,
+                influencer_id: known.influencer_id,
+                via: Via::Customer,
+                key: known.touch_key,
+                at: known.at,
+                attributable: known.attributable && enrollment.status == EnrollmentStatus::Active,
+            };
+            let mut t = touch(&touches, &c, reached);
+            t.window_days = c.identity_window_days;
+            touches.push(t);
+            links.push(known.link_id);
+        }
     }
     let currencies = campaigns
         .iter()
@@ -392,7 +463,41 @@ fn resolve_touches(
         touches,
         redeemed,
         currencies,
+        links,
     })
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+const MAX_IDENTITY_WINDOW_DAYS: i32 = 730;
+
+/// The order's clicks and codes, bound to the customer it names (an order that names only
+/// its customer binds nothing new).
+fn customer_binds(
+    order: &NewOrder,
+    touches: &[TouchRow],
+    links: &[Option<LinkId>],
+) -> Vec<CustomerTouchRow> {
+    let Some(customer) = &order.customer_ref else {
+        return Vec::new();
+    };
+    touches
+        .iter()
+        .zip(links)
+        .filter(|(t, _)| t.via != Via::Customer)
+        .map(|(t, link)| CustomerTouchRow {
+            brand_id: t.brand_id.clone(),
+            customer_ref: customer.clone(),
+            via: t.via,
+            touch_key: t.touch_key.clone(),
+            campaign_id: t.campaign_id.clone(),
+            enrollment_id: t.enrollment_id.clone(),
+            influencer_id: t.influencer_id.clone(),
+            link_id: link.clone(),
+            at: t.at,
+            attributable: t.attributable,
+            created_at: now_micros(),
+        })
+        .collect()
 }
 
 /// The domain's view of stored touches.

@@ -26,6 +26,8 @@ pub struct FunnelRow {
     pub influencer_id: Option<InfluencerId>,
     pub handle: Option<String>,
     pub stages: Vec<Stage>,
+    /// The stage where most is lost, among the stages the campaign uses.
+    pub bottleneck: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,7 +59,7 @@ pub fn funnel(
     )?;
     let rows = rows(conn, &campaign, enrollments, model, window)?;
     let mut total = [0f64; 8];
-    let mut influencers = Vec::with_capacity(rows.len());
+    let mut counted = Vec::with_capacity(rows.len());
     for r in &rows {
         let mut counts = [0f64; 8];
         counts[0] = r.sums.clicks as f64;
@@ -68,13 +70,19 @@ pub fn funnel(
         for (t, c) in total.iter_mut().zip(counts) {
             *t += c;
         }
-        influencers.push(FunnelRow {
+        counted.push((r, counts));
+    }
+    let used = funnel::used(&total);
+    let influencers = counted
+        .into_iter()
+        .map(|(r, counts)| FunnelRow {
             enrollment_id: Some(r.enrollment.id.clone()),
             influencer_id: Some(r.enrollment.influencer_id.clone()),
             handle: Some(r.handle.clone()),
             stages: funnel::stages(&counts),
-        });
-    }
+            bottleneck: funnel::bottleneck(&counts, &used),
+        })
+        .collect();
     Ok(Funnel {
         model: model.unwrap_or(campaign.attribution_model),
         from: window.from(),
@@ -84,6 +92,7 @@ pub fn funnel(
             influencer_id: None,
             handle: None,
             stages: funnel::stages(&total),
+            bottleneck: funnel::bottleneck(&total, &used),
         },
         influencers,
         campaign_id: campaign.id,

@@ -14,9 +14,13 @@ use crate::core::auth::{AuthError, Principal};
 use crate::db::{AnyConnection, DbError};
 use crate::domain::attribution::CreditKey;
 use crate::domain::campaign::Model;
+use crate::domain::campaign::{CostAllocation, CostKind};
 use crate::domain::field::{Checks, FieldError};
+use crate::domain::ids::EnrollmentId;
 use crate::domain::ids::{BrandId, CampaignId, InfluencerId};
+use crate::domain::leads::{self, Band, LeadBands};
 use crate::domain::metrics::{self, Metrics, Sums};
+use crate::domain::orders::EventKind;
 use crate::domain::scope::{Access, Scope};
 use crate::domain::window::Window;
 use crate::store::campaigns::CampaignRow;
@@ -143,12 +147,52 @@ pub struct Row {
     pub enrollment: EnrollmentRow,
     pub handle: String,
     pub sums: Sums,
+    /// How long each of its leads took to become an order of their customer (micros).
+    pub lead_delays: Vec<i64>,
 }
 
 impl Row {
     pub fn metrics(&self, campaign: &CampaignRow) -> Metrics {
-        metrics::compute(&self.sums, campaign.currency)
+        let mut m = metrics::compute(&self.sums, campaign.currency);
+        m.median_days_to_order = leads::median_days(&mut self.lead_delays.clone());
+        m
     }
+}
+
+/// What a campaign's report adds to its enrollments' rows: the costs that name no influencer
+/// (when the campaign does not spread them) and their `ad_spend` part.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unassigned {
+    pub costs_micros: i64,
+    pub ad_spend_micros: i64,
+}
+
+impl Unassigned {
+    /// Adds them to a campaign's totals.
+    pub fn add_to(&self, totals: &mut Sums) {
+        totals.costs_micros += self.costs_micros;
+        totals.paid_cost_micros += self.ad_spend_micros;
+    }
+}
+
+/// The figures of every enrollment in a window, under a model (none: as decided), and what
+/// the campaign's totals add (nothing for an influencer, who sees only its own row).
+pub fn rows_and_rest(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+    enrollments: Vec<EnrollmentRow>,
+    model: Option<Model>,
+    window: Window,
+) -> ReportResult<(Vec<Row>, Unassigned)> {
+    let visible: Vec<EnrollmentId> = enrollments.iter().map(|e| e.id.clone()).collect();
+    let (all, rest) = all_rows(conn, campaign, model, window)?;
+    let mut rows: Vec<Row> = all
+        .into_iter()
+        .filter(|r| visible.contains(&r.enrollment.id))
+        .collect();
+    // In the order asked (the enrollments as given).
+    rows.sort_by_key(|r| visible.iter().position(|v| *v == r.enrollment.id));
+    Ok((rows, rest))
 }
 
 fn days(window: Window) -> Days {
@@ -167,19 +211,72 @@ pub fn rows(
     model: Option<Model>,
     window: Window,
 ) -> ReportResult<Vec<Row>> {
+    Ok(rows_and_rest(conn, campaign, enrollments, model, window)?.0)
+}
+
+/// Every enrollment of the campaign (costs are spread over all of them, whoever reads).
+fn all_rows(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+    model: Option<Model>,
+    window: Window,
+) -> ReportResult<(Vec<Row>, Unassigned)> {
+    let enrollments = store::enrollments::all_of_campaign(conn, &campaign.id)?;
     let currency = campaign.currency;
     let clicks = store::rollups::click_sums(conn, &campaign.id, days(window))?;
     let orders =
         store::credits::order_sums(conn, &campaign.id, CreditKey::read(model), days(window))?;
-    let mut posts: HashMap<_, (i64, i64, i64)> = HashMap::new();
+    let paid_links = store::links::paid_of_campaign(conn, &campaign.id)?;
+    let paid_clicks = store::rollups::link_clicks(conn, &campaign.id, &paid_links, days(window))?;
+    let (start, end) = (window.start_micros(), window.end_micros());
+    let event_sums = store::events::sums(conn, &campaign.id, start, end)?;
+    let mut delays: HashMap<EnrollmentId, Vec<i64>> = HashMap::new();
+    if event_sums.iter().any(|e| e.ordered > 0) {
+        for d in store::events::lead_delays(conn, &campaign.id, start, end)? {
+            delays.entry(d.enrollment_id).or_default().push(d.delay);
+        }
+    }
+    let values = leads::stored_event_values(&campaign.event_values);
+    let bands = LeadBands {
+        medium: campaign.lead_band_medium,
+        fast: campaign.lead_band_fast,
+    };
+    let mut costs: HashMap<EnrollmentId, (i64, i64)> = HashMap::new();
+    let mut rest = Unassigned::default();
+    for c in store::costs::between(conn, &campaign.id, start, end)? {
+        let ad = if c.kind == CostKind::AdSpend {
+            c.amount_micros
+        } else {
+            0
+        };
+        match c.enrollment_id {
+            Some(e) => {
+                let slot = costs.entry(e).or_default();
+                slot.0 += c.amount_micros;
+                slot.1 += ad;
+            }
+            None => {
+                rest.costs_micros += c.amount_micros;
+                rest.ad_spend_micros += ad;
+            }
+        }
+    }
+    let mut posts: HashMap<_, [i64; 8]> = HashMap::new();
     for p in store::posts::of_campaign(conn, &campaign.id)? {
         let e = posts.entry(p.enrollment_id.clone()).or_default();
-        e.0 += p.impressions;
-        e.1 += p.reach;
-        e.2 += p.engagements();
+        e[0] += p.impressions;
+        e[1] += p.reach;
+        e[2] += p.engagements();
+        e[3] += 1;
+        if p.paid {
+            e[4] += p.impressions;
+            e[5] += p.reach;
+            e[6] += p.engagements();
+            e[7] += 1;
+        }
     }
     let handles = store::influencers::handles(conn, enrollments.iter().map(|e| &e.influencer_id))?;
-    Ok(enrollments
+    let mut rows: Vec<Row> = enrollments
         .into_iter()
         .map(|e| {
             let mut sums = Sums {
@@ -191,6 +288,7 @@ pub fn rows(
                 sums.unique_clicks = c.unique_clicks;
                 sums.bot_clicks = c.bot_clicks;
             }
+            sums.paid_clicks = paid_clicks.get(&e.id).copied().unwrap_or(0);
             if let Some(o) = orders.get(&e.id) {
                 let net = o.gross_micros - o.refunded_micros;
                 let self_net = o.self_gross_micros - o.self_refunded_micros;
@@ -202,17 +300,62 @@ pub fn rows(
                 sums.self_net_micros = self_net;
                 sums.commission_micros =
                     metrics::commission(e.commission_rate_micros, net - self_net, currency);
+                sums.paid_conversions_micros = o.paid_conversions_micros;
+                sums.paid_gross_micros = o.paid_gross_micros;
+                sums.paid_refunded_micros = o.paid_refunded_micros;
             }
-            if let Some((impressions, reach, engagements)) = posts.get(&e.id) {
-                sums.impressions = *impressions;
-                sums.reach = *reach;
-                sums.engagements = *engagements;
+            if let Some(p) = posts.get(&e.id) {
+                sums.impressions = p[0];
+                sums.reach = p[1];
+                sums.engagements = p[2];
+                sums.posts = p[3];
+                sums.paid_impressions = p[4];
+                sums.paid_reach = p[5];
+                sums.paid_engagements = p[6];
+                sums.paid_posts = p[7];
+            }
+            for ev in event_sums.iter().filter(|ev| ev.enrollment_id == e.id) {
+                let unvalued = ev.n - ev.valued;
+                sums.event_value_micros +=
+                    ev.value_micros + unvalued * values.get(&ev.kind).copied().unwrap_or(0);
+                if ev.kind == EventKind::Lead {
+                    sums.leads += ev.n;
+                    sums.leads_ordered += ev.ordered;
+                    match ev.score.map(|s| bands.band(s)) {
+                        Some(Band::Slow) => sums.leads_slow += ev.n,
+                        Some(Band::Medium) => sums.leads_medium += ev.n,
+                        Some(Band::Fast) => sums.leads_fast += ev.n,
+                        None => {}
+                    }
+                }
+            }
+            if let Some((all, ad)) = costs.get(&e.id) {
+                sums.costs_micros = *all;
+                sums.paid_cost_micros = *ad;
             }
             Row {
                 handle: handles.get(&e.influencer_id).cloned().unwrap_or_default(),
+                lead_delays: delays.remove(&e.id).unwrap_or_default(),
                 enrollment: e,
                 sums,
             }
         })
-        .collect())
+        .collect();
+    // Costs that name no influencer: spread for ranking and pruning, or left to the totals.
+    if campaign.cost_allocation != CostAllocation::None && !rows.is_empty() {
+        let nets: Vec<i64> = rows.iter().map(|r| r.sums.net_micros()).collect();
+        let parts = leads::spread(rest.costs_micros, &nets, campaign.cost_allocation, currency);
+        let ad_parts = leads::spread(
+            rest.ad_spend_micros,
+            &nets,
+            campaign.cost_allocation,
+            currency,
+        );
+        for ((r, part), ad) in rows.iter_mut().zip(parts).zip(ad_parts) {
+            r.sums.costs_micros += part;
+            r.sums.paid_cost_micros += ad;
+        }
+        rest = Unassigned::default();
+    }
+    Ok((rows, rest))
 }

@@ -4,15 +4,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::now_micros;
-use crate::core::reporting::{load_campaign, parse_model, rows, Reader, ReportResult};
+use crate::core::reporting::{load_campaign, parse_model, rows_and_rest, Reader, ReportResult};
 use crate::db::AnyConnection;
 use crate::domain::campaign::{CampaignStatus, EnrollmentStatus, Model};
 use crate::domain::field::Checks;
 use crate::domain::goals::{self, GoalProgress, Pace};
 use crate::domain::ids::{CampaignId, EnrollmentId, InfluencerId};
+use crate::domain::leads;
 use crate::domain::metrics::{self, Metrics, Sums};
 use crate::domain::window::Window;
-use crate::store::{self};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,21 +31,6 @@ pub struct InfluencerGoal {
     pub goal: Option<GoalProgress>,
 }
 
-#[derive(Debug, Default, Serialize)]
-pub struct PostSplit {
-    pub posts: i64,
-    pub impressions: i64,
-    pub reach: i64,
-    pub engagements: i64,
-    pub engagement_rate: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PaidOrganic {
-    pub paid: PostSplit,
-    pub organic: PostSplit,
-}
-
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub campaign_id: CampaignId,
@@ -60,7 +45,7 @@ pub struct Report {
     pub goal: Option<GoalProgress>,
     pub pace: Option<Pace>,
     pub influencers: Vec<InfluencerGoal>,
-    pub paid_vs_organic: PaidOrganic,
+    pub paid_vs_organic: metrics::PaidOrganic,
 }
 
 /// The report's parameters, checked.
@@ -82,11 +67,15 @@ pub fn report(
 ) -> ReportResult<Report> {
     let (campaign, enrollments) = load_campaign(conn, reader, campaign_id)?;
     let currency = campaign.currency;
-    let posts = store::posts::of_campaign(conn, &campaign.id)?;
-    let rows = rows(conn, &campaign, enrollments, model, window)?;
+    let (rows, rest) = rows_and_rest(conn, &campaign, enrollments, model, window)?;
     let mut totals = Sums::default();
+    let mut delays = Vec::new();
     for r in &rows {
         totals.add(&r.sums);
+        delays.extend_from_slice(&r.lead_delays);
+    }
+    if reader.influencer_id.is_none() {
+        rest.add_to(&mut totals);
     }
     // The campaign's goal is the brand's: an influencer sees only its own.
     let goal = if reader.influencer_id.is_some() {
@@ -115,28 +104,6 @@ pub fn report(
         ),
         _ => None,
     };
-    let mut split = PaidOrganic {
-        paid: PostSplit::default(),
-        organic: PostSplit::default(),
-    };
-    for p in posts
-        .iter()
-        .filter(|p| rows.iter().any(|r| r.enrollment.id == p.enrollment_id))
-    {
-        let side = if p.paid {
-            &mut split.paid
-        } else {
-            &mut split.organic
-        };
-        side.posts += 1;
-        side.impressions += p.impressions;
-        side.reach += p.reach;
-        side.engagements += p.engagements();
-    }
-    for side in [&mut split.paid, &mut split.organic] {
-        side.engagement_rate = (side.impressions != 0)
-            .then(|| (side.engagements as f64 / side.impressions as f64 * 1e6).round() / 1e6);
-    }
     let influencers = rows
         .iter()
         .map(|r| InfluencerGoal {
@@ -158,11 +125,15 @@ pub fn report(
         from: window.from(),
         to: window.to(),
         influencers_enrolled: rows.len(),
-        totals: metrics::compute(&totals, currency),
+        totals: {
+            let mut m = metrics::compute(&totals, currency);
+            m.median_days_to_order = leads::median_days(&mut delays);
+            m
+        },
         goal,
         pace,
         influencers,
-        paid_vs_organic: split,
+        paid_vs_organic: metrics::paid_organic(&totals, currency),
         campaign_id: campaign.id,
         name: campaign.name,
         status: campaign.status,
