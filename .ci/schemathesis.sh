@@ -245,13 +245,15 @@ SEMANTIC_422 = """
 # exist; payouts never exceed the balance; a prune needs at least one rule; an influencer key
 # names an influencer of the brand, other keys none; a platform is listed once per influencer;
 # report windows end after they start (timeseries: at most 5,000 buckets and 3 years, an IANA
-# time zone); e-mail addresses need a dotted host.
+# time zone); e-mail addresses need a dotted host; an event's value has the digits of its
+# campaign's currency; a cost's amount is a positive decimal with its currency's digits, in a
+# currency with a rate, for an influencer enrolled in the campaign.
 include-operation-id = [
     "create_campaign", "update_campaign", "enroll_influencer", "update_enrollment",
     "create_code", "update_code", "create_key", "create_influencer", "update_influencer",
     "create_order", "create_refund", "create_event", "put_rate", "prune", "successor",
     "mark_paid", "upsert_post", "campaign_report", "leaderboard", "campaign_timeseries",
-    "campaign_funnel", "link_stats",
+    "campaign_funnel", "link_stats", "create_cost", "update_cost",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 

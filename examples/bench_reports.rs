@@ -2,7 +2,8 @@
 //! 200,000 orders (5% partly refunded); prints leaderboard and report latency (p50/p95 over
 //! repeated calls through the HTTP API) beside the same figures computed naively from the raw
 //! tables (clicks counted from the click table, credit recomputed from every order's stored
-//! touches), and checks that both agree for every enrollment.
+//! touches; leads and their value counted from the events), and checks that both agree for
+//! every enrollment. With leads and costs loaded unless `BENCH_LEADS=0`.
 //!
 //! `bench_reports [database url|-] [clicks] [orders] [enrollments]` (defaults: a temporary
 //! SQLite file, 10,000,000, 200,000, 1,000). Run it with `--release` (bench/reports/run.sh).
@@ -40,7 +41,22 @@ struct Figures {
     conversions_micros: i64,
     gross_micros: i64,
     refunded_micros: i64,
+    leads: i64,
+    event_value_micros: i64,
 }
+
+#[derive(QueryableByName)]
+struct LeadCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    enrollment_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    leads: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    value: i64,
+}
+
+/// The value the campaign gives a lead sent without one (`event_values`).
+const LEAD_VALUE_MICROS: i64 = 20_000_000;
 
 #[derive(QueryableByName)]
 struct ClickCount {
@@ -75,6 +91,21 @@ fn naive(
         let f = out.entry(c.enrollment_id).or_default();
         f.clicks = c.clicks;
         f.unique_clicks = c.unique_clicks;
+    }
+    let sql = format!(
+        "SELECT enrollment_id, CAST(COUNT(*) AS BIGINT) AS leads, \
+           CAST(SUM(COALESCE(value_micros, {LEAD_VALUE_MICROS})) AS BIGINT) AS value \
+         FROM events WHERE campaign_id = '{campaign_id}' AND kind = 'lead' GROUP BY enrollment_id"
+    );
+    let leads: Vec<LeadCount> = match conn {
+        AnyConnection::Sqlite(c) => diesel::sql_query(sql).load(c),
+        AnyConnection::Postgresql(c) => diesel::sql_query(sql).load(c),
+    }
+    .expect("naive leads");
+    for l in leads {
+        let f = out.entry(l.enrollment_id).or_default();
+        f.leads = l.leads;
+        f.event_value_micros = l.value;
     }
     let order_rows: Vec<(String, i64, i64, i64)> = orders::table
         .select((
@@ -370,6 +401,57 @@ async fn main() {
         t0.elapsed().as_secs_f64()
     );
 
+    // Leads and costs (BENCH_LEADS=0 leaves them out, for a baseline in the same build): a
+    // lead event for one click in 100 (scored 0–99, one in ten valued 5.00 by the CRM, one in
+    // five followed by an order of its customer three days later), a product cost for every
+    // enrollment and ten tool costs of the campaign spread by net revenue.
+    let with_leads = std::env::var("BENCH_LEADS").map_or(true, |v| v != "0");
+    if with_leads {
+        let t0 = Instant::now();
+        let sql = format!(
+            "INSERT INTO events (id, brand_id, external_id, fingerprint, kind, click_id, campaign_id, \
+                                 enrollment_id, influencer_id, occurred_at, created_at, customer_ref, \
+                                 value_micros, score, first_order_at) \
+             SELECT 'ev-' || c.id, c.brand_id, 'ev-' || c.id, 'bench', 'lead', c.id, c.campaign_id, \
+                    c.enrollment_id, c.influencer_id, c.ts + 60000000, c.ts, 'customer-' || c.id, \
+                    CASE WHEN substr(c.id, 33, 1) = '0' THEN 5000000 ELSE NULL END, \
+                    CAST(substr(c.id, 31, 2) AS INTEGER), \
+                    CASE WHEN substr(c.id, 32, 1) IN ('0', '1') THEN c.ts + {three_days} ELSE NULL END \
+             FROM clicks c WHERE substr(c.id, 35, 2) = '00' AND c.kind = 'human'; \
+             INSERT INTO costs (id, brand_id, campaign_id, kind, amount_micros, original_micros, \
+                                original_currency, influencer_id, enrollment_id, post_url, note, \
+                                incurred_at, created_at, updated_at) \
+             SELECT 'cost-' || e.id, e.brand_id, e.campaign_id, 'product', 25000000, 25000000, 'EUR', \
+                    e.influencer_id, e.id, NULL, NULL, {start}, {start}, {start} FROM enrollments e;",
+            three_days = 3 * DAY,
+        );
+        conn.batch_execute(&sql).expect("leads and costs inserted");
+        for i in 0..10 {
+            post(
+                format!("/api/v1/campaigns/{campaign_id}/costs"),
+                admin.clone(),
+                json!({"kind": "tool", "amount": format!("{}.00", 100 + i), "note": "bench"}),
+            )
+            .await;
+        }
+        let r = http
+            .patch(format!("{base}/api/v1/campaigns/{campaign_id}"))
+            .bearer_auth(&admin)
+            .json(&json!({"event_values": {"lead": "20.00"}, "cost_allocation": "by_net_revenue"}))
+            .send()
+            .await
+            .expect("request");
+        assert!(r.status().is_success(), "campaign settings: {}", r.status());
+        if postgres {
+            conn.batch_execute("ANALYZE events; ANALYZE costs")
+                .expect("analyze");
+        }
+        println!(
+            "inserted lead events and costs in {:.1} s",
+            t0.elapsed().as_secs_f64()
+        );
+    }
+
     // The API's answers, timed.
     let time_get = |path: String| {
         let http = http.clone();
@@ -426,6 +508,8 @@ async fn main() {
                 conversions_micros: (item["conversions"].as_f64().unwrap() * 1e6).round() as i64,
                 gross_micros: micros(&item["gross_revenue"]),
                 refunded_micros: micros(&item["refunds"]),
+                leads: item["leads"].as_i64().unwrap(),
+                event_value_micros: micros(&item["event_value"]),
             };
             let want = exp.get(id).cloned().unwrap_or_default();
             if got != want {
@@ -458,7 +542,7 @@ async fn main() {
         board["items"].as_array().unwrap().len()
     );
     println!(
-        "RESULT backend={backend} clicks={n_clicks} orders={n_orders} enrollments={n_enrollments} leaderboard_p50_ms={board_p50:.1} leaderboard_p95_ms={:.1} report_p50_ms={:.1} naive_ms={naive_p50:.0} speedup={:.0} mismatches={mismatches}",
+        "RESULT backend={backend} clicks={n_clicks} orders={n_orders} enrollments={n_enrollments} leads_and_costs={with_leads} leaderboard_p50_ms={board_p50:.1} leaderboard_p95_ms={:.1} report_p50_ms={:.1} naive_ms={naive_p50:.0} speedup={:.0} mismatches={mismatches}",
         percentile(&board_times, 0.95),
         percentile(&report_times, 0.5),
         naive_p50 / board_p50

@@ -79,7 +79,7 @@ async fn the_dashboard_works_in_a_browser() {
     assert!(output.status.success(), "the browser run failed");
     assert!(workspace.status.success(), "the workspace run failed");
     assert!(
-        std::fs::read_dir(&kept).unwrap().count() >= 2 * (7 + 15),
+        std::fs::read_dir(&kept).unwrap().count() >= 2 * (7 + 16),
         "a laptop and a phone screenshot of each page"
     );
 }

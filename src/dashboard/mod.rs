@@ -738,6 +738,12 @@ fn percent(x: Option<f64>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+/// The stage of the campaign's funnel with the weakest step, among the stages it uses.
+fn funnel_bottleneck(stages: &[(String, f64)]) -> Option<usize> {
+    let counts: Vec<f64> = stages.iter().map(|s| s.1).collect();
+    crate::domain::funnel::weakest_step(&counts, &crate::domain::funnel::used(&counts))
+}
+
 /// One figure of a side of the paid / organic split, as shown.
 type SideCell = fn(&crate::domain::metrics::Side) -> String;
 
@@ -1039,7 +1045,13 @@ fn campaign_body(v: &CampaignView<'_>, admin: Option<&str>, prune: Option<&Pruni
                 (charts::daily(&d.series, &r.currency))
                 @if d.series_partial { p.hint { "The last day is today: its figures are so far, not the whole day." } }
             }
-            section { h2 { "Funnel" } (charts::funnel(&d.funnel)) }
+            section {
+                h2 { "Funnel" }
+                (charts::funnel(&d.funnel))
+                @if let Some(i) = funnel_bottleneck(&d.funnel) {
+                    p.hint { "Most are lost before " strong { (d.funnel[i].0.to_lowercase()) } "." }
+                }
+            }
         }
         (paid_organic(&r.paid_vs_organic, &r.currency))
         (credit_by_model(d))

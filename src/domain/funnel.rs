@@ -55,6 +55,11 @@ pub fn stages(counts: &[f64; 8]) -> Vec<Stage> {
 /// in, in funnel order), the one with the lowest conversion from the used stage before it
 /// (the earlier on a tie); `None` with fewer than two, or when nothing reached any of them.
 pub fn bottleneck(counts: &[f64; 8], used: &[usize]) -> Option<&'static str> {
+    weakest_step(counts, used).map(|i| STAGES[i])
+}
+
+/// The index of [`bottleneck`]'s stage, for funnels of any stages.
+pub fn weakest_step(counts: &[f64], used: &[usize]) -> Option<usize> {
     let mut worst: Option<(f64, usize)> = None;
     for pair in used.windows(2) {
         let (prev, this) = (counts[pair[0]], counts[pair[1]]);
@@ -66,12 +71,12 @@ pub fn bottleneck(counts: &[f64; 8], used: &[usize]) -> Option<&'static str> {
             worst = Some((rate, pair[1]));
         }
     }
-    worst.map(|(_, i)| STAGES[i])
+    worst.map(|(_, i)| i)
 }
 
 /// The stages with a count in these totals.
-pub fn used(total: &[f64; 8]) -> Vec<usize> {
-    (0..8).filter(|&i| total[i] > 0.0).collect()
+pub fn used(total: &[f64]) -> Vec<usize> {
+    (0..total.len()).filter(|&i| total[i] > 0.0).collect()
 }
 
 #[cfg(test)]

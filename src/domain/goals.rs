@@ -49,7 +49,8 @@ fn actual(metric: GoalMetric, s: &Sums) -> i64 {
             if cost <= 0 {
                 return 0;
             }
-            let num = i128::from(s.net_micros() - s.cost_micros()) * i128::from(MICROS);
+            let num =
+                (i128::from(s.net_micros()) - i128::from(s.cost_micros())) * i128::from(MICROS);
             let rounded = if num >= 0 {
                 (2 * num + cost) / (2 * cost)
             } else {

@@ -9,7 +9,7 @@ use crate::domain::attribution::allocate;
 use crate::domain::campaign::CostAllocation;
 use crate::domain::field::FieldError;
 use crate::domain::money::{self, Currency, MICROS};
-use crate::domain::orders::{parse_money, EventKind};
+use crate::domain::orders::{check_event_value, parse_money, EventKind};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -89,7 +89,8 @@ pub fn parse_event_values(
             serde_json::Value::Number(n) => n.to_string(),
             _ => return Err(FieldError::new(&field, "must be a decimal string")),
         };
-        out.insert(kind, parse_money(&field, &text, currency)?);
+        let micros = parse_money(&field, &text, currency)?;
+        out.insert(kind, check_event_value(&field, micros)?);
     }
     Ok(out)
 }

@@ -77,13 +77,13 @@ impl Sums {
         self.leads_medium += o.leads_medium;
         self.leads_fast += o.leads_fast;
         self.leads_ordered += o.leads_ordered;
-        self.event_value_micros += o.event_value_micros;
-        self.costs_micros += o.costs_micros;
+        self.event_value_micros = self.event_value_micros.saturating_add(o.event_value_micros);
+        self.costs_micros = self.costs_micros.saturating_add(o.costs_micros);
         self.paid_clicks += o.paid_clicks;
         self.paid_conversions_micros += o.paid_conversions_micros;
         self.paid_gross_micros += o.paid_gross_micros;
         self.paid_refunded_micros += o.paid_refunded_micros;
-        self.paid_cost_micros += o.paid_cost_micros;
+        self.paid_cost_micros = self.paid_cost_micros.saturating_add(o.paid_cost_micros);
         self.paid_impressions += o.paid_impressions;
         self.paid_reach += o.paid_reach;
         self.paid_engagements += o.paid_engagements;
@@ -97,12 +97,12 @@ impl Sums {
 
     /// Fee + commission + every recorded cost.
     pub fn cost_micros(&self) -> i64 {
-        self.fee_micros + self.commission_micros + self.costs_micros
+        (self.fee_micros + self.commission_micros).saturating_add(self.costs_micros)
     }
 
     /// `(net revenue + event value − cost) / cost`'s numerator.
     pub fn value_micros(&self) -> i64 {
-        self.net_micros() + self.event_value_micros
+        self.net_micros().saturating_add(self.event_value_micros)
     }
 }
 
@@ -228,7 +228,7 @@ pub fn paid_organic(s: &Sums, currency: Currency) -> PaidOrganic {
             s.clicks - s.paid_clicks,
             s.conversions_micros - s.paid_conversions_micros,
             s.net_micros() - paid_net,
-            s.cost_micros() - s.paid_cost_micros,
+            s.cost_micros().saturating_sub(s.paid_cost_micros),
         ),
     }
 }
@@ -379,7 +379,7 @@ pub fn compute(s: &Sums, currency: Currency) -> Metrics {
         commission: fmt(s.commission_micros),
         costs: fmt(s.costs_micros),
         cost: fmt(cost),
-        roi: ratio(net - cost, cost),
+        roi: ratio(net.saturating_sub(cost), cost),
         roas: ratio(net, cost),
         cpc: money_per(cost, Decimal::from(s.clicks), currency),
         cpa: money_per(cost, conversions, currency),
@@ -409,7 +409,7 @@ pub fn compute(s: &Sums, currency: Currency) -> Metrics {
         event_value: fmt(s.event_value_micros),
         lead_to_customer_rate: ratio(s.leads_ordered, s.leads),
         median_days_to_order: None,
-        roi_with_event_value: ratio(s.value_micros() - cost, cost),
+        roi_with_event_value: ratio(s.value_micros().saturating_sub(cost), cost),
         currency: currency.code().to_string(),
     }
 }

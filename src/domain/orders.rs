@@ -83,6 +83,19 @@ pub fn parse_money(field: &str, raw: &str, currency: Currency) -> Result<i64, Fi
     Ok(micros)
 }
 
+/// The largest value one event (or one event type) may have: a billion units of money, so
+/// that sums of them stay exact.
+pub const MAX_EVENT_VALUE_MICROS: i64 = 1_000_000_000 * money::MICROS;
+
+/// An event's value: at most [`MAX_EVENT_VALUE_MICROS`].
+pub fn check_event_value(field: &str, micros: i64) -> Result<i64, FieldError> {
+    if micros > MAX_EVENT_VALUE_MICROS {
+        Err(FieldError::new(field, "must be at most 1000000000"))
+    } else {
+        Ok(micros)
+    }
+}
+
 /// A `customer_ref` as stored (see [`stored_customer_ref`]); blank is none.
 pub fn parse_customer_ref(raw: Option<&str>) -> Result<Option<String>, FieldError> {
     let Some(raw) = raw else {
@@ -388,10 +401,12 @@ impl EventInput {
             parse_customer_ref(self.customer_ref.as_deref()),
         )
         .flatten();
-        let value_micros = self
-            .value
-            .as_deref()
-            .and_then(|v| keep(&mut errors, money::parse_amount("value", v)));
+        let value_micros = self.value.as_deref().and_then(|v| {
+            keep(
+                &mut errors,
+                money::parse_amount("value", v).and_then(|m| check_event_value("value", m)),
+            )
+        });
         let score = match self.score {
             Some(s) if !(0..=100).contains(&s) => {
                 errors.push(FieldError::new("score", "must be between 0 and 100"));

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{costs, posts};
+use crate::db::schema::costs;
 use crate::db::types::row;
 use crate::db::AnyConnection;
 use crate::domain::campaign::CostKind;
@@ -121,33 +121,16 @@ pub fn between(
         .load(conn)
 }
 
-/// Marks the campaign's posts at `post_url` paid (`ad_spend` amplified them).
-pub fn mark_post_paid(
+/// The posts of the campaign that `ad_spend` costs name: they count as paid.
+pub fn ad_spend_posts(
     conn: &mut AnyConnection,
     campaign_id: &CampaignId,
-    post_url: &str,
-) -> QueryResult<usize> {
-    diesel::update(
-        posts::table
-            .filter(posts::campaign_id.eq(campaign_id))
-            .filter(posts::post_url.eq(post_url)),
-    )
-    .set(posts::paid.eq(true))
-    .execute(conn)
-}
-
-/// Whether an `ad_spend` cost of the campaign names `post_url` (a post recorded later is
-/// paid too).
-pub fn ad_spend_on(
-    conn: &mut AnyConnection,
-    campaign_id: &CampaignId,
-    post_url: &str,
-) -> QueryResult<bool> {
-    let n: i64 = costs::table
+) -> QueryResult<Vec<String>> {
+    costs::table
         .filter(costs::campaign_id.eq(campaign_id))
         .filter(costs::kind.eq(CostKind::AdSpend))
-        .filter(costs::post_url.eq(post_url))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
+        .filter(costs::post_url.is_not_null())
+        .select(costs::post_url.assume_not_null())
+        .distinct()
+        .load(conn)
 }

@@ -29,18 +29,39 @@ row! {
     }
 }
 
-/// Binds touches to their customer; a touch already bound stays as it was.
+/// Binds touches to their customer. A touch bound before (a code used again) moves to the
+/// later use, with whether it could earn credit then.
 pub fn bind(conn: &mut AnyConnection, rows: &[CustomerTouchRow]) -> QueryResult<()> {
     for row in rows {
-        with_backend!(conn, |c| diesel::insert_into(customer_touches::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(c))?;
+        let key = customer_touches::table
+            .filter(customer_touches::brand_id.eq(&row.brand_id))
+            .filter(customer_touches::customer_ref.eq(&row.customer_ref))
+            .filter(customer_touches::via.eq(row.via))
+            .filter(customer_touches::touch_key.eq(&row.touch_key));
+        let bound: Option<i64> = key.select(customer_touches::at).first(conn).optional()?;
+        match bound {
+            None => {
+                with_backend!(conn, |c| diesel::insert_into(customer_touches::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .execute(c))?;
+            }
+            Some(at) if at < row.at => {
+                diesel::update(key)
+                    .set((
+                        customer_touches::at.eq(row.at),
+                        customer_touches::attributable.eq(row.attributable),
+                    ))
+                    .execute(conn)?;
+            }
+            Some(_) => {}
+        }
     }
     Ok(())
 }
 
-/// The customer's touches from `since` to `until` (inclusive), oldest first.
+/// The customer's latest touches (at most 100) from `since` to `until` (inclusive), oldest
+/// first.
 pub fn touches(
     conn: &mut AnyConnection,
     brand_id: &BrandId,
@@ -54,12 +75,16 @@ pub fn touches(
         .filter(customer_touches::at.ge(since))
         .filter(customer_touches::at.le(until))
         .order((
-            customer_touches::at.asc(),
-            customer_touches::touch_key.asc(),
+            customer_touches::at.desc(),
+            customer_touches::touch_key.desc(),
         ))
         .limit(100)
         .select(CustomerTouchRow::as_select())
         .load(conn)
+        .map(|mut rows: Vec<CustomerTouchRow>| {
+            rows.reverse();
+            rows
+        })
 }
 
 /// An order of the customer at `at`: each of its events at or before it whose first order is

@@ -72,7 +72,8 @@ const EVENT_COUNTS: &str = "SELECT enrollment_id, kind, CAST(COUNT(*) AS BIGINT)
 /// sum, how many were followed by an order of their customer.
 const EVENT_SUMS: &str = "SELECT enrollment_id, kind, score, CAST(COUNT(*) AS BIGINT) AS n, \
      CAST(COUNT(value_micros) AS BIGINT) AS valued, \
-     CAST(COALESCE(SUM(value_micros), 0) AS BIGINT) AS value_micros, \
+     CAST(COALESCE(SUM(value_micros / 1000000), 0) AS BIGINT) AS value_units, \
+     CAST(COALESCE(SUM(value_micros % 1000000), 0) AS BIGINT) AS value_rest_micros, \
      CAST(COUNT(first_order_at) AS BIGINT) AS ordered FROM events \
      WHERE campaign_id = ? AND occurred_at >= ? AND occurred_at < ? \
      AND enrollment_id IS NOT NULL GROUP BY enrollment_id, kind, score";
@@ -96,8 +97,12 @@ pub struct EventSums {
     pub n: i64,
     #[diesel(sql_type = BigInt)]
     pub valued: i64,
+    /// The events' own values, summed as whole units and the micro-units left (so that no
+    /// sum of bounded values can overflow).
     #[diesel(sql_type = BigInt)]
-    pub value_micros: i64,
+    pub value_units: i64,
+    #[diesel(sql_type = BigInt)]
+    pub value_rest_micros: i64,
     #[diesel(sql_type = BigInt)]
     pub ordered: i64,
 }

@@ -117,13 +117,6 @@ pub fn set_apply_code(conn: &mut AnyConnection, id: &LinkId, apply: bool) -> Que
         .map(|_| ())
 }
 
-pub fn set_paid(conn: &mut AnyConnection, id: &LinkId, paid: bool) -> QueryResult<()> {
-    diesel::update(links::table.find(id))
-        .set(links::paid.eq(paid))
-        .execute(conn)
-        .map(|_| ())
-}
-
 /// A link with what the redirect needs of its enrollment, campaign and influencer.
 #[derive(Debug, Clone)]
 pub struct RedirectTarget {

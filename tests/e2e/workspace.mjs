@@ -246,6 +246,21 @@ try {
   check(await page.locator("table.board tbody tr").count() === 3, "with three influencers");
   await shoot(page, "successor");
 
+  // 10. Costs besides fees: a tool for the new campaign, and an impossible one refused by name.
+  await page.getByRole("link", { name: "Costs" }).click();
+  await page.getByLabel("Kind").selectOption("tool");
+  await page.getByLabel("Amount").fill("12.345");
+  await page.getByRole("button", { name: "Add cost" }).click();
+  check(await page.locator("#f-amount-error").count() === 1, "an amount finer than the cent is refused beside its field");
+  await page.getByLabel("Amount").fill("49.00");
+  await page.getByLabel("Note").fill("scheduler");
+  await page.getByRole("button", { name: "Add cost" }).click();
+  const costs = await text(page, "table");
+  check(costs.includes("tool") && costs.includes("49.00") && costs.includes("scheduler"), "the cost is listed");
+  await shoot(page, "costs");
+  await page.locator(".crumbs a").nth(1).click();
+  check((await text(page)).includes("Paid and organic"), "the campaign reads paid and organic apart");
+
   // The brand's home: every step of the checklist done, both campaigns listed.
   await page.locator("header nav").getByRole("link", { name: "Campaigns", exact: true }).click();
   // The first click ticks its step once folded into the rollups (seconds).

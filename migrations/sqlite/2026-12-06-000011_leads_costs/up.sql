@@ -46,6 +46,20 @@ CREATE TABLE customer_touches (
     PRIMARY KEY (brand_id, customer_ref, via, touch_key)
 );
 
+-- Orders recorded before named their customers too: their clicks and codes are bound (at
+-- their latest use; paid links are not known here, so these count as organic).
+INSERT INTO customer_touches (brand_id, customer_ref, via, touch_key, campaign_id, enrollment_id,
+                              influencer_id, link_id, at, attributable, created_at)
+SELECT o.brand_id, o.customer_ref, t.via, t.touch_key, t.campaign_id, t.enrollment_id,
+       t.influencer_id, NULL, MAX(t.at),
+       CASE WHEN SUM(CASE WHEN t.attributable THEN 1 ELSE 0 END) > 0 THEN TRUE ELSE FALSE END,
+       MAX(o.created_at)
+FROM orders o JOIN order_touches t ON t.order_id = o.id
+WHERE o.customer_ref IS NOT NULL AND t.via IN ('click', 'code')
+GROUP BY o.brand_id, o.customer_ref, t.via, t.touch_key, t.campaign_id, t.enrollment_id,
+         t.influencer_id
+ON CONFLICT DO NOTHING;
+
 -- Every cost of a campaign besides fees and commissions, in the campaign's currency (and as
 -- entered).
 CREATE TABLE costs (

@@ -11,7 +11,7 @@ use crate::core::now_micros;
 use crate::db::AnyConnection;
 use crate::domain::campaign::CostKind;
 use crate::domain::field::{Checks, FieldError};
-use crate::domain::ids::{BrandId, CampaignId, CostId, InfluencerId};
+use crate::domain::ids::{BrandId, CampaignId, CostId, EnrollmentId, InfluencerId};
 use crate::domain::json::{non_null, nullable};
 use crate::domain::money::{self, Currency};
 use crate::domain::orders::parse_money;
@@ -107,6 +107,12 @@ struct Fields {
     post_url: Option<String>,
     note: Option<String>,
     incurred_at: i64,
+    /// An edit that leaves the amount and currency: the amount as converted then (a rate
+    /// changed since does not move a recorded cost).
+    kept_amount: Option<(i64, i64, Currency)>,
+    /// An edit that leaves the influencer: who it was for, unchecked (a since-deleted
+    /// influencer keeps its costs).
+    kept_for: Option<(Option<InfluencerId>, Option<EnrollmentId>)>,
 }
 
 fn campaign_of(
@@ -126,9 +132,10 @@ fn row_of(
     created_at: i64,
 ) -> AdminResult<CostRow> {
     let mut checks = Checks::default();
-    let currency = match f.currency.as_deref() {
-        Some(c) => checks.take(Currency::parse("currency", c)),
-        None => Some(campaign.currency),
+    let currency = match (f.kept_amount, f.currency.as_deref()) {
+        (Some((_, _, c)), _) => Some(c),
+        (None, Some(c)) => checks.take(Currency::parse("currency", c)),
+        (None, None) => Some(campaign.currency),
     };
     let original = currency.and_then(|c| {
         checks.take(parse_money("amount", &f.amount, c).and_then(|m| {
@@ -161,42 +168,50 @@ fn row_of(
             (!n.is_empty()).then(|| n.to_string())
         }
     });
-    let influencer_id = f.influencer_id.as_deref().and_then(|raw| {
-        let id = InfluencerId::parse(raw.trim());
-        if id.is_none() {
-            checks.fail("influencer_id", "must be an influencer id (a UUID)");
-        }
-        id
-    });
+    let influencer_id = f
+        .influencer_id
+        .as_deref()
+        .filter(|_| f.kept_for.is_none())
+        .and_then(|raw| {
+            let id = InfluencerId::parse(raw.trim());
+            if id.is_none() {
+                checks.fail("influencer_id", "must be an influencer id (a UUID)");
+            }
+            id
+        });
     checks.finish()?;
     let (Some(currency), Some(original)) = (currency, original) else {
         unreachable!("every failed check was reported");
     };
-    let enrollment_id = match &influencer_id {
-        None => None,
-        Some(id) => {
+    let (influencer_id, enrollment_id) = match (&f.kept_for, influencer_id) {
+        (Some(kept), _) => kept.clone(),
+        (None, None) => (None, None),
+        (None, Some(id)) => {
             // Another brand's influencer, or none: 404, as everywhere.
-            store::influencers::find_row(conn, &campaign.brand_id, id)?
+            store::influencers::find_row(conn, &campaign.brand_id, &id)?
                 .ok_or_else(AdminError::not_found)?;
-            let e = store::enrollments::find(conn, &campaign.id, id)?.ok_or_else(|| {
+            let e = store::enrollments::find(conn, &campaign.id, &id)?.ok_or_else(|| {
                 FieldError::new("influencer_id", "is not enrolled in this campaign")
             })?;
-            Some(e.id)
+            (Some(id), Some(e.id))
         }
     };
-    let amount = crate::core::ingest::orders::convert(
-        conn,
-        &campaign.brand_id,
-        original,
-        currency,
-        campaign.currency,
-    )
-    .map_err(|e| match e {
-        IngestError::NoRate(msg) => AdminError::Invalid(vec![FieldError::new("currency", msg)]),
-        IngestError::Invalid(errors) => AdminError::Invalid(errors),
-        IngestError::Db(e) => AdminError::Db(e),
-        other => AdminError::Invalid(vec![FieldError::new("amount", other.to_string())]),
-    })?;
+    let amount = match f.kept_amount {
+        Some((converted, _, _)) => converted,
+        None => crate::core::ingest::orders::convert(
+            conn,
+            &campaign.brand_id,
+            original,
+            currency,
+            campaign.currency,
+        )
+        .map_err(|e| match e {
+            IngestError::NoRate(msg) => AdminError::Invalid(vec![FieldError::new("currency", msg)]),
+            IngestError::Invalid(errors) => AdminError::Invalid(errors),
+            IngestError::Db(e) => AdminError::Db(e),
+            other => AdminError::Invalid(vec![FieldError::new("amount", other.to_string())]),
+        })?,
+    };
     Ok(CostRow {
         id,
         brand_id: campaign.brand_id.clone(),
@@ -215,18 +230,15 @@ fn row_of(
     })
 }
 
-/// Writes a cost; `ad_spend` on a post marks the post paid.
+/// Writes a cost. (`ad_spend` on a post makes the post count as paid in reports, for as long
+/// as the cost names it.)
 fn write(conn: &mut AnyConnection, row: &CostRow, new: bool) -> AdminResult<()> {
     crate::db::write_transaction(conn, |conn| {
         if new {
-            store::costs::insert(conn, row)?;
+            store::costs::insert(conn, row)
         } else {
-            store::costs::replace(conn, row)?;
+            store::costs::replace(conn, row)
         }
-        if let (CostKind::AdSpend, Some(url)) = (row.kind, &row.post_url) {
-            store::costs::mark_post_paid(conn, &row.campaign_id, url)?;
-        }
-        Ok::<_, diesel::result::Error>(())
     })?;
     Ok(())
 }
@@ -247,6 +259,8 @@ pub fn create(
         post_url: input.post_url,
         note: input.note,
         incurred_at: input.incurred_at.map_or(now, |t| t.timestamp_micros()),
+        kept_amount: None,
+        kept_for: None,
     };
     let row = row_of(conn, &campaign, fields, CostId::new(), now)?;
     write(conn, &row, true)?;
@@ -263,7 +277,18 @@ pub fn update(
     let campaign = campaign_of(conn, brand_id, campaign_id)?;
     let current =
         store::costs::find(conn, brand_id, campaign_id, id)?.ok_or_else(AdminError::not_found)?;
+    let kept_amount = (input.amount.is_none() && input.currency.is_none()).then_some((
+        current.amount_micros,
+        current.original_micros,
+        current.original_currency,
+    ));
+    let kept_for = input
+        .influencer_id
+        .is_none()
+        .then(|| (current.influencer_id.clone(), current.enrollment_id.clone()));
     let fields = Fields {
+        kept_amount,
+        kept_for,
         kind: input.kind.unwrap_or(current.kind),
         amount: input.amount.unwrap_or_else(|| {
             money::format_amount(current.original_micros, current.original_currency)

@@ -95,7 +95,8 @@ pub struct CreateLink {
     /// `links_apply_code`).
     #[serde(default, deserialize_with = "non_null")]
     pub apply_code: Option<bool>,
-    /// Used in paid amplification: its clicks and what they bring count as paid.
+    /// Used in paid amplification: its clicks and what they bring count as paid. Set once,
+    /// when the link is made, so that its clicks and its orders are always read alike.
     #[serde(default, deserialize_with = "non_null")]
     pub paid: Option<bool>,
 }
@@ -230,8 +231,6 @@ pub struct UpdateLink {
     pub label: Option<Option<String>>,
     #[serde(default, deserialize_with = "non_null")]
     pub apply_code: Option<bool>,
-    #[serde(default, deserialize_with = "non_null")]
-    pub paid: Option<bool>,
 }
 
 /// Pauses or resumes a link (a paused link still redirects, but its clicks are not
@@ -251,18 +250,19 @@ pub fn update(
     };
     checks.finish()?;
     let link = store::links::find(conn, brand_id, id)?.ok_or_else(AdminError::not_found)?;
-    if let Some(status) = req.status {
-        store::links::set_status(conn, &link.id, status)?;
-    }
-    if let Some(label) = &label {
-        store::links::set_label(conn, &link.id, label.as_deref())?;
-    }
-    if let Some(apply) = req.apply_code {
-        store::links::set_apply_code(conn, &link.id, apply)?;
-    }
-    if let Some(paid) = req.paid {
-        store::links::set_paid(conn, &link.id, paid)?;
-    }
+    // All the changes or none.
+    crate::db::write_transaction(conn, |conn| {
+        if let Some(status) = req.status {
+            store::links::set_status(conn, &link.id, status)?;
+        }
+        if let Some(label) = &label {
+            store::links::set_label(conn, &link.id, label.as_deref())?;
+        }
+        if let Some(apply) = req.apply_code {
+            store::links::set_apply_code(conn, &link.id, apply)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })?;
     let (link, campaign, handle) = find(conn, brand_id, id)?;
     Ok(Written::new(
         link_view(public_url, &campaign, &handle, link),

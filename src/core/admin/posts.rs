@@ -132,8 +132,7 @@ pub fn upsert(
         influencer_id: influencer_id.clone(),
         post_url: url.clone(),
         platform,
-        // An `ad_spend` cost recorded for this post amplified it.
-        paid: p.paid || store::costs::ad_spend_on(conn, campaign_id, &url)?,
+        paid: p.paid,
         reach: p.reach,
         impressions: p.impressions,
         likes: p.likes,

@@ -79,12 +79,6 @@ pub fn record(
     if let Some(v) = event.value_micros {
         crate::domain::orders::parse_money("value", &money::format_rate(v), campaign.currency)?;
     }
-    let first_order_at = match &event.customer_ref {
-        Some(customer) => {
-            store::customers::first_order_from(conn, brand_id, customer, event.occurred_at)?
-        }
-        None => None,
-    };
     let bind = event
         .customer_ref
         .as_ref()
@@ -116,9 +110,16 @@ pub fn record(
         customer_ref: event.customer_ref.clone(),
         value_micros: event.value_micros,
         score: event.score,
-        first_order_at,
+        first_order_at: None,
     };
     let written = crate::db::write_transaction(conn, |conn| {
+        // Read with the write lock held, so that an order of the customer recorded meanwhile
+        // is seen here or sees this event.
+        let mut row = row.clone();
+        if let Some(customer) = &row.customer_ref {
+            row.first_order_at =
+                store::customers::first_order_from(conn, brand_id, customer, row.occurred_at)?;
+        }
         store::events::insert(conn, &row)?;
         if let Some(bind) = &bind {
             store::customers::bind(conn, std::slice::from_ref(bind))?;

@@ -422,12 +422,10 @@ fn resolve_touches(
         touches.push(touch(&touches, &c, reached));
         links.push(Some(click.link_id));
     }
-    // An order that names only its customer: credited from the customer's earlier touches,
-    // each within its own campaign's identity window (kept as the touch's window).
-    if let (Some(customer), true) = (
-        order.customer_ref.as_deref(),
-        order.discount_codes.is_empty() && order.click_ids.is_empty(),
-    ) {
+    // An order that names its customer and no code or click of ours (a shop's own sale
+    // code is none): credited from the customer's earlier touches, each within its own
+    // campaign's identity window (kept as the touch's window).
+    if let (Some(customer), true) = (order.customer_ref.as_deref(), touches.is_empty()) {
         let since = order.occurred_at - i64::from(MAX_IDENTITY_WINDOW_DAYS) * MICROS_PER_DAY;
         for known in store::customers::touches(conn, brand_id, customer, since, order.occurred_at)?
         {

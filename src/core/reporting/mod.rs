@@ -20,6 +20,7 @@ use crate::domain::ids::EnrollmentId;
 use crate::domain::ids::{BrandId, CampaignId, InfluencerId};
 use crate::domain::leads::{self, Band, LeadBands};
 use crate::domain::metrics::{self, Metrics, Sums};
+use crate::domain::money::MICROS;
 use crate::domain::orders::EventKind;
 use crate::domain::scope::{Access, Scope};
 use crate::domain::window::Window;
@@ -170,8 +171,8 @@ pub struct Unassigned {
 impl Unassigned {
     /// Adds them to a campaign's totals.
     pub fn add_to(&self, totals: &mut Sums) {
-        totals.costs_micros += self.costs_micros;
-        totals.paid_cost_micros += self.ad_spend_micros;
+        totals.costs_micros = totals.costs_micros.saturating_add(self.costs_micros);
+        totals.paid_cost_micros = totals.paid_cost_micros.saturating_add(self.ad_spend_micros);
     }
 }
 
@@ -184,14 +185,18 @@ pub fn rows_and_rest(
     model: Option<Model>,
     window: Window,
 ) -> ReportResult<(Vec<Row>, Unassigned)> {
-    let visible: Vec<EnrollmentId> = enrollments.iter().map(|e| e.id.clone()).collect();
+    // Each visible enrollment's place in the order asked.
+    let visible: HashMap<EnrollmentId, usize> = enrollments
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.clone(), i))
+        .collect();
     let (all, rest) = all_rows(conn, campaign, model, window)?;
     let mut rows: Vec<Row> = all
         .into_iter()
-        .filter(|r| visible.contains(&r.enrollment.id))
+        .filter(|r| visible.contains_key(&r.enrollment.id))
         .collect();
-    // In the order asked (the enrollments as given).
-    rows.sort_by_key(|r| visible.iter().position(|v| *v == r.enrollment.id));
+    rows.sort_by_key(|r| visible[&r.enrollment.id]);
     Ok((rows, rest))
 }
 
@@ -229,9 +234,17 @@ fn all_rows(
     let paid_links = store::links::paid_of_campaign(conn, &campaign.id)?;
     let paid_clicks = store::rollups::link_clicks(conn, &campaign.id, &paid_links, days(window))?;
     let (start, end) = (window.start_micros(), window.end_micros());
-    let event_sums = store::events::sums(conn, &campaign.id, start, end)?;
+    let mut event_sums: HashMap<EnrollmentId, Vec<store::events::EventSums>> = HashMap::new();
+    let mut any_ordered = false;
+    for e in store::events::sums(conn, &campaign.id, start, end)? {
+        any_ordered |= e.ordered > 0;
+        event_sums
+            .entry(e.enrollment_id.clone())
+            .or_default()
+            .push(e);
+    }
     let mut delays: HashMap<EnrollmentId, Vec<i64>> = HashMap::new();
-    if event_sums.iter().any(|e| e.ordered > 0) {
+    if any_ordered {
         for d in store::events::lead_delays(conn, &campaign.id, start, end)? {
             delays.entry(d.enrollment_id).or_default().push(d.delay);
         }
@@ -252,17 +265,19 @@ fn all_rows(
         match c.enrollment_id {
             Some(e) => {
                 let slot = costs.entry(e).or_default();
-                slot.0 += c.amount_micros;
-                slot.1 += ad;
+                slot.0 = slot.0.saturating_add(c.amount_micros);
+                slot.1 = slot.1.saturating_add(ad);
             }
             None => {
-                rest.costs_micros += c.amount_micros;
-                rest.ad_spend_micros += ad;
+                rest.costs_micros = rest.costs_micros.saturating_add(c.amount_micros);
+                rest.ad_spend_micros = rest.ad_spend_micros.saturating_add(ad);
             }
         }
     }
     let mut posts: HashMap<_, [i64; 8]> = HashMap::new();
-    for p in store::posts::of_campaign(conn, &campaign.id)? {
+    let amplified = store::costs::ad_spend_posts(conn, &campaign.id)?;
+    for mut p in store::posts::of_campaign(conn, &campaign.id)? {
+        p.paid |= amplified.contains(&p.post_url);
         let e = posts.entry(p.enrollment_id.clone()).or_default();
         e[0] += p.impressions;
         e[1] += p.reach;
@@ -314,10 +329,17 @@ fn all_rows(
                 sums.paid_engagements = p[6];
                 sums.paid_posts = p[7];
             }
-            for ev in event_sums.iter().filter(|ev| ev.enrollment_id == e.id) {
+            for ev in event_sums.get(&e.id).into_iter().flatten() {
                 let unvalued = ev.n - ev.valued;
-                sums.event_value_micros +=
-                    ev.value_micros + unvalued * values.get(&ev.kind).copied().unwrap_or(0);
+                let own = ev
+                    .value_units
+                    .saturating_mul(MICROS)
+                    .saturating_add(ev.value_rest_micros);
+                let by_type = unvalued.saturating_mul(values.get(&ev.kind).copied().unwrap_or(0));
+                sums.event_value_micros = sums
+                    .event_value_micros
+                    .saturating_add(own)
+                    .saturating_add(by_type);
                 if ev.kind == EventKind::Lead {
                     sums.leads += ev.n;
                     sums.leads_ordered += ev.ordered;
@@ -352,8 +374,8 @@ fn all_rows(
             currency,
         );
         for ((r, part), ad) in rows.iter_mut().zip(parts).zip(ad_parts) {
-            r.sums.costs_micros += part;
-            r.sums.paid_cost_micros += ad;
+            r.sums.costs_micros = r.sums.costs_micros.saturating_add(part);
+            r.sums.paid_cost_micros = r.sums.paid_cost_micros.saturating_add(ad);
         }
         rest = Unassigned::default();
     }
