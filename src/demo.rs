@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::core::admin::enrollments::{self, Enroll, EnrolledView};
 use crate::core::admin::influencers::{self, CreateInfluencer};
-use crate::core::admin::{brands, campaigns, keys, posts, AdminError};
+use crate::core::admin::{brands, campaigns, costs, keys, posts, AdminError};
 use crate::core::campaign_loop::LoopError;
 use crate::core::ingest::clicks::{self, PastClick};
 use crate::core::ingest::{events, orders, refunds, IngestError};
@@ -400,6 +400,9 @@ pub fn seed(conn: &mut AnyConnection) -> Result<Demo, SeedError> {
             "goal": {"metric": "net_revenue", "target": target},
             "attribution": {"model": "last_click", "window_days": 30, "code_priority": true},
             "holding_days": 14,
+            // A lead or a sign-up is worth something before anyone buys.
+            "event_values": {"lead": "15.00", "signup": "4.00"},
+            "cost_allocation": "by_net_revenue",
         }))
     };
     // The finished one: 60 to 31 days ago, eight influencers.
@@ -463,6 +466,31 @@ pub fn seed(conn: &mut AnyConnection) -> Result<Demo, SeedError> {
             &e.enrollment.influencer_id,
             post,
         )?;
+    }
+    // What the campaign cost besides fees and commissions: product sent, a video, the first
+    // post amplified, a tool for the whole campaign (spread by net revenue).
+    for (kind, amount, who, post, note) in [
+        ("product", "45.00", Some(0), None, "glow kit"),
+        ("product", "45.00", Some(1), None, "glow kit"),
+        ("content", "250.00", Some(0), None, "reel production"),
+        ("ad_spend", "120.00", Some(0), Some(0), "boosted post"),
+        ("tool", "89.00", None, None, "scheduling tool"),
+    ] {
+        let mut body = json!({
+            "kind": kind,
+            "amount": amount,
+            "note": note,
+            "incurred_at": chrono::DateTime::from_timestamp_micros(now - 28 * DAY).map(|t| t.to_rfc3339()),
+        });
+        if let Some(i) = who {
+            body["influencer_id"] = json!(enrolled[i].0.enrollment.influencer_id);
+        }
+        if let Some(i) = post {
+            let handle = enrolled[i].1.handle.replace('.', "");
+            body["post_url"] = json!(format!("https://instagram.com/p/{handle}-summer"));
+        }
+        let cost: costs::CostInput = input(body)?;
+        costs::create(conn, &brand_id, &running.id, cost)?;
     }
     // Everything folded into the rollups, as after a day of running.
     clicks::settle(conn)?;

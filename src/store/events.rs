@@ -1,7 +1,7 @@
 //! Funnel events and their counts.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Integer, Text};
 
 use crate::db::schema::events;
 use crate::db::sql::{Bind, Fixed};
@@ -68,15 +68,18 @@ const EVENT_COUNTS: &str = "SELECT enrollment_id, kind, CAST(COUNT(*) AS BIGINT)
      WHERE campaign_id = ? AND occurred_at >= ? AND occurred_at < ? \
      AND enrollment_id IS NOT NULL GROUP BY enrollment_id, kind";
 
-/// Per enrollment, type and score: how many events, how many carry their own value and its
-/// sum, how many were followed by an order of their customer.
-const EVENT_SUMS: &str = "SELECT enrollment_id, kind, score, CAST(COUNT(*) AS BIGINT) AS n, \
+/// Per enrollment, type and score band (−1 unscored, 0 slow, 1 medium, 2 fast: the rule of
+/// `domain::leads::LeadBands::band`, with the thresholds bound): how many events, how many
+/// carry their own value and its sum, how many were followed by an order of their customer.
+const EVENT_SUMS: &str = "SELECT enrollment_id, kind, \
+     CAST(CASE WHEN score IS NULL THEN -1 WHEN score >= ? THEN 2 WHEN score >= ? THEN 1 \
+     ELSE 0 END AS INTEGER) AS band, CAST(COUNT(*) AS BIGINT) AS n, \
      CAST(COUNT(value_micros) AS BIGINT) AS valued, \
      CAST(COALESCE(SUM(value_micros / 1000000), 0) AS BIGINT) AS value_units, \
      CAST(COALESCE(SUM(value_micros % 1000000), 0) AS BIGINT) AS value_rest_micros, \
      CAST(COUNT(first_order_at) AS BIGINT) AS ordered FROM events \
      WHERE campaign_id = ? AND occurred_at >= ? AND occurred_at < ? \
-     AND enrollment_id IS NOT NULL GROUP BY enrollment_id, kind, score";
+     AND enrollment_id IS NOT NULL GROUP BY enrollment_id, kind, band";
 
 /// Leads followed by an order of their customer: how long it took.
 const LEAD_DELAYS: &str = "SELECT enrollment_id, first_order_at - occurred_at AS delay \
@@ -91,8 +94,8 @@ pub struct EventSums {
     pub enrollment_id: EnrollmentId,
     #[diesel(sql_type = Text)]
     pub kind: EventKind,
-    #[diesel(sql_type = Nullable<Integer>)]
-    pub score: Option<i32>,
+    #[diesel(sql_type = Integer)]
+    pub band: i32,
     #[diesel(sql_type = BigInt)]
     pub n: i64,
     #[diesel(sql_type = BigInt)]
@@ -135,10 +138,14 @@ fn window_query<'a>(
 pub fn sums(
     conn: &mut AnyConnection,
     campaign_id: &CampaignId,
+    (medium, fast): (i32, i32),
     from: i64,
     to: i64,
 ) -> QueryResult<Vec<EventSums>> {
-    let query = window_query(EVENT_SUMS, campaign_id, from, to);
+    let mut query = window_query(EVENT_SUMS, campaign_id, from, to);
+    query
+        .binds
+        .splice(0..0, [Bind::Int(fast), Bind::Int(medium)]);
     with_backend!(conn, |c| query.load(c))
 }
 

@@ -273,7 +273,7 @@ async fn two_influencers_who_touched_one_customer_share_her_order_under_every_mo
 }
 
 /// A lead-generation campaign: no sales, anna's fee 100.00, a lead worth 20.00 and a sign-up
-/// 5.00. Four leads (one valued 50.00 by the CRM; scores 10, 45, 75 and none) and two
+/// 5.00. Four leads (one valued 50.00 by the CRM; scores 39, 40, 70 and none) and two
 /// sign-ups: event value 50 + 3 × 20 + 2 × 5 = 120.00; ROI −1, ROI with event value
 /// (0 + 120 − 100) / 100 = 0.2; cost per lead 25.00.
 #[tokio::test]
@@ -308,9 +308,9 @@ async fn a_lead_generation_campaign_has_an_roi_from_the_value_of_its_events() {
     assert_eq!(r.status, 200, "{}", r.text);
     let click = click_id(&app, s.link(0), CHROME).await;
     for (i, (kind, score, value)) in [
-        ("lead", json!(10), json!("50.00")),
-        ("lead", json!(45), Value::Null),
-        ("lead", json!(75), Value::Null),
+        ("lead", json!(39), json!("50.00")),
+        ("lead", json!(40), Value::Null),
+        ("lead", json!(70), Value::Null),
         ("lead", Value::Null, Value::Null),
         ("signup", Value::Null, Value::Null),
         ("signup", Value::Null, Value::Null),

@@ -15,9 +15,9 @@ ALTER TABLE events ADD COLUMN customer_ref TEXT;
 ALTER TABLE events ADD COLUMN value_micros BIGINT;
 ALTER TABLE events ADD COLUMN score INTEGER;
 ALTER TABLE events ADD COLUMN first_order_at BIGINT;
-CREATE INDEX events_customer ON events (brand_id, customer_ref, occurred_at);
+CREATE INDEX events_customer ON events (brand_id, customer_ref, occurred_at) WHERE customer_ref IS NOT NULL;
 CREATE INDEX events_campaign_time ON events (campaign_id, occurred_at);
-CREATE INDEX orders_customer ON orders (brand_id, customer_ref, occurred_at);
+CREATE INDEX orders_customer ON orders (brand_id, customer_ref, occurred_at) WHERE customer_ref IS NOT NULL;
 
 -- A link used in paid amplification: its clicks, and the orders they bring, are paid.
 ALTER TABLE links ADD COLUMN paid BOOLEAN NOT NULL DEFAULT FALSE;

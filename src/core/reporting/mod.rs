@@ -18,7 +18,7 @@ use crate::domain::campaign::{CostAllocation, CostKind};
 use crate::domain::field::{Checks, FieldError};
 use crate::domain::ids::EnrollmentId;
 use crate::domain::ids::{BrandId, CampaignId, InfluencerId};
-use crate::domain::leads::{self, Band, LeadBands};
+use crate::domain::leads;
 use crate::domain::metrics::{self, Metrics, Sums};
 use crate::domain::money::MICROS;
 use crate::domain::orders::EventKind;
@@ -236,7 +236,8 @@ fn all_rows(
     let (start, end) = (window.start_micros(), window.end_micros());
     let mut event_sums: HashMap<EnrollmentId, Vec<store::events::EventSums>> = HashMap::new();
     let mut any_ordered = false;
-    for e in store::events::sums(conn, &campaign.id, start, end)? {
+    let bands = (campaign.lead_band_medium, campaign.lead_band_fast);
+    for e in store::events::sums(conn, &campaign.id, bands, start, end)? {
         any_ordered |= e.ordered > 0;
         event_sums
             .entry(e.enrollment_id.clone())
@@ -250,10 +251,6 @@ fn all_rows(
         }
     }
     let values = leads::stored_event_values(&campaign.event_values);
-    let bands = LeadBands {
-        medium: campaign.lead_band_medium,
-        fast: campaign.lead_band_fast,
-    };
     let mut costs: HashMap<EnrollmentId, (i64, i64)> = HashMap::new();
     let mut rest = Unassigned::default();
     for c in store::costs::between(conn, &campaign.id, start, end)? {
@@ -343,11 +340,11 @@ fn all_rows(
                 if ev.kind == EventKind::Lead {
                     sums.leads += ev.n;
                     sums.leads_ordered += ev.ordered;
-                    match ev.score.map(|s| bands.band(s)) {
-                        Some(Band::Slow) => sums.leads_slow += ev.n,
-                        Some(Band::Medium) => sums.leads_medium += ev.n,
-                        Some(Band::Fast) => sums.leads_fast += ev.n,
-                        None => {}
+                    match ev.band {
+                        0 => sums.leads_slow += ev.n,
+                        1 => sums.leads_medium += ev.n,
+                        2 => sums.leads_fast += ev.n,
+                        _ => {}
                     }
                 }
             }
