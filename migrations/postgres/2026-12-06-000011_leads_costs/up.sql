@@ -58,6 +58,8 @@ FROM orders o JOIN order_touches t ON t.order_id = o.id
 WHERE o.customer_ref IS NOT NULL AND t.via IN ('click', 'code')
 GROUP BY o.brand_id, o.customer_ref, t.via, t.touch_key, t.campaign_id, t.enrollment_id,
          t.influencer_id
+-- A code carried to a successor campaign appears under both: the latest use is kept.
+ORDER BY MAX(t.at) DESC
 ON CONFLICT DO NOTHING;
 
 -- Every cost of a campaign besides fees and commissions, in the campaign's currency (and as
