@@ -8,12 +8,13 @@ use serde::Serialize;
 use crate::domain::attribution::allocate;
 use crate::domain::campaign::CostAllocation;
 use crate::domain::field::FieldError;
-use crate::domain::money::{self, Currency, MICROS};
+use crate::domain::money::{self, Currency};
 use crate::domain::orders::{check_event_value, parse_money, EventKind};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// Where a lead's score puts it: below `medium` slow, from `medium` medium, from `fast` fast.
+/// Where a lead's score puts it: below `medium` slow, from `medium` medium, from `fast` fast
+/// (reports count the bands in SQL: `store::events::sums`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LeadBands {
     pub medium: i32,
@@ -24,13 +25,6 @@ pub const DEFAULT_BANDS: LeadBands = LeadBands {
     medium: 40,
     fast: 70,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Band {
-    Slow,
-    Medium,
-    Fast,
-}
 
 impl LeadBands {
     /// Both thresholds between 0 and 100, `medium` at most `fast`.
@@ -50,16 +44,6 @@ impl LeadBands {
             medium: medium as i32,
             fast: fast as i32,
         })
-    }
-
-    pub fn band(&self, score: i32) -> Band {
-        if score >= self.fast {
-            Band::Fast
-        } else if score >= self.medium {
-            Band::Medium
-        } else {
-            Band::Slow
-        }
     }
 }
 
@@ -118,10 +102,11 @@ pub fn event_values_view(values: &EventValues, currency: Currency) -> BTreeMap<S
 
 /// The median of the delays from a lead to its customer's first order, in days (six
 /// decimals); `None` without any.
-pub fn median_days(delays_micros: &mut [i64]) -> Option<f64> {
-    if delays_micros.is_empty() {
+pub fn median_days(delays: &[i64]) -> Option<f64> {
+    if delays.is_empty() {
         return None;
     }
+    let mut delays_micros = delays.to_vec();
     delays_micros.sort_unstable();
     let n = delays_micros.len();
     let twice = if n % 2 == 1 {
@@ -154,31 +139,21 @@ pub fn spread(total: i64, nets: &[i64], rule: CostAllocation, currency: Currency
         .collect()
 }
 
-/// A count as the micro-units goals use.
-pub fn count_micros(n: i64) -> i64 {
-    n.saturating_mul(MICROS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::money::MICROS;
 
     fn eur() -> Currency {
         Currency::parse("c", "EUR").unwrap()
     }
 
     #[test]
-    fn bands_split_scores_at_their_thresholds() {
-        let b = DEFAULT_BANDS;
-        assert_eq!(b.band(0), Band::Slow);
-        assert_eq!(b.band(39), Band::Slow);
-        assert_eq!(b.band(40), Band::Medium);
-        assert_eq!(b.band(69), Band::Medium);
-        assert_eq!(b.band(70), Band::Fast);
-        assert_eq!(b.band(100), Band::Fast);
+    fn band_thresholds_are_scores_in_order() {
+        assert_eq!(LeadBands::check(40, 70), Ok(DEFAULT_BANDS));
         assert!(LeadBands::check(50, 40).is_err());
         assert!(LeadBands::check(0, 101).is_err());
-        assert_eq!(LeadBands::check(30, 30).unwrap().band(30), Band::Fast);
+        assert!(LeadBands::check(30, 30).is_ok());
     }
 
     #[test]
@@ -202,10 +177,10 @@ mod tests {
     #[test]
     fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
         let day = MICROS_PER_DAY;
-        assert_eq!(median_days(&mut []), None);
-        assert_eq!(median_days(&mut [60 * day, 2 * day, 10 * day]), Some(10.0));
-        assert_eq!(median_days(&mut [3 * day, day]), Some(2.0));
-        assert_eq!(median_days(&mut [day / 2]), Some(0.5));
+        assert_eq!(median_days(&[]), None);
+        assert_eq!(median_days(&[60 * day, 2 * day, 10 * day]), Some(10.0));
+        assert_eq!(median_days(&[3 * day, day]), Some(2.0));
+        assert_eq!(median_days(&[day / 2]), Some(0.5));
     }
 
     #[test]

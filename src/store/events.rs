@@ -69,7 +69,7 @@ const EVENT_COUNTS: &str = "SELECT enrollment_id, kind, CAST(COUNT(*) AS BIGINT)
      AND enrollment_id IS NOT NULL GROUP BY enrollment_id, kind";
 
 /// Per enrollment, type and score band (−1 unscored, 0 slow, 1 medium, 2 fast: the rule of
-/// `domain::leads::LeadBands::band`, with the thresholds bound): how many events, how many
+/// `domain::leads::LeadBands`, with the thresholds bound): how many events, how many
 /// carry their own value and its sum, how many were followed by an order of their customer.
 const EVENT_SUMS: &str = "SELECT enrollment_id, kind, \
      CAST(CASE WHEN score IS NULL THEN -1 WHEN score >= ? THEN 2 WHEN score >= ? THEN 1 \

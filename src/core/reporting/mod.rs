@@ -155,7 +155,7 @@ pub struct Row {
 impl Row {
     pub fn metrics(&self, campaign: &CampaignRow) -> Metrics {
         let mut m = metrics::compute(&self.sums, campaign.currency);
-        m.median_days_to_order = leads::median_days(&mut self.lead_delays.clone());
+        m.median_days_to_order = leads::median_days(&self.lead_delays);
         m
     }
 }

@@ -127,7 +127,7 @@ pub fn report(
         influencers_enrolled: rows.len(),
         totals: {
             let mut m = metrics::compute(&totals, currency);
-            m.median_days_to_order = leads::median_days(&mut delays);
+            m.median_days_to_order = leads::median_days(&delays);
             m
         },
         goal,
