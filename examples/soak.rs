@@ -261,13 +261,17 @@ fn money(cents: u64) -> String {
 }
 
 /// Request kinds, in the order they are printed.
-const KINDS: [&str; 7] = [
+const KINDS: [&str; 11] = [
     "redirect",
     "order",
     "order resend",
     "refund",
     "refund resend",
+    "leaderboard",
     "report",
+    "timeseries",
+    "funnel",
+    "dashboard",
     "in-flight resend",
 ];
 
@@ -601,36 +605,82 @@ async fn refunds_worker(load: Load, worker: u64) -> Stats {
     stats
 }
 
+/// The reads a brand makes at a campaign's peak, in turn: the leaderboard, the report, the
+/// timeseries, the funnel and the dashboard's campaign page (signed in as a browser is).
 async fn reports_worker(load: Load, worker: u64) -> Stats {
     let mut stats = Stats::default();
     let campaign = &load.seeded.campaign_id;
-    let paths = [
-        format!("/api/v1/campaigns/{campaign}/leaderboard?sort=net_revenue"),
-        format!("/api/v1/campaigns/{campaign}/report"),
+    let reads: [(&'static str, String); 5] = [
+        (
+            "leaderboard",
+            format!("/api/v1/campaigns/{campaign}/leaderboard?sort=net_revenue"),
+        ),
+        ("report", format!("/api/v1/campaigns/{campaign}/report")),
+        (
+            "timeseries",
+            format!("/api/v1/campaigns/{campaign}/timeseries"),
+        ),
+        ("funnel", format!("/api/v1/campaigns/{campaign}/funnel")),
+        ("dashboard", format!("/dashboard/campaigns/{campaign}")),
     ];
+    let mut cookie: Option<String> = None;
     let mut i = worker as usize;
     while !load.stopped() {
+        let (kind, path) = &reads[i % reads.len()];
+        i += 1;
+        if *kind == "dashboard" && cookie.is_none() {
+            match load.api.sign_in(&load.seeded.admin).await {
+                Ok(Some(c)) => cookie = Some(c),
+                Ok(None) => {
+                    stats.unexpected("signing in to the dashboard gave no session".into());
+                    continue;
+                }
+                Err(e) => {
+                    stats.failed(kind, load.killed(), &e);
+                    if load.killed() {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        }
         let t = Instant::now();
-        match load.api.get(&paths[i % 2], &load.seeded.admin).await {
-            Ok(r) => {
-                stats.record("report", t.elapsed(), r.status);
-                match r.status {
+        let answer = match (&cookie, *kind) {
+            (Some(c), "dashboard") => load.api.page(path, c).await,
+            _ => load
+                .api
+                .get(path, &load.seeded.admin)
+                .await
+                .map(|r| (r.status, 0)),
+        };
+        match answer {
+            Ok((status, _)) => {
+                stats.record(kind, t.elapsed(), status);
+                match status {
                     200 => {}
                     429 => tokio::time::sleep(Duration::from_millis(50)).await,
-                    s => stats.unexpected(format!("{} answered {s} {}", paths[i % 2], r.body)),
+                    // A session ended by a restart (kill -9): sign in again.
+                    303 if *kind == "dashboard" => cookie = None,
+                    s => stats.unexpected(format!("{path} answered {s}")),
                 }
             }
             Err(e) => {
-                stats.failed("report", load.killed(), &e);
+                stats.failed(kind, load.killed(), &e);
                 if load.killed() {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
-        i += 1;
     }
     stats
+}
+
+/// A process's resident memory in KiB (Linux), `None` when it cannot be read.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// After a restart: every order and refund that was in flight is sent again and must be
@@ -885,6 +935,7 @@ async fn main() {
     let mut rng = Rng(0x5DEE_CE66_D1CE_4E5B);
     let phases = args.kills + 1;
     let total = Duration::from_secs(args.seconds);
+    let (rss_peak, rss_end) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     for phase in 0..phases {
         let last = phase + 1 == phases;
         // Each phase gets an equal share of the time, give or take 30%, so that the kills do
@@ -923,7 +974,22 @@ async fn main() {
                 });
             }
         }
+        // The server's resident memory, sampled each second of the load.
+        let sampler = {
+            let (pid, stop, peak) = (server.child.id(), load.stop.clone(), rss_peak.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(kb) = rss_kib(pid) {
+                        peak.fetch_max(kb, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            })
+        };
         tokio::time::sleep(length).await;
+        if let Some(kb) = rss_kib(server.child.id()) {
+            rss_end.store(kb, Ordering::Relaxed);
+        }
         if last {
             load.stop.store(true, Ordering::Relaxed);
         } else {
@@ -934,6 +1000,7 @@ async fn main() {
         for t in tasks {
             stats.merge(t.await.expect("worker"));
         }
+        let _ = sampler.await;
         loaded += started.elapsed();
         if !last {
             let (orders, refunds) = {
@@ -1019,6 +1086,20 @@ async fn main() {
     println!(
         "verified refunds under the wrong order {}, orders whose refunded total is not the sum of their refunds {}, links whose rollups disagree with the raw clicks {} of {}",
         v.misfiled_refunds, v.refund_totals_off, v.rollups_off, v.links_checked
+    );
+    let (peak, end) = (
+        rss_peak.load(Ordering::Relaxed),
+        rss_end.load(Ordering::Relaxed),
+    );
+    println!(
+        "server memory (RSS): {:.0} MB at the end of the load, {:.0} MB at most",
+        end as f64 / 1024.0,
+        peak.max(end) as f64 / 1024.0
+    );
+    result += &format!(
+        " rss_end_mb={:.0} rss_max_mb={:.0}",
+        end as f64 / 1024.0,
+        peak.max(end) as f64 / 1024.0
     );
     if unrecorded > 0 {
         println!("the server reports {unrecorded} clicks redirected without being recorded (since its last start)");

@@ -103,6 +103,45 @@ impl Api {
         Response::read(r).await
     }
 
+    /// Signs in to the dashboard with a key as a browser does (the sign-in page's cookie and
+    /// form token, then the form); the session cookie (`name=value`).
+    pub async fn sign_in(&self, key: &str) -> reqwest::Result<Option<String>> {
+        let page = self
+            .http
+            .get(format!("{}/dashboard/login", self.base))
+            .send()
+            .await?;
+        let cookie = first_cookie(&page, "");
+        let html = page.text().await?;
+        let token = html
+            .split("name=\"form_token\" value=\"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .unwrap_or_default()
+            .to_string();
+        let r = self
+            .http
+            .post(format!("{}/dashboard/login", self.base))
+            .header("origin", &self.base)
+            .header("cookie", cookie.unwrap_or_default())
+            .form(&[("key", key), ("form_token", &token)])
+            .send()
+            .await?;
+        Ok(first_cookie(&r, "itk_session="))
+    }
+
+    /// `GET` a dashboard page with a session cookie; the status and the page's length.
+    pub async fn page(&self, path: &str, cookie: &str) -> reqwest::Result<(u16, usize)> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.bytes().await?.len()))
+    }
+
     /// `GET /r/{code}` as a browser; the status and the click id of the `Location`.
     pub async fn follow(&self, code: &str, user_agent: &str) -> reqwest::Result<Followed> {
         let r = self
@@ -132,6 +171,17 @@ impl Api {
         );
         r.body
     }
+}
+
+/// The first cookie an answer sets whose text starts with `prefix`, as `name=value`.
+fn first_cookie(r: &reqwest::Response, prefix: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(prefix))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
 }
 
 pub struct Response {

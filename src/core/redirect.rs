@@ -8,7 +8,6 @@ use std::sync::Arc;
 use crate::core::{on_pool, Core};
 use crate::db::{DbError, DbPool};
 use crate::domain::codes;
-use crate::domain::ids::ClickId;
 use crate::domain::traffic::{self, ClickKind};
 use crate::domain::urls;
 use crate::tracking::cache::Lookup;
@@ -150,14 +149,8 @@ pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
     let tracking = &core.tracking;
     let (kind, agent) = tracking.classify(visit.user_agent, visit.purpose);
     let now = chrono::Utc::now().timestamp_micros();
-    let click_id = ClickId::now();
-    let location = link.location(urls::append_param(
-        &link.tracking_url,
-        "itk_click",
-        click_id.as_str(),
-    ));
+    let target = link.tracking_url.clone();
     let click = PendingClick {
-        id: click_id,
         attributable: link.attributable_at(now),
         ts: now,
         ip: visit.ip,
@@ -169,19 +162,25 @@ pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
         referrer_host: traffic::referrer_host(visit.referer),
         agent,
         country: traffic::country(visit.country),
-        link,
+        link: link.clone(),
     };
-    match tracking.writer.record(click).await {
-        Ok(()) => outcome(if kind == ClickKind::Human {
-            "recorded"
-        } else {
-            "recorded_bot"
-        }),
+    // The click's id is made by the writer as it commits (see `store::clicks::append_live`).
+    let target = match tracking.writer.record(click).await {
+        Ok(click_id) => {
+            outcome(if kind == ClickKind::Human {
+                "recorded"
+            } else {
+                "recorded_bot"
+            });
+            urls::append_param(&target, "itk_click", click_id.as_str())
+        }
         Err(reason) => {
             outcome("unrecorded");
             metrics::counter!("clicks_unrecorded_total", "reason" => reason.as_str()).increment(1);
             tracing::warn!(reason = reason.as_str(), code = %code, "click redirected but not recorded");
+            // No click id: none was stored, and an order naming one would find nothing.
+            target
         }
-    }
-    Followed::Redirect(location)
+    };
+    Followed::Redirect(link.location(target))
 }

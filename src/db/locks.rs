@@ -6,6 +6,7 @@ use diesel::Connection;
 
 use crate::db::sql::Fixed;
 use crate::db::AnyConnection;
+use crate::domain::ids::ClickId;
 
 /// One of a SQLite database's two files, each with its own WAL and its own writers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,34 @@ impl WalFile {
 static SQLITE_WRITERS: parking_lot::Mutex<()> = parking_lot::const_mutex(());
 /// The same for the clicks file: the click writer, and the rewind of its WAL.
 static CLICK_WRITERS: parking_lot::Mutex<()> = parking_lot::const_mutex(());
+
+/// The click fence of this process's SQLite databases: the smallest click id a click batch may
+/// still write (see `store::clicks::append_live`). In memory because one process writes a
+/// SQLite database's clicks; one for all the databases a process opens (the tests open many),
+/// which only ever makes a writer take newer ids.
+static SQLITE_CLICK_FENCE: parking_lot::Mutex<Option<ClickId>> = parking_lot::const_mutex(None);
+
+/// The SQLite click fence (the smallest id when never raised).
+pub(crate) fn sqlite_click_fence() -> ClickId {
+    SQLITE_CLICK_FENCE
+        .lock()
+        .clone()
+        .unwrap_or_else(|| ClickId::floor(0))
+}
+
+/// Raises the SQLite click fence to `to` (never lowers it) in a turn of the clicks' writer
+/// lock, so that the batch being written, if any, has committed first; returns the fence.
+pub(crate) fn raise_sqlite_click_fence(to: ClickId) -> ClickId {
+    let _turn = WriterTurn::wait(WalFile::Clicks);
+    let mut fence = SQLITE_CLICK_FENCE.lock();
+    match fence.as_ref() {
+        Some(current) if *current >= to => current.clone(),
+        _ => {
+            *fence = Some(to.clone());
+            to
+        }
+    }
+}
 
 /// A turn at one file's writer lock, handed on to the longest waiter when it ends, on every
 /// path.

@@ -165,6 +165,9 @@ pub trait Columns: 'static {
     /// Counts (`BIGINT`) bound after them, added to the stored row's on a conflict.
     const SUMS: &'static [&'static str] = &[];
     const CONFLICT: Conflict;
+    /// PostgreSQL only: a condition after the rows (`WHERE …`, one `?` for the value that
+    /// [`write_guarded_rows`] binds); when it is false nothing is written.
+    const GUARD: &'static str = "";
 }
 
 /// Every column of `T` in bind order: its columns, then its sums.
@@ -259,6 +262,8 @@ impl<T, C, const N: usize> RunQueryDsl<C> for SqliteRows<'_, T, N> {}
 /// never changes with the row count, so it is parsed and planned once per connection.
 struct PgRows<'a, T> {
     arrays: Vec<Bind<'a>>,
+    /// The value of `T::GUARD`'s placeholder.
+    guard: Option<Bind<'a>>,
     table: std::marker::PhantomData<T>,
 }
 
@@ -277,6 +282,14 @@ impl<T: Columns> QueryFragment<Pg> for PgRows<'_, T> {
             out.push_sql(")");
         }
         out.push_sql(")");
+        if let Some(guard) = &self.guard {
+            let (before, after) = T::GUARD
+                .split_once('?')
+                .ok_or_else(|| misuse("a guard without its placeholder"))?;
+            out.push_sql(before);
+            push_pg(&mut out, guard)?;
+            out.push_sql(after);
+        }
         push_conflict::<T, _>(&mut out);
         Ok(())
     }
@@ -348,11 +361,42 @@ fn pg_rows<T: Columns>(c: &mut PgConnection, binds: &[Bind<'_>]) -> QueryResult<
         }
         PgRows::<T> {
             arrays,
+            guard: None,
             table: std::marker::PhantomData,
         }
         .execute(c)?;
     }
     Ok(())
+}
+
+/// PostgreSQL: writes up to [`PG_ROWS`] rows in one statement that writes them only when
+/// `T::GUARD` holds for `guard`; returns the rows written (all or none).
+pub fn write_guarded_rows<T: Columns>(
+    c: &mut PgConnection,
+    binds: &[Bind<'_>],
+    guard: &str,
+) -> QueryResult<usize> {
+    let width = width::<T>();
+    if width == 0 || !binds.len().is_multiple_of(width) || binds.len() > PG_ROWS * width {
+        return Err(misuse(
+            "a row count that is not whole or not one statement's",
+        ));
+    }
+    if T::GUARD.is_empty() {
+        return Err(misuse("no guard"));
+    }
+    let rows = binds.len() / width;
+    let column = |j: usize| (0..rows).map(move |i| &binds[i * width + j]);
+    let mut arrays = Vec::with_capacity(width);
+    for (j, (_, ty)) in columns::<T>().enumerate() {
+        arrays.push(array_of(ty, column(j))?);
+    }
+    PgRows::<T> {
+        arrays,
+        guard: Some(Bind::Text(guard)),
+        table: std::marker::PhantomData,
+    }
+    .execute(c)
 }
 
 /// One column's values as the array that binds them.
@@ -415,6 +459,7 @@ pub fn rows_sql<T: Columns>(rows: usize) -> (String, String) {
     };
     let pg = sql_text::<Pg, _>(&PgRows::<T> {
         arrays: vec![Bind::IntArray(vec![]); width],
+        guard: (!T::GUARD.is_empty()).then_some(Bind::Text("")),
         table: std::marker::PhantomData,
     });
     (sqlite, pg)

@@ -99,11 +99,32 @@ impl ClickId {
     pub fn now() -> Self {
         Self(uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)).to_string())
     }
+
+    /// A click id of the millisecond of `micros` (the click writer's, never below the fence).
+    pub fn at(micros: i64) -> Self {
+        let micros = micros.max(0) as u64;
+        let ts = uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            micros / 1_000_000,
+            ((micros % 1_000_000) * 1_000) as u32,
+        );
+        Self(uuid::Uuid::new_v7(ts).to_string())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_made_at_a_time_sort_within_its_millisecond() {
+        let micros = 1_780_000_000_123_456;
+        for _ in 0..100 {
+            let id = ClickId::at(micros);
+            assert!(ClickId::floor(micros) <= id);
+            assert!(id < ClickId::floor(micros + 1_000));
+        }
+    }
 
     #[test]
     fn ids_parse_any_uuid_spelling_to_one_text() {

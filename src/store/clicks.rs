@@ -4,8 +4,10 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{clicks, visitor_salts};
-use crate::db::sql::{width, write_rows, Bind, Columns, Conflict, SqlType, PG_ROWS};
+use crate::db::schema::{clicks, settings, visitor_salts};
+use crate::db::sql::{
+    width, write_guarded_rows, write_rows, Bind, Columns, Conflict, Fixed, SqlType, PG_ROWS,
+};
 use crate::db::types::row;
 use crate::db::{with_backend, AnyConnection};
 use crate::domain::ids::{BrandId, CampaignId, ClickId, EnrollmentId, InfluencerId, LinkId};
@@ -42,7 +44,7 @@ pub struct NewClick<'a> {
     pub enrollment_id: &'a EnrollmentId,
     pub influencer_id: &'a InfluencerId,
     pub ts: i64,
-    pub visitor_hash: String,
+    pub visitor_hash: &'a str,
     pub kind: ClickKind,
     pub attributable: bool,
     pub referrer_host: Option<&'a str>,
@@ -77,6 +79,24 @@ impl Columns for ClickColumns {
     const CONFLICT: Conflict = Conflict::Fail;
 }
 
+/// The redirect's click insert on PostgreSQL: written only while the click fence is at or
+/// below the batch's smallest id. `FOR SHARE` holds the fence's row until the insert commits,
+/// so a fold that raises the fence waits for the batches already past this check, and a batch
+/// that waited on the raise checks the raised fence (PostgreSQL re-reads a locked row that
+/// changed); see [`raise_fence`].
+pub struct LiveClickColumns;
+
+impl Columns for LiveClickColumns {
+    const TABLE: &'static str = ClickColumns::TABLE;
+    const COLUMNS: &'static [(&'static str, SqlType)] = ClickColumns::COLUMNS;
+    const CONFLICT: Conflict = Conflict::Fail;
+    const GUARD: &'static str = " WHERE EXISTS (SELECT 1 FROM settings \
+         WHERE name = 'click_fence' AND value <= ? FOR SHARE)";
+}
+
+/// Setting (PostgreSQL): the click fence, the smallest click id a click batch may still write.
+const FENCE: &str = "click_fence";
+
 impl<'a> NewClick<'a> {
     fn binds(&'a self, out: &mut Vec<Bind<'a>>) {
         out.extend([
@@ -87,7 +107,7 @@ impl<'a> NewClick<'a> {
             Bind::Text(self.enrollment_id.as_str()),
             Bind::Text(self.influencer_id.as_str()),
             Bind::BigInt(self.ts),
-            Bind::Text(&self.visitor_hash),
+            Bind::Text(self.visitor_hash),
             Bind::Text(self.kind.as_str()),
             Bind::Bool(self.attributable),
             Bind::NullableText(self.referrer_host),
@@ -113,6 +133,85 @@ pub fn append(conn: &mut AnyConnection, rows: &[NewClick<'_>]) -> QueryResult<()
     }
     crate::db::click_transaction(conn, |conn| write_rows::<ClickColumns>(conn, &binds))
 }
+
+/// Appends the redirect's clicks unless one of them sorts below the click fence (nothing is
+/// written then: `false`, and the writer makes new ids at or above [`fence`]). Every click
+/// below the fence that will ever exist is therefore committed, which is what lets the
+/// rollups fold up to it at once instead of waiting out the slowest possible commit.
+pub fn append_live(conn: &mut AnyConnection, rows: &[NewClick<'_>]) -> QueryResult<bool> {
+    let Some(smallest) = rows.iter().map(|r| r.id).min() else {
+        return Ok(true);
+    };
+    let mut binds = Vec::with_capacity(rows.len() * width::<ClickColumns>());
+    for row in rows {
+        row.binds(&mut binds);
+    }
+    match conn {
+        AnyConnection::Sqlite(_) => crate::db::click_transaction(conn, |conn| {
+            // Under the click file's writer turn, which a raise of the fence waits for.
+            if smallest < &crate::db::locks::sqlite_click_fence() {
+                return Ok(false);
+            }
+            write_rows::<ClickColumns>(conn, &binds)?;
+            Ok(true)
+        }),
+        AnyConnection::Postgresql(c) if rows.len() <= PG_ROWS => {
+            let written = write_guarded_rows::<LiveClickColumns>(c, &binds, smallest.as_str())?;
+            Ok(written == rows.len())
+        }
+        AnyConnection::Postgresql(_) => Err(diesel::result::Error::QueryBuilderError(
+            "a click batch larger than one statement".into(),
+        )),
+    }
+}
+
+/// The click fence: clicks written from now on have ids at or above it.
+pub fn fence(conn: &mut AnyConnection) -> QueryResult<ClickId> {
+    match conn {
+        AnyConnection::Sqlite(_) => Ok(crate::db::locks::sqlite_click_fence()),
+        AnyConnection::Postgresql(c) => {
+            let value: Option<String> = settings::table
+                .find(FENCE)
+                .select(settings::value)
+                .first(c)
+                .optional()?;
+            match value {
+                Some(value) => Ok(ClickId::stored(value)),
+                None => {
+                    // A database whose fence was never raised: none yet (a batch is refused
+                    // only by a fence row that is above it).
+                    diesel::insert_into(settings::table)
+                        .values((settings::name.eq(FENCE), settings::value.eq("")))
+                        .on_conflict_do_nothing()
+                        .execute(c)?;
+                    Ok(ClickId::stored(String::new()))
+                }
+            }
+        }
+    }
+}
+
+/// Raises the click fence to the millisecond of `micros` (never lowers it) once every click
+/// batch already being written has committed, and returns the fence: every click below it is
+/// in the table and none can be added. SQLite: this process writes the clicks file alone, so
+/// the fence lives in memory and the raise takes the click writer's turn. PostgreSQL: the
+/// raise waits for the `FOR SHARE` of the batches in flight (of every instance).
+pub fn raise_fence(conn: &mut AnyConnection, micros: i64) -> QueryResult<ClickId> {
+    let to = ClickId::floor(micros);
+    match conn {
+        AnyConnection::Sqlite(_) => Ok(crate::db::locks::raise_sqlite_click_fence(to)),
+        AnyConnection::Postgresql(c) => {
+            Fixed::new(RAISE_FENCE, vec![Bind::Text(to.as_str())]).execute(c)?;
+            fence(conn)
+        }
+    }
+}
+
+const RAISE_FENCE: &str = "INSERT INTO settings (name, value) VALUES ('click_fence', ?) \
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE settings.value < excluded.value";
+
+/// Run on PostgreSQL only.
+pub const PG_STATEMENTS: &[&str] = &[RAISE_FENCE];
 
 /// A click of the brand by its id (the `itk_click` a storefront reports).
 pub fn find(

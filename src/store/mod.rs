@@ -52,10 +52,15 @@ pub fn statements() -> Vec<Written> {
         .flatten()
         .map(|sql| both(crate::db::sql::fixed_sql(sql)))
         .collect();
-    out.extend(rollups::PG_STATEMENTS.iter().map(|sql| Written {
-        sqlite: None,
-        postgres: Some(crate::db::sql::fixed_sql(sql).1),
-    }));
+    out.extend(
+        rollups::PG_STATEMENTS
+            .iter()
+            .chain(clicks::PG_STATEMENTS)
+            .map(|sql| Written {
+                sqlite: None,
+                postgres: Some(crate::db::sql::fixed_sql(sql).1),
+            }),
+    );
     out.extend(
         crate::db::locks::SQLITE_STATEMENTS
             .iter()
@@ -69,5 +74,9 @@ pub fn statements() -> Vec<Written> {
     for rows in [1, 8, 64] {
         out.push(both(crate::db::sql::rows_sql::<clicks::ClickColumns>(rows)));
     }
+    out.push(Written {
+        sqlite: None,
+        postgres: Some(crate::db::sql::rows_sql::<clicks::LiveClickColumns>(1).1),
+    });
     out
 }

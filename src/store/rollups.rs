@@ -15,7 +15,6 @@ use crate::db::{with_backend, AnyConnection};
 use crate::domain::ids::{BrandId, CampaignId, ClickId, EnrollmentId, LinkId};
 use crate::domain::time::{utc_day, utc_hour};
 use crate::domain::traffic::ClickKind;
-use crate::store::clicks::ClickRow;
 
 /// Rows per statement: well under both backends' bind-parameter limits.
 const CHUNK: usize = 500;
@@ -132,16 +131,22 @@ fn watermark(conn: &mut AnyConnection) -> QueryResult<ClickId> {
 const FOLD_LOCK: &str = "SELECT pg_advisory_xact_lock(7336001)";
 
 /// Folds the clicks made before `before` (microseconds) that are not yet in the rollups,
-/// at most `limit` of them; returns how many were folded. The clicks are read outside the
-/// write transaction (they no longer change: the writer refuses clicks that old), so the
-/// write lock is held only for the rollup writes. The transaction starts with a write so
+/// at most `limit` of them; returns how many were folded. `before` must be at or below the
+/// click fence (`store::clicks::raise_fence`), below which no click can still be added: the
+/// clicks are then read outside the write transaction, so the write lock is held only for the
+/// rollup writes. The transaction starts with a write so
 /// that SQLite takes its write lock on the newest snapshot; on PostgreSQL an advisory lock
 /// keeps two instances from folding at once. If another fold moved the watermark meanwhile,
 /// nothing is written and it starts again from the new watermark, so 0 means that nothing
 /// before `before` is left to fold (not that another fold got there first).
 pub fn fold(conn: &mut AnyConnection, before: i64, limit: i64) -> QueryResult<usize> {
+    fold_to(conn, &ClickId::floor(before), limit)
+}
+
+/// [`fold`] up to a click id (the click fence: every click below it is committed).
+pub fn fold_to(conn: &mut AnyConnection, to: &ClickId, limit: i64) -> QueryResult<usize> {
     loop {
-        if let Some(folded) = fold_from_watermark(conn, before, limit)? {
+        if let Some(folded) = fold_from_watermark(conn, to, limit)? {
             return Ok(folded);
         }
     }
@@ -150,11 +155,11 @@ pub fn fold(conn: &mut AnyConnection, before: i64, limit: i64) -> QueryResult<us
 /// One attempt of [`fold`]: `None` when another fold moved the watermark first.
 fn fold_from_watermark(
     conn: &mut AnyConnection,
-    before: i64,
+    to: &ClickId,
     limit: i64,
 ) -> QueryResult<Option<usize>> {
     let from = watermark(conn)?;
-    let to = ClickId::floor(before);
+    let to = to.clone();
     if from >= to {
         return Ok(Some(0));
     }
@@ -234,7 +239,7 @@ fn fold_from_watermark(
 }
 
 row! {
-    /// What the fold reads of a click.
+    /// What the fold and the readers of unfolded clicks read of a click.
     #[derive(Debug)]
     struct FoldClick in clicks {
         pub id: ClickId,
@@ -280,7 +285,7 @@ macro_rules! click_from {
         }
     )+};
 }
-click_from!(ClickRow, FoldClick);
+click_from!(FoldClick);
 
 /// Clicks summed per link and UTC day as they come, with the human visitors of each link and
 /// day; unique visitors are added once it is known which of them are new.
@@ -292,7 +297,7 @@ struct DailySums {
 }
 
 impl DailySums {
-    fn of(rows: &[ClickRow]) -> Self {
+    fn of(rows: &[FoldClick]) -> Self {
         let mut sums = Self::default();
         for c in rows {
             sums.add(&Click::from(c));
@@ -447,11 +452,11 @@ fn recent(
     conn: &mut AnyConnection,
     campaign_id: Option<&CampaignId>,
     link_id: Option<&LinkId>,
-) -> QueryResult<Vec<ClickRow>> {
+) -> QueryResult<Vec<FoldClick>> {
     let from = watermark(conn)?;
     let mut query = clicks::table
         .filter(clicks::id.gt(from))
-        .select(ClickRow::as_select())
+        .select(FoldClick::as_select())
         .into_boxed();
     if let Some(campaign_id) = campaign_id {
         query = query.filter(clicks::campaign_id.eq(campaign_id.clone()));
@@ -464,7 +469,7 @@ fn recent(
 
 /// Per link and day, the counts that these (recent) clicks add to the rollups: a visitor
 /// already recorded for its link and day is not unique again.
-fn pending(conn: &mut AnyConnection, rows: &[ClickRow]) -> QueryResult<Vec<DailyRow>> {
+fn pending(conn: &mut AnyConnection, rows: &[FoldClick]) -> QueryResult<Vec<DailyRow>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -475,7 +480,10 @@ fn pending(conn: &mut AnyConnection, rows: &[ClickRow]) -> QueryResult<Vec<Daily
 }
 
 /// Which of these clicks' visitors are already recorded for their link and day.
-fn known_visitors(conn: &mut AnyConnection, rows: &[ClickRow]) -> QueryResult<HashSet<VisitorKey>> {
+fn known_visitors(
+    conn: &mut AnyConnection,
+    rows: &[FoldClick],
+) -> QueryResult<HashSet<VisitorKey>> {
     let mut by_link_day: HashMap<(&LinkId, i32), Vec<&str>> = HashMap::new();
     for c in rows.iter().filter(|c| c.kind == ClickKind::Human) {
         by_link_day
@@ -517,7 +525,7 @@ pub fn daily_for_link(
             .filter(link_daily::day.between(from_day, to_day))
             .select(DailyRow::as_select())
             .load(conn)?;
-        let recent: Vec<ClickRow> = recent(conn, None, Some(link_id))?
+        let recent: Vec<FoldClick> = recent(conn, None, Some(link_id))?
             .into_iter()
             .filter(|c| (from_day..=to_day).contains(&utc_day(c.ts)))
             .collect();
@@ -589,7 +597,7 @@ pub const STATEMENTS: &[&str] = &[CLICK_SUMS_DAYS, CLICK_SUMS_ALL, HOURLY_CLICKS
 pub const PG_STATEMENTS: &[&str] = &[FOLD_LOCK];
 
 /// Days of a window that mean "all time" (whose sums the all-time totals answer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Days {
     All,
     Between(i32, i32),
@@ -630,7 +638,7 @@ pub fn click_sums(
             .into_iter()
             .map(|r| (r.enrollment_id.clone(), r))
             .collect();
-        let recent: Vec<ClickRow> = recent(conn, Some(campaign_id), None)?
+        let recent: Vec<FoldClick> = recent(conn, Some(campaign_id), None)?
             .into_iter()
             .filter(|c| days.contains(utc_day(c.ts)))
             .collect();
@@ -716,7 +724,7 @@ pub fn link_clicks(
         for (enrollment_id, clicks) in folded {
             *out.entry(enrollment_id).or_default() += clicks;
         }
-        let recent: Vec<ClickRow> = recent(conn, Some(campaign_id), None)?
+        let recent: Vec<FoldClick> = recent(conn, Some(campaign_id), None)?
             .into_iter()
             .filter(|c| days.contains(utc_day(c.ts)) && links.contains(&c.link_id))
             .collect();

@@ -20,10 +20,9 @@ use crate::domain::traffic::{self, AgentClass, ClickKind};
 use crate::store::clicks::{self as store, NewClick};
 use crate::tracking::cache::CachedLink;
 
-/// A click waiting to be written. The address lives only in memory, only until its hash is
-/// taken.
+/// A click waiting to be written (its id is made when its batch is written). The address
+/// lives only in memory, only until its hash is taken.
 pub struct PendingClick {
-    pub id: ClickId,
     pub link: Arc<CachedLink>,
     pub ts: i64,
     pub ip: Option<IpAddr>,
@@ -35,8 +34,12 @@ pub struct PendingClick {
     pub country: Option<String>,
 }
 
+/// Where a click's id goes once committed (`None`: it could not be).
+type Done = oneshot::Sender<Option<ClickId>>;
+
 enum Message {
-    Click(Box<PendingClick>, oneshot::Sender<bool>),
+    /// Answered with the click's id once committed, `None` when it could not be.
+    Click(Box<PendingClick>, Done),
     Stop,
 }
 
@@ -137,8 +140,8 @@ impl ClickWriter {
         })
     }
 
-    /// Queues a click and waits until it is committed.
-    pub async fn record(&self, click: PendingClick) -> Result<(), Unrecorded> {
+    /// Queues a click and waits until it is committed; its id.
+    pub async fn record(&self, click: PendingClick) -> Result<ClickId, Unrecorded> {
         let (done, committed) = oneshot::channel();
         let message = Message::Click(Box::new(click), done);
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -155,8 +158,8 @@ impl ClickWriter {
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(Unrecorded::WriterGone),
         }
         match tokio::time::timeout(self.settings.commit_deadline, committed).await {
-            Ok(Ok(true)) => Ok(()),
-            Ok(Ok(false)) => Err(Unrecorded::CommitFailed),
+            Ok(Ok(Some(id))) => Ok(id),
+            Ok(Ok(None)) => Err(Unrecorded::CommitFailed),
             Ok(Err(_)) => Err(Unrecorded::WriterGone),
             Err(_) => Err(Unrecorded::Timeout),
         }
@@ -191,26 +194,22 @@ impl ClickWriter {
     }
 }
 
-/// A click older than this when its batch commits is refused (its redirect has long been
-/// answered as unrecorded): so the rollups can fold everything older than `FOLD_LAG`.
+/// A click older than this when its batch commits is refused: its redirect has long been
+/// answered as unrecorded.
 const ACCEPT_WINDOW_MICROS: i64 = 10_000_000;
-/// Clicks are folded into the rollups once they are this old.
-const FOLD_LAG_MICROS: i64 = 20_000_000;
-/// The rollup thread wakes this often (and checkpoints SQLite's WAL each time).
-const TICK: Duration = Duration::from_secs(1);
-/// Settled clicks are folded this often. A fold rewrites the rollup rows of every link it
-/// touches, so its cost (and how long it holds SQLite's write lock) follows the links, not the
-/// clicks: folding each second in 5,000-click transactions spent half of a steady 60-second
-/// redirect benchmark in the fold (10,000 links, the click writer waiting on its lock, when
-/// the clicks still shared the main file). Readers add the clicks after the fold's
-/// watermark, so figures are exact meanwhile. (SQLite only: the fold holds the main file's
-/// lock, which the order writers share. On PostgreSQL folding each second in small
-/// transactions measured faster: 24.6k vs 17.1k req/s over 30 s.)
-const FOLD_EVERY: Duration = Duration::from_secs(10);
+/// The rollup thread wakes this often, raises the click fence and folds the clicks below it
+/// (and checkpoints SQLite's WAL). Readers add the clicks after the fold's watermark to the
+/// rollups, so their cost follows the clicks of about one tick (a few thousand at the soak's
+/// rates) instead of the 20–30 s of clicks they read before. (Until 2026-12-06 clicks were folded once 20 s old, every 10 s on SQLite, and a report under
+/// load read up to 30 s of clicks: p99 2.1 s in the soak.)
+const TICK: Duration = Duration::from_millis(250);
+/// How far behind now the fold raises the fence: a batch whose ids were made earlier than
+/// that (slow to reach the database) is made again above it.
+const FENCE_MARGIN_MICROS: i64 = 100_000;
 /// Clicks per fold transaction, at most (read in pages, summed in memory).
 const FOLD_LIMIT: i64 = 200_000;
-/// The same on PostgreSQL.
-const PG_FOLD_EVERY: Duration = Duration::from_secs(1);
+/// The same on PostgreSQL (measured faster in small transactions: 24.6k vs 17.1k req/s over
+/// 30 s, 2026-12-02).
 const PG_FOLD_LIMIT: i64 = 5_000;
 /// Passive checkpoints after each tick, at most, to catch up with the click writer.
 const WAL_CHECKPOINT_ROUNDS: usize = 16;
@@ -225,7 +224,6 @@ fn roll_up(
     stop: std::sync::mpsc::Receiver<()>,
 ) {
     let mut conn: Option<AnyConnection> = None;
-    let mut folded_at: Option<Instant> = None;
     let mut maintained_at: Option<Instant> = None;
     // Whether the server lacks autovacuum, asked once per connection (reset when one opens).
     let mut stand_in: Option<bool> = None;
@@ -247,12 +245,11 @@ fn roll_up(
             conn = None;
             continue;
         }
-        let (every, limit) = match c {
-            AnyConnection::Sqlite(_) => (FOLD_EVERY, FOLD_LIMIT),
-            AnyConnection::Postgresql(_) => (PG_FOLD_EVERY, PG_FOLD_LIMIT),
+        let limit = match c {
+            AnyConnection::Sqlite(_) => FOLD_LIMIT,
+            AnyConnection::Postgresql(_) => PG_FOLD_LIMIT,
         };
-        let before = chrono::Utc::now().timestamp_micros() - FOLD_LAG_MICROS;
-        if due(&mut folded_at, every) && !fold_settled(c, before, limit) {
+        if !fold_settled(c, limit) {
             conn = None;
         }
         if let Some(AnyConnection::Postgresql(c)) = conn.as_mut() {
@@ -345,13 +342,23 @@ fn due(last: &mut Option<Instant>, every: Duration) -> bool {
     due
 }
 
-/// Folds the clicks made before `before`, `limit` at most per transaction, until none is
-/// left; false when the connection failed (nothing is lost: readers count unfolded clicks,
-/// the next fold takes them).
-fn fold_settled(c: &mut AnyConnection, before: i64, limit: i64) -> bool {
+/// Raises the click fence and folds the clicks below it, `limit` at most per transaction,
+/// until none is left; false when the connection failed (nothing is lost: readers count
+/// unfolded clicks, the next fold takes them).
+fn fold_settled(c: &mut AnyConnection, limit: i64) -> bool {
+    let started = Instant::now();
+    let fence = chrono::Utc::now().timestamp_micros() - FENCE_MARGIN_MICROS;
+    let fence = match store::raise_fence(c, fence) {
+        Ok(fence) => fence,
+        Err(e) => {
+            tracing::warn!(error = %e, "raising the click fence failed");
+            return false;
+        }
+    };
+    metrics::histogram!("click_fence_seconds").record(started.elapsed().as_secs_f64());
     loop {
         let started = Instant::now();
-        match crate::store::rollups::fold(c, before, limit) {
+        match crate::store::rollups::fold_to(c, &fence, limit) {
             Ok(n) => {
                 metrics::histogram!("click_fold_seconds").record(started.elapsed().as_secs_f64());
                 if (n as i64) < limit {
@@ -373,6 +380,8 @@ struct Worker {
     conn: Option<AnyConnection>,
     max_batch: usize,
     salts: HashMap<i32, String>,
+    /// The click fence as this writer last read it (after a refusal), in microseconds.
+    fence_micros: i64,
 }
 
 impl Worker {
@@ -382,11 +391,12 @@ impl Worker {
             max_batch,
             url,
             salts: HashMap::new(),
+            fence_micros: 0,
         }
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Message>) {
-        let mut batch: Vec<(Box<PendingClick>, oneshot::Sender<bool>)> = Vec::new();
+        let mut batch: Vec<(Box<PendingClick>, Done)> = Vec::new();
         loop {
             let mut stop = false;
             match rx.blocking_recv() {
@@ -405,12 +415,17 @@ impl Worker {
                 let settled = chrono::Utc::now().timestamp_micros() - ACCEPT_WINDOW_MICROS;
                 let (fresh, stale): (Vec<_>, Vec<_>) =
                     batch.drain(..).partition(|(click, _)| click.ts >= settled);
-                let ok = fresh.is_empty() || self.commit(&fresh);
+                let ids = if fresh.is_empty() {
+                    Vec::new()
+                } else {
+                    self.commit(&fresh)
+                };
+                let mut ids = ids.into_iter();
                 for (_, done) in fresh {
-                    let _ = done.send(ok);
+                    let _ = done.send(ids.next());
                 }
                 for (_, done) in stale {
-                    let _ = done.send(false);
+                    let _ = done.send(None);
                 }
             }
             if stop {
@@ -420,16 +435,20 @@ impl Worker {
         }
     }
 
-    /// Commits a batch, retrying once on a fresh connection.
-    fn commit(&mut self, batch: &[(Box<PendingClick>, oneshot::Sender<bool>)]) -> bool {
+    /// Commits a batch, retrying once on a fresh connection; the ids of its clicks, in order
+    /// (none when it failed).
+    fn commit(&mut self, batch: &[(Box<PendingClick>, Done)]) -> Vec<ClickId> {
         let started = Instant::now();
+        // Made once: a retry after a lost answer must not store the batch a second time
+        // under new ids (the same ids make it fail on their key instead).
+        let mut ids = self.ids(batch.len());
         for attempt in 0..2 {
-            match self.write(batch) {
+            match self.write(batch, &mut ids) {
                 Ok(()) => {
                     metrics::histogram!("click_batch_size").record(batch.len() as f64);
                     metrics::histogram!("click_commit_seconds")
                         .record(started.elapsed().as_secs_f64());
-                    return true;
+                    return ids;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, attempt, clicks = batch.len(), "click batch failed");
@@ -437,7 +456,14 @@ impl Worker {
                 }
             }
         }
-        false
+        Vec::new()
+    }
+
+    /// Ids for `n` clicks, made now and never below the click fence the writer last saw.
+    fn ids(&self, n: usize) -> Vec<ClickId> {
+        let floor = self.fence_micros;
+        let at = chrono::Utc::now().timestamp_micros().max(floor);
+        (0..n).map(|_| ClickId::at(at)).collect()
     }
 
     /// The day's visitor salt, fetched (or created) once a day.
@@ -465,17 +491,45 @@ impl Worker {
         Ok(self.conn.as_mut().expect("just opened"))
     }
 
+    /// Writes a batch under `ids`, made again above the click fence while the fence refuses
+    /// them (a fold raised it past them while they were on their way).
     fn write(
         &mut self,
-        batch: &[(Box<PendingClick>, oneshot::Sender<bool>)],
+        batch: &[(Box<PendingClick>, Done)],
+        ids: &mut Vec<ClickId>,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        let mut rows = Vec::with_capacity(batch.len());
+        let mut hashes = Vec::with_capacity(batch.len());
         for (click, _) in batch {
-            let visitor_hash =
-                traffic::visitor_hash(self.salt(utc_day(click.ts))?, click.ip, &click.user_agent);
+            hashes.push(traffic::visitor_hash(
+                self.salt(utc_day(click.ts))?,
+                click.ip,
+                &click.user_agent,
+            ));
+        }
+        loop {
+            if self.append(batch, ids, &hashes)? {
+                return Ok(());
+            }
+            metrics::counter!("click_batches_refenced_total").increment(1);
+            let conn = self.connection()?;
+            let fence = store::fence(conn)?;
+            self.fence_micros = fence_micros(&fence);
+            *ids = self.ids(batch.len());
+        }
+    }
+
+    /// One attempt: false when the click fence refused the ids (nothing was written).
+    fn append(
+        &mut self,
+        batch: &[(Box<PendingClick>, Done)],
+        ids: &[ClickId],
+        hashes: &[String],
+    ) -> Result<bool, Box<dyn std::error::Error>> {
+        let mut rows = Vec::with_capacity(batch.len());
+        for (((click, _), id), visitor_hash) in batch.iter().zip(ids).zip(hashes) {
             let link = &click.link;
             rows.push(NewClick {
-                id: &click.id,
+                id,
                 link_id: &link.link_id,
                 brand_id: &link.brand_id,
                 campaign_id: &link.campaign_id,
@@ -493,7 +547,17 @@ impl Worker {
             });
         }
         let conn = self.connection()?;
-        store::append(conn, &rows)?;
-        Ok(())
+        Ok(store::append_live(conn, &rows)?)
     }
+}
+
+/// The time of a click fence's millisecond, in microseconds (0 for no fence yet).
+fn fence_micros(fence: &ClickId) -> i64 {
+    let hex: String = fence
+        .as_str()
+        .chars()
+        .filter(|c| *c != '-')
+        .take(12)
+        .collect();
+    i64::from_str_radix(&hex, 16).map_or(0, |ms| ms * 1_000)
 }

@@ -417,8 +417,9 @@ async fn clicks_are_committed_while_another_writer_holds_the_lock() {
     let (release, released) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
         let mut conn = influtrack::db::open_connection(&url).unwrap();
-        // A write takes the lock and keeps it until the transaction ends.
-        conn.batch_execute("BEGIN; UPDATE settings SET value = value;")
+        // A write takes the lock and keeps it until the transaction ends (on PostgreSQL a
+        // row lock: every setting but the click fence's, which is the click writer's own).
+        conn.batch_execute("BEGIN; UPDATE settings SET value = value WHERE name <> 'click_fence';")
             .unwrap();
         locked.send(()).unwrap();
         released.recv().unwrap();
@@ -602,7 +603,7 @@ async fn a_batch_of_any_size_stores_every_click_once() {
             enrollment_id: &enrollment,
             influencer_id: &influencer,
             ts: i as i64,
-            visitor_hash: hash.clone(),
+            visitor_hash: hash,
             kind: ClickKind::Human,
             attributable: i % 2 == 0,
             referrer_host: (i % 3 == 0).then_some("example.com"),
@@ -639,4 +640,61 @@ async fn a_batch_of_any_size_stores_every_click_once() {
             )
         );
     }
+}
+
+/// The click fence: a batch with any id below it is refused whole (the writer then makes new
+/// ids above it); at or above it, written. A raise never lowers it. This is what lets the
+/// rollups fold every click below the fence at once: none can be added there later.
+#[tokio::test]
+async fn a_click_batch_below_the_fence_is_refused_whole() {
+    use diesel::prelude::*;
+    use influtrack::db::schema::clicks;
+    use influtrack::domain::ids::{
+        BrandId, CampaignId, ClickId, EnrollmentId, InfluencerId, LinkId,
+    };
+    use influtrack::domain::traffic::ClickKind;
+    use influtrack::store::clicks::{append_live, raise_fence, NewClick};
+    let app = spawn_app().await;
+    let url = influtrack::db::DatabaseUrl::parse(&app.db.url()).unwrap();
+    let mut conn = influtrack::db::open_connection(&url).unwrap();
+    let now = chrono::Utc::now().timestamp_micros();
+    let fence = raise_fence(&mut conn, now).unwrap();
+    assert!(fence >= ClickId::floor(now));
+    assert_eq!(raise_fence(&mut conn, now - 60_000_000).unwrap(), fence);
+
+    let (link, brand, campaign, enrollment, influencer) = (
+        LinkId::stored("l".into()),
+        BrandId::stored("b".into()),
+        CampaignId::stored("c".into()),
+        EnrollmentId::stored("e".into()),
+        InfluencerId::stored("i".into()),
+    );
+    let row = |id| NewClick {
+        id,
+        link_id: &link,
+        brand_id: &brand,
+        campaign_id: &campaign,
+        enrollment_id: &enrollment,
+        influencer_id: &influencer,
+        ts: now,
+        visitor_hash: "0123456789abcdef0123456789abcdef",
+        kind: ClickKind::Human,
+        attributable: true,
+        referrer_host: None,
+        device: "mobile",
+        browser: "Safari",
+        os: "iOS",
+        country: None,
+    };
+    // Ahead of the fences the test servers' rollup threads raise meanwhile (SQLite's is one
+    // per process).
+    let above = ClickId::at(now + 60_000_000);
+    let below = ClickId::at(now - 5_000);
+    let stored = |conn: &mut influtrack::db::AnyConnection| -> i64 {
+        clicks::table.count().get_result(conn).unwrap()
+    };
+    assert!(!append_live(&mut conn, &[row(&above), row(&below)]).unwrap());
+    assert_eq!(stored(&mut conn), 0, "a refused batch writes nothing");
+    assert!(append_live(&mut conn, &[row(&above)]).unwrap());
+    assert_eq!(stored(&mut conn), 1);
 }

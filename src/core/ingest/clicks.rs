@@ -41,7 +41,7 @@ pub fn record(
             enrollment_id: &link.enrollment_id,
             influencer_id: &link.influencer_id,
             ts: c.at,
-            visitor_hash: c.visitor.clone(),
+            visitor_hash: &c.visitor,
             kind: c.kind,
             attributable: c.kind == ClickKind::Human,
             referrer_host: c.referrer_host,
@@ -55,10 +55,9 @@ pub fn record(
     Ok(())
 }
 
-/// Folds every click made so far into the rollups (what the rollup thread does a few seconds
-/// behind).
+/// Folds every click made so far into the rollups (what the rollup thread does each second).
 pub fn settle(conn: &mut AnyConnection) -> IngestResult<()> {
-    let horizon = now_micros();
-    while store::rollups::fold(conn, horizon, 50_000)? > 0 {}
+    let fence = store::clicks::raise_fence(conn, now_micros())?;
+    while store::rollups::fold_to(conn, &fence, 50_000)? > 0 {}
     Ok(())
 }

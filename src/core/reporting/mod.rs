@@ -208,6 +208,49 @@ fn days(window: Window) -> Days {
     }
 }
 
+/// Clicks and paid-link clicks per enrollment of a window.
+type ClickCounts = (
+    HashMap<EnrollmentId, store::rollups::ClickSums>,
+    HashMap<EnrollmentId, i64>,
+);
+
+thread_local! {
+    /// Within [`with_one_click_read`], the click counts read so far, by campaign and days.
+    static CLICK_MEMO: std::cell::RefCell<Option<HashMap<(CampaignId, Days), ClickCounts>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `work` (a page that shows one campaign under several models) reading each window's
+/// click counts once: they do not depend on the model, and each read adds the clicks not
+/// folded yet, the part of a report whose cost follows the click rate.
+pub fn with_one_click_read<T>(work: impl FnOnce() -> T) -> T {
+    CLICK_MEMO.with(|m| *m.borrow_mut() = Some(HashMap::new()));
+    let out = work();
+    CLICK_MEMO.with(|m| *m.borrow_mut() = None);
+    out
+}
+
+fn click_counts(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+    window: Window,
+) -> ReportResult<ClickCounts> {
+    let key = (campaign.id.clone(), days(window));
+    if let Some(hit) = CLICK_MEMO.with(|m| m.borrow().as_ref().and_then(|m| m.get(&key).cloned())) {
+        return Ok(hit);
+    }
+    let clicks = store::rollups::click_sums(conn, &campaign.id, key.1)?;
+    let paid_links = store::links::paid_of_campaign(conn, &campaign.id)?;
+    let paid_clicks = store::rollups::link_clicks(conn, &campaign.id, &paid_links, key.1)?;
+    let counts = (clicks, paid_clicks);
+    CLICK_MEMO.with(|m| {
+        if let Some(m) = m.borrow_mut().as_mut() {
+            m.insert(key, counts.clone());
+        }
+    });
+    Ok(counts)
+}
+
 /// The figures of every enrollment in a window, under a model (none: as decided).
 pub fn rows(
     conn: &mut AnyConnection,
@@ -228,11 +271,9 @@ fn all_rows(
 ) -> ReportResult<(Vec<Row>, Unassigned)> {
     let enrollments = store::enrollments::all_of_campaign(conn, &campaign.id)?;
     let currency = campaign.currency;
-    let clicks = store::rollups::click_sums(conn, &campaign.id, days(window))?;
+    let (clicks, paid_clicks) = click_counts(conn, campaign, window)?;
     let orders =
         store::credits::order_sums(conn, &campaign.id, CreditKey::read(model), days(window))?;
-    let paid_links = store::links::paid_of_campaign(conn, &campaign.id)?;
-    let paid_clicks = store::rollups::link_clicks(conn, &campaign.id, &paid_links, days(window))?;
     let (start, end) = (window.start_micros(), window.end_micros());
     let mut event_sums: HashMap<EnrollmentId, Vec<store::events::EventSums>> = HashMap::new();
     let mut any_ordered = false;

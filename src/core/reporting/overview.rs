@@ -59,6 +59,20 @@ pub fn campaign(
     descending: bool,
     window: Window,
 ) -> ReportResult<CampaignOverview> {
+    super::with_one_click_read(|| {
+        overview(conn, reader, campaign_id, model, sort, descending, window)
+    })
+}
+
+fn overview(
+    conn: &mut AnyConnection,
+    reader: &Reader,
+    campaign_id: &CampaignId,
+    model: Option<Model>,
+    sort: &str,
+    descending: bool,
+    window: Window,
+) -> ReportResult<CampaignOverview> {
     let report = report(conn, reader, campaign_id, model, window)?;
     let (campaign, enrollments) = load_campaign(conn, reader, campaign_id)?;
     let rows = rows(conn, &campaign, enrollments.clone(), model, window)?;
