@@ -891,6 +891,22 @@ async fn unrecorded_clicks(server: &Server) -> u64 {
         return 0;
     };
     let text = r.text().await.unwrap_or_default();
+    if std::env::var_os("SOAK_METRICS").is_some() {
+        // The background work's time, for a look at what holds the writers up.
+        for l in text.lines().filter(|l| {
+            [
+                "click_fold_seconds",
+                "click_fence_seconds",
+                "wal_",
+                "click_commit_seconds",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+                && (l.contains("_sum") || l.contains("_count") || l.contains("quantile=\"0.99\""))
+        }) {
+            println!("  metric {l}");
+        }
+    }
     text.lines()
         .filter(|l| l.starts_with("clicks_unrecorded_total"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

@@ -32,6 +32,24 @@ pub mod web;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc gives memory back as soon as it is free (and what an exiting thread of the blocking
+/// pool held) instead of keeping it committed: the soak's RSS (SQLite, 15 s) was 298–342 MB
+/// with its defaults, 151 MB with these, at the same throughput. Called before `main` (by the
+/// binary's constructor).
+#[cfg(not(fuzzing))]
+pub fn tune_allocator() {
+    // mimalloc v2's `mi_option_e` (libmimalloc-sys names the numbers of another version).
+    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    const ABANDONED_PAGE_PURGE: libmimalloc_sys::mi_option_t = 12;
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: mimalloc's options may be set at any time; these take effect as they are read.
+    unsafe {
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(ABANDONED_PAGE_PURGE, 1);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+    }
+}
+
 use std::net::TcpListener;
 
 use actix_web::dev::{Server, ServerHandle};

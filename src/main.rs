@@ -5,6 +5,17 @@ use influtrack::domain::ids::{BrandId, KeyId};
 use influtrack::domain::scope::Scope;
 use influtrack::{open_admin_connection, telemetry, Application};
 
+/// mimalloc's options set before anything is allocated (an arena's commit is decided when the
+/// first one is made): see `influtrack::tune_allocator`.
+#[used]
+#[link_section = ".init_array"]
+static TUNE_ALLOCATOR: extern "C" fn() = {
+    extern "C" fn tune() {
+        influtrack::tune_allocator();
+    }
+    tune
+};
+
 #[derive(Parser)]
 #[command(
     name = "influtrack",

@@ -6,6 +6,9 @@
 #
 #   bash bench/redirect/run.sh            # DURATION=30s LINKS=10000 PREFILL=10000000
 #   BACKENDS=sqlite bash bench/redirect/run.sh   # one backend only (default: "sqlite postgres")
+#   ROUNDS=3 PAUSE=30 DURATION=15s PREFILL=0 bash bench/redirect/run.sh   # a sustained run
+# Each run also prints the server's peak memory (RSS) and appends its figures to
+# bench/out/redirect/results.txt.
 #   INFLUTRACK_BIN=/path/to/influtrack SKIP_BUILD=1 bash bench/redirect/run.sh   # another build (A/B)
 #
 # Needs wrk (apt-get install wrk) and, for PostgreSQL, a server at $PG_ADMIN_URL.
@@ -18,6 +21,9 @@ PREFILL=${PREFILL:-10000000}
 CONNECTIONS=${CONNECTIONS:-64}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 BACKENDS=${BACKENDS:-sqlite postgres}
+# A sustained run: ROUNDS runs back to back on one server, PAUSE seconds apart.
+ROUNDS=${ROUNDS:-1}
+PAUSE=${PAUSE:-30}
 OUT=bench/out/redirect
 TOKEN=bench-operator-token-0123456789abcdefXYZ
 mkdir -p "$OUT"
@@ -100,8 +106,24 @@ bench_backend() { # backend database-url label
     if [ "${4:-}" = prefill ]; then
         prefill "$backend" "$url" "$PREFILL"
     fi
+    local round
+    for round in $(seq 1 "$ROUNDS"); do
+        local name=$label
+        if [ "$ROUNDS" -gt 1 ]; then name="$label round $round"; fi
+        bench_round "$backend" "$url" "$name" "$(echo "$label-$round" | tr ' +' '__')"
+        if [ "$round" -lt "$ROUNDS" ]; then sleep "$PAUSE"; fi
+    done
+    local rss; rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
+    kill -TERM $pid; wait $pid || true
+    printf '%-24s %s MB at most (RSS), %s links\n' "  server memory" "$rss" "$LINKS"
+    echo "RESULT backend=$backend run=$label rss_mb=$rss links=$LINKS" >> "$OUT/results.txt"
+}
+
+bench_round() { # backend database-url name file-label: the baseline, then influtrack
+    local backend=$1 url=$2 name=$3 label=$4 port=18080
     # The baseline is measured right before each run, on the same codes, so that drift in the
-    # machine's speed between runs does not skew the ratio.
+    # machine's speed between runs does not skew the ratio (and, in a sustained run, while
+    # influtrack folds and checkpoints the rounds before, as the run after it does).
     target/release/examples/bare_redirect "$OUT/codes.tsv" 127.0.0.1:18090 2> "$OUT/bare-$label.log" &
     local bare_pid=$!
     sleep 0.5
@@ -110,7 +132,8 @@ bench_backend() { # backend database-url label
     BASE[rps]=$(field "$base" rps)
     local before; before=$(stored_clicks "$backend" "$url")
     local result; result=$(run_wrk "http://127.0.0.1:$port" "$label")
-    kill -TERM $pid; wait $pid || true
+    # The clicks in flight at wrk's deadline are committed within milliseconds.
+    sleep 1
     local after; after=$(stored_clicks "$backend" "$url")
     local rps; rps=$(field "$result" rps)
     local found; found=$(field "$result" found)
@@ -123,7 +146,8 @@ bench_backend() { # backend database-url label
     printf '%-24s %9s req/s  p50 %6s ms  p99 %6s ms\n' "  bare baseline" "${BASE[rps]}" \
         "$(field "$base" p50_ms)" "$(field "$base" p99_ms)"
     printf '%-24s %9s req/s  p50 %6s ms  p99 %6s ms  ratio %5s x  302s %8s  stored %8s  %s\n' \
-        "  $label" "$rps" "$(field "$result" p50_ms)" "$(field "$result" p99_ms)" "$ratio" "$found" "$stored" "$verdict"
+        "  $name" "$rps" "$(field "$result" p50_ms)" "$(field "$result" p99_ms)" "$ratio" "$found" "$stored" "$verdict"
+    echo "RESULT backend=$backend run=$label rps=$rps bare_rps=${BASE[rps]} ratio=$ratio p99_ms=$(field "$result" p99_ms) found=$found stored=$stored verdict=${verdict%% *}" >> "$OUT/results.txt"
 }
 
 echo "redirect benchmark: wrk -t2 -c$CONNECTIONS -d$DURATION, $LINKS links, $(nproc) cores"

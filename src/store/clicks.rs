@@ -80,18 +80,17 @@ impl Columns for ClickColumns {
 }
 
 /// The redirect's click insert on PostgreSQL: written only while the click fence is at or
-/// below the batch's smallest id. `FOR SHARE` holds the fence's row until the insert commits,
-/// so a fold that raises the fence waits for the batches already past this check, and a batch
-/// that waited on the raise checks the raised fence (PostgreSQL re-reads a locked row that
-/// changed); see [`raise_fence`].
+/// below the batch's smallest id. The check (a function of the migrations, run once per
+/// statement) takes a shared advisory lock held until the insert commits, so a fold that
+/// raises the fence (exclusively) waits for the batches already past the check, and a batch
+/// that waited on the raise reads the raised fence; see [`raise_fence`].
 pub struct LiveClickColumns;
 
 impl Columns for LiveClickColumns {
     const TABLE: &'static str = ClickColumns::TABLE;
     const COLUMNS: &'static [(&'static str, SqlType)] = ClickColumns::COLUMNS;
     const CONFLICT: Conflict = Conflict::Fail;
-    const GUARD: &'static str = " WHERE EXISTS (SELECT 1 FROM settings \
-         WHERE name = 'click_fence' AND value <= ? FOR SHARE)";
+    const GUARD: &'static str = " WHERE (SELECT influtrack_click_fence_allows(?))";
 }
 
 /// Setting (PostgreSQL): the click fence, the smallest click id a click batch may still write.
@@ -201,17 +200,25 @@ pub fn raise_fence(conn: &mut AnyConnection, micros: i64) -> QueryResult<ClickId
     match conn {
         AnyConnection::Sqlite(_) => Ok(crate::db::locks::raise_sqlite_click_fence(to)),
         AnyConnection::Postgresql(c) => {
-            Fixed::new(RAISE_FENCE, vec![Bind::Text(to.as_str())]).execute(c)?;
+            c.transaction(|c| {
+                Fixed::new(RAISE_FENCE, vec![Bind::Text(to.as_str())]).execute(c)?;
+                // Then wait for the inserts past the check (they hold the lock shared until
+                // they commit; those checking meanwhile read the fence as it was) and hold new
+                // ones until the raised fence is committed. In this order, a transaction that
+                // holds the settings row keeps the raise waiting, never the clicks.
+                Fixed::new(FENCE_LOCK, vec![]).execute(c)
+            })?;
             fence(conn)
         }
     }
 }
 
+const FENCE_LOCK: &str = "SELECT pg_advisory_xact_lock(7336002)";
 const RAISE_FENCE: &str = "INSERT INTO settings (name, value) VALUES ('click_fence', ?) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE settings.value < excluded.value";
 
 /// Run on PostgreSQL only.
-pub const PG_STATEMENTS: &[&str] = &[RAISE_FENCE];
+pub const PG_STATEMENTS: &[&str] = &[FENCE_LOCK, RAISE_FENCE];
 
 /// A click of the brand by its id (the `itk_click` a storefront reports).
 pub fn find(

@@ -197,16 +197,25 @@ impl ClickWriter {
 /// A click older than this when its batch commits is refused: its redirect has long been
 /// answered as unrecorded.
 const ACCEPT_WINDOW_MICROS: i64 = 10_000_000;
-/// The rollup thread wakes this often, raises the click fence and folds the clicks below it
-/// (and checkpoints SQLite's WAL). Readers add the clicks after the fold's watermark to the
-/// rollups, so their cost follows the clicks of about one tick (a few thousand at the soak's
-/// rates) instead of the 20–30 s of clicks they read before. (Until 2026-12-06 clicks were folded once 20 s old, every 10 s on SQLite, and a report under
-/// load read up to 30 s of clicks: p99 2.1 s in the soak.)
+/// The rollup thread wakes this often; on PostgreSQL it raises the click fence and folds the
+/// clicks below it each time (SQLite: see `SQLITE_FOLD_EVERY`). Readers add the clicks after
+/// the fold's watermark to the rollups, so their cost follows the clicks of the last fold
+/// interval instead of the 20–30 s of clicks they read before 2026-12-06 (when clicks were
+/// folded once 20 s old: a report under load took up to 2.1 s in the soak).
 const TICK: Duration = Duration::from_millis(250);
+/// SQLite's WALs are copied back into their files this often, not each tick: each copy writes
+/// the pages changed since the last (the clicks' last pages again and again) and fsyncs both
+/// files; checkpointing each 250 ms tick took most of the rollup thread's time in the soak.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How far behind now the fold raises the fence: a batch whose ids were made earlier than
 /// that (slow to reach the database) is made again above it.
 const FENCE_MARGIN_MICROS: i64 = 100_000;
-/// Clicks per fold transaction, at most (read in pages, summed in memory).
+/// On SQLite the fold runs once a second, in one transaction of up to this many clicks (read in
+/// pages, summed in memory): each fold rewrites the rollup rows of every link it touches and
+/// the index pages of their new visitors, so its cost follows the links and pages touched more
+/// than the clicks. Folding each 250 ms in 2,000-click transactions cut the redirect benchmark
+/// from 45–52k to 34k req/s (10,000 links, sustained, 2026-12-06).
+const SQLITE_FOLD_EVERY: Duration = Duration::from_secs(1);
 const FOLD_LIMIT: i64 = 200_000;
 /// The same on PostgreSQL (measured faster in small transactions: 24.6k vs 17.1k req/s over
 /// 30 s, 2026-12-02).
@@ -225,6 +234,8 @@ fn roll_up(
 ) {
     let mut conn: Option<AnyConnection> = None;
     let mut maintained_at: Option<Instant> = None;
+    let mut checkpointed_at: Option<Instant> = None;
+    let mut folded_at: Option<Instant> = None;
     // Whether the server lacks autovacuum, asked once per connection (reset when one opens).
     let mut stand_in: Option<bool> = None;
     loop {
@@ -245,11 +256,11 @@ fn roll_up(
             conn = None;
             continue;
         }
-        let limit = match c {
-            AnyConnection::Sqlite(_) => FOLD_LIMIT,
-            AnyConnection::Postgresql(_) => PG_FOLD_LIMIT,
+        let (every, limit) = match c {
+            AnyConnection::Sqlite(_) => (SQLITE_FOLD_EVERY, FOLD_LIMIT),
+            AnyConnection::Postgresql(_) => (TICK, PG_FOLD_LIMIT),
         };
-        if !fold_settled(c, limit) {
+        if due(&mut folded_at, every) && !fold_settled(c, limit) {
             conn = None;
         }
         if let Some(AnyConnection::Postgresql(c)) = conn.as_mut() {
@@ -257,10 +268,13 @@ fn roll_up(
                 conn = None;
             }
         }
+        if !due(&mut checkpointed_at, CHECKPOINT_EVERY) {
+            continue;
+        }
         if let Some(AnyConnection::Sqlite(c)) = conn.as_mut() {
             // The click writer does not checkpoint (see `Worker::connection`): copy each
             // file's WAL back here, beside its writers, and let them rewind it
-            // (`db::sqlite::checkpoint_wal`), each tick. Under a steady load the WAL then holds about
+            // (`db::sqlite::checkpoint_wal`), each second. Under a steady load the WAL then holds about
             // a second of writes (the file is reused, up to `journal_size_limit`). Measured
             // against rewinding every 3 s (SQLite, 64 connections, 30 s): a rewind's pause
             // follows the frames written since the last one (mostly under 1 ms instead of

@@ -1,0 +1,2 @@
+DROP FUNCTION influtrack_click_fence_allows(TEXT);
+DELETE FROM settings WHERE name = 'click_fence';
