@@ -4,7 +4,8 @@
 # current figures are in docs/PERFORMANCE.md.
 #
 #   bash bench/run.sh
-#   BACKENDS=sqlite bash bench/run.sh        # SQLite only
+#   BACKENDS=sqlite bash bench/run.sh        # the redirect runs on SQLite only (the others
+#                                            # always run both databases)
 #
 # Needs wrk (apt-get install -y wrk) and, for PostgreSQL, a server at $PG_ADMIN_URL.
 # Each benchmark's own output goes to bench/out/all/.

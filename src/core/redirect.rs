@@ -178,7 +178,8 @@ pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
             outcome("unrecorded");
             metrics::counter!("clicks_unrecorded_total", "reason" => reason.as_str()).increment(1);
             tracing::warn!(reason = reason.as_str(), code = %code, "click redirected but not recorded");
-            // No click id: none was stored, and an order naming one would find nothing.
+            // No click id: none was stored in time (the writer drops a click whose redirect
+            // stopped waiting), and an order naming one would find nothing.
             target
         }
     };

@@ -164,6 +164,19 @@ pub fn append_live(conn: &mut AnyConnection, rows: &[NewClick<'_>]) -> QueryResu
     }
 }
 
+/// Whether these clicks are stored (a batch is written whole or not at all, so its first id
+/// tells).
+pub fn stored(conn: &mut AnyConnection, ids: &[ClickId]) -> QueryResult<bool> {
+    let Some(first) = ids.first() else {
+        return Ok(true);
+    };
+    let n: i64 = clicks::table
+        .filter(clicks::id.eq(first))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// The click fence: clicks written from now on have ids at or above it.
 pub fn fence(conn: &mut AnyConnection) -> QueryResult<ClickId> {
     match conn {
@@ -177,8 +190,8 @@ pub fn fence(conn: &mut AnyConnection) -> QueryResult<ClickId> {
             match value {
                 Some(value) => Ok(ClickId::stored(value)),
                 None => {
-                    // A database whose fence was never raised: none yet (a batch is refused
-                    // only by a fence row that is above it).
+                    // The row is made by the migrations; should it be gone, every batch is
+                    // refused until it is back: as the lowest fence.
                     diesel::insert_into(settings::table)
                         .values((settings::name.eq(FENCE), settings::value.eq("")))
                         .on_conflict_do_nothing()
@@ -194,7 +207,8 @@ pub fn fence(conn: &mut AnyConnection) -> QueryResult<ClickId> {
 /// batch already being written has committed, and returns the fence: every click below it is
 /// in the table and none can be added. SQLite: this process writes the clicks file alone, so
 /// the fence lives in memory and the raise takes the click writer's turn. PostgreSQL: the
-/// raise waits for the `FOR SHARE` of the batches in flight (of every instance).
+/// raise updates the fence row, then takes the advisory lock that the inserts past their
+/// check hold shared (of every instance), so it waits for them.
 pub fn raise_fence(conn: &mut AnyConnection, micros: i64) -> QueryResult<ClickId> {
     let to = ClickId::floor(micros);
     match conn {

@@ -427,8 +427,11 @@ impl Worker {
             if !batch.is_empty() {
                 metrics::gauge!("click_queue_depth").set(rx.len() as f64);
                 let settled = chrono::Utc::now().timestamp_micros() - ACCEPT_WINDOW_MICROS;
-                let (fresh, stale): (Vec<_>, Vec<_>) =
-                    batch.drain(..).partition(|(click, _)| click.ts >= settled);
+                // A click whose redirect stopped waiting (it answered without a click id) is
+                // not written: an order could never name it.
+                let (fresh, stale): (Vec<_>, Vec<_>) = batch
+                    .drain(..)
+                    .partition(|(click, done)| click.ts >= settled && !done.is_closed());
                 let ids = if fresh.is_empty() {
                     Vec::new()
                 } else {
@@ -453,11 +456,16 @@ impl Worker {
     /// (none when it failed).
     fn commit(&mut self, batch: &[(Box<PendingClick>, Done)]) -> Vec<ClickId> {
         let started = Instant::now();
-        // Made once: a retry after a lost answer must not store the batch a second time
-        // under new ids (the same ids make it fail on their key instead).
+        // Made once: a retry after a lost answer first looks for them, so that a batch that
+        // did commit is not stored a second time (the fence could refuse the same ids and
+        // have them made again).
         let mut ids = self.ids(batch.len());
         for attempt in 0..2 {
-            match self.write(batch, &mut ids) {
+            let written = match attempt {
+                0 => self.write(batch, &mut ids),
+                _ => self.rewrite(batch, &mut ids),
+            };
+            match written {
                 Ok(()) => {
                     metrics::histogram!("click_batch_size").record(batch.len() as f64);
                     metrics::histogram!("click_commit_seconds")
@@ -471,6 +479,20 @@ impl Worker {
             }
         }
         Vec::new()
+    }
+
+    /// [`Self::write`] after a failure: nothing when the batch is already stored (the commit
+    /// went through, its answer was lost).
+    fn rewrite(
+        &mut self,
+        batch: &[(Box<PendingClick>, Done)],
+        ids: &mut Vec<ClickId>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let conn = self.connection()?;
+        if store::stored(conn, ids)? {
+            return Ok(());
+        }
+        self.write(batch, ids)
     }
 
     /// Ids for `n` clicks, made now and never below the click fence the writer last saw.
@@ -495,10 +517,15 @@ impl Worker {
     fn connection(&mut self) -> Result<&mut AnyConnection, Box<dyn std::error::Error>> {
         if self.conn.is_none() {
             let mut conn = db::open_connection(&self.url)?;
-            if let AnyConnection::Sqlite(c) = &mut conn {
+            match &mut conn {
                 // Checkpoints run on the rollup thread, not after this connection's commits
                 // (where a checkpoint's copying and fsync would hold up the waiting redirects).
-                c.batch_execute("PRAGMA wal_autocheckpoint = 0")?;
+                AnyConnection::Sqlite(c) => c.batch_execute("PRAGMA wal_autocheckpoint = 0")?,
+                // The fence check must read the fence after its lock, in a snapshot of its
+                // own: READ COMMITTED whatever the server's default.
+                AnyConnection::Postgresql(c) => c.batch_execute(
+                    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                )?,
             }
             self.conn = Some(conn);
         }

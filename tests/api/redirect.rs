@@ -506,8 +506,8 @@ async fn folding_into_rollups_keeps_every_count_exact() {
 
     let url = influtrack::db::DatabaseUrl::parse(&app.db.url()).unwrap();
     let mut conn = influtrack::db::open_connection(&url).unwrap();
-    // Fold everything made so far (the writer refuses clicks older than the fold horizon, so
-    // nothing older can arrive later).
+    // Fold everything made so far (every click above was answered, so none is in flight and
+    // none below now can be added: what the click fence guarantees the rollup thread).
     let future = chrono::Utc::now().timestamp_micros();
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     // In chunks of two clicks, then the rest: the counts never change.
@@ -697,4 +697,8 @@ async fn a_click_batch_below_the_fence_is_refused_whole() {
     assert_eq!(stored(&mut conn), 0, "a refused batch writes nothing");
     assert!(append_live(&mut conn, &[row(&above)]).unwrap());
     assert_eq!(stored(&mut conn), 1);
+    // What the writer asks before writing a batch again after a lost answer.
+    use influtrack::store::clicks::stored as already_stored;
+    assert!(already_stored(&mut conn, std::slice::from_ref(&above)).unwrap());
+    assert!(!already_stored(&mut conn, std::slice::from_ref(&below)).unwrap());
 }

@@ -55,7 +55,8 @@ pub fn record(
     Ok(())
 }
 
-/// Folds every click made so far into the rollups (what the rollup thread does each second).
+/// Folds every click made so far into the rollups (what the rollup thread does every 250 ms
+/// to 1 s).
 pub fn settle(conn: &mut AnyConnection) -> IngestResult<()> {
     let fence = store::clicks::raise_fence(conn, now_micros())?;
     while store::rollups::fold_to(conn, &fence, 50_000)? > 0 {}

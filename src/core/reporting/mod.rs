@@ -224,10 +224,17 @@ thread_local! {
 /// click counts once: they do not depend on the model, and each read adds the clicks not
 /// folded yet, the part of a report whose cost follows the click rate.
 pub fn with_one_click_read<T>(work: impl FnOnce() -> T) -> T {
+    /// Forgets the counts when the work ends, also by a panic: the thread serves other
+    /// requests afterwards.
+    struct Forget;
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            CLICK_MEMO.with(|m| *m.borrow_mut() = None);
+        }
+    }
     CLICK_MEMO.with(|m| *m.borrow_mut() = Some(HashMap::new()));
-    let out = work();
-    CLICK_MEMO.with(|m| *m.borrow_mut() = None);
-    out
+    let _forget = Forget;
+    work()
 }
 
 fn click_counts(
