@@ -149,7 +149,6 @@ pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
     let tracking = &core.tracking;
     let (kind, agent) = tracking.classify(visit.user_agent, visit.purpose);
     let now = chrono::Utc::now().timestamp_micros();
-    let target = link.tracking_url.clone();
     let click = PendingClick {
         attributable: link.attributable_at(now),
         ts: now,
@@ -172,7 +171,7 @@ pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
             } else {
                 "recorded_bot"
             });
-            urls::append_param(&target, "itk_click", click_id.as_str())
+            urls::append_param(&link.tracking_url, "itk_click", click_id.as_str())
         }
         Err(reason) => {
             outcome("unrecorded");
@@ -180,7 +179,7 @@ pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
             tracing::warn!(reason = reason.as_str(), code = %code, "click redirected but not recorded");
             // No click id: none was stored in time (the writer drops a click whose redirect
             // stopped waiting), and an order naming one would find nothing.
-            target
+            link.tracking_url.clone()
         }
     };
     Followed::Redirect(link.location(target))

@@ -351,20 +351,8 @@ fn sqlite_rows<T: Columns>(c: &mut SqliteConnection, binds: &[Bind<'_>]) -> Quer
 }
 
 fn pg_rows<T: Columns>(c: &mut PgConnection, binds: &[Bind<'_>]) -> QueryResult<()> {
-    let width = width::<T>();
-    for chunk in binds.chunks(PG_ROWS * width) {
-        let rows = chunk.len() / width;
-        let column = |j: usize| (0..rows).map(move |i| &chunk[i * width + j]);
-        let mut arrays = Vec::with_capacity(width);
-        for (j, (_, ty)) in columns::<T>().enumerate() {
-            arrays.push(array_of(ty, column(j))?);
-        }
-        PgRows::<T> {
-            arrays,
-            guard: None,
-            table: std::marker::PhantomData,
-        }
-        .execute(c)?;
+    for chunk in binds.chunks(PG_ROWS * width::<T>()) {
+        pg_statement::<T>(chunk, None)?.execute(c)?;
     }
     Ok(())
 }
@@ -385,18 +373,26 @@ pub fn write_guarded_rows<T: Columns>(
     if T::GUARD.is_empty() {
         return Err(misuse("no guard"));
     }
+    pg_statement::<T>(binds, Some(Bind::Text(guard)))?.execute(c)
+}
+
+/// One `unnest` statement of these rows: each column's values as one array.
+fn pg_statement<'a, T: Columns>(
+    binds: &'a [Bind<'a>],
+    guard: Option<Bind<'a>>,
+) -> QueryResult<PgRows<'a, T>> {
+    let width = width::<T>();
     let rows = binds.len() / width;
     let column = |j: usize| (0..rows).map(move |i| &binds[i * width + j]);
     let mut arrays = Vec::with_capacity(width);
     for (j, (_, ty)) in columns::<T>().enumerate() {
         arrays.push(array_of(ty, column(j))?);
     }
-    PgRows::<T> {
+    Ok(PgRows {
         arrays,
-        guard: Some(Bind::Text(guard)),
+        guard,
         table: std::marker::PhantomData,
-    }
-    .execute(c)
+    })
 }
 
 /// One column's values as the array that binds them.

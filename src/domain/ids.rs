@@ -100,6 +100,13 @@ impl ClickId {
         Self(uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)).to_string())
     }
 
+    /// The time of the id's millisecond, in microseconds (0 for a text that is no id, such as
+    /// the empty fence of a database that never raised it).
+    pub fn micros(&self) -> i64 {
+        let hex: String = self.0.chars().filter(|c| *c != '-').take(12).collect();
+        i64::from_str_radix(&hex, 16).map_or(0, |ms| ms * 1_000)
+    }
+
     /// A click id of the millisecond of `micros` (the click writer's, never below the fence).
     pub fn at(micros: i64) -> Self {
         let micros = micros.max(0) as u64;
@@ -123,7 +130,9 @@ mod tests {
             let id = ClickId::at(micros);
             assert!(ClickId::floor(micros) <= id);
             assert!(id < ClickId::floor(micros + 1_000));
+            assert_eq!(id.micros(), micros / 1_000 * 1_000);
         }
+        assert_eq!(ClickId::stored(String::new()).micros(), 0);
     }
 
     #[test]

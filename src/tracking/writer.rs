@@ -554,7 +554,7 @@ impl Worker {
             metrics::counter!("click_batches_refenced_total").increment(1);
             let conn = self.connection()?;
             let fence = store::fence(conn)?;
-            self.fence_micros = fence_micros(&fence);
+            self.fence_micros = fence.micros();
             *ids = self.ids(batch.len());
         }
     }
@@ -590,15 +590,4 @@ impl Worker {
         let conn = self.connection()?;
         Ok(store::append_live(conn, &rows)?)
     }
-}
-
-/// The time of a click fence's millisecond, in microseconds (0 for no fence yet).
-fn fence_micros(fence: &ClickId) -> i64 {
-    let hex: String = fence
-        .as_str()
-        .chars()
-        .filter(|c| *c != '-')
-        .take(12)
-        .collect();
-    i64::from_str_radix(&hex, 16).map_or(0, |ms| ms * 1_000)
 }

@@ -59,46 +59,35 @@ pub fn campaign(
     descending: bool,
     window: Window,
 ) -> ReportResult<CampaignOverview> {
+    // The click counts do not depend on the model: read once for the compared ones.
     super::with_one_click_read(|| {
-        overview(conn, reader, campaign_id, model, sort, descending, window)
-    })
-}
-
-fn overview(
-    conn: &mut AnyConnection,
-    reader: &Reader,
-    campaign_id: &CampaignId,
-    model: Option<Model>,
-    sort: &str,
-    descending: bool,
-    window: Window,
-) -> ReportResult<CampaignOverview> {
-    let report = report(conn, reader, campaign_id, model, window)?;
-    let (campaign, enrollments) = load_campaign(conn, reader, campaign_id)?;
-    let rows = rows(conn, &campaign, enrollments.clone(), model, window)?;
-    let orders: i64 = rows.iter().map(|r| r.sums.orders).sum();
-    let clicks: i64 = rows.iter().map(|r| r.sums.clicks).sum();
-    let board = rank(with_metrics(&campaign, rows), sort, descending);
-    let mut by_model = HashMap::new();
-    for m in COMPARED {
-        let rows = rows_under(conn, &campaign, &enrollments, m, window)?;
-        by_model.insert(
-            m,
-            rows.into_iter()
-                .map(|(r, metrics)| (r.enrollment.id, metrics.net_revenue))
-                .collect(),
-        );
-    }
-    let visible: HashSet<EnrollmentId> = enrollments.iter().map(|e| e.id.clone()).collect();
-    let (series, series_partial) = daily(conn, &campaign, &visible, model, window)?;
-    let funnel = funnel(conn, &campaign, &visible, clicks, orders, window)?;
-    Ok(CampaignOverview {
-        report,
-        board,
-        by_model,
-        series,
-        series_partial,
-        funnel,
+        let report = report(conn, reader, campaign_id, model, window)?;
+        let (campaign, enrollments) = load_campaign(conn, reader, campaign_id)?;
+        let rows = rows(conn, &campaign, enrollments.clone(), model, window)?;
+        let orders: i64 = rows.iter().map(|r| r.sums.orders).sum();
+        let clicks: i64 = rows.iter().map(|r| r.sums.clicks).sum();
+        let board = rank(with_metrics(&campaign, rows), sort, descending);
+        let mut by_model = HashMap::new();
+        for m in COMPARED {
+            let rows = rows_under(conn, &campaign, &enrollments, m, window)?;
+            by_model.insert(
+                m,
+                rows.into_iter()
+                    .map(|(r, metrics)| (r.enrollment.id, metrics.net_revenue))
+                    .collect(),
+            );
+        }
+        let visible: HashSet<EnrollmentId> = enrollments.iter().map(|e| e.id.clone()).collect();
+        let (series, series_partial) = daily(conn, &campaign, &visible, model, window)?;
+        let funnel = funnel(conn, &campaign, &visible, clicks, orders, window)?;
+        Ok(CampaignOverview {
+            report,
+            board,
+            by_model,
+            series,
+            series_partial,
+            funnel,
+        })
     })
 }
 
