@@ -10,6 +10,10 @@
 # Each run also prints the server's peak memory (RSS) and appends its figures to
 # bench/out/redirect/results.txt.
 #   INFLUTRACK_BIN=/path/to/influtrack SKIP_BUILD=1 bash bench/redirect/run.sh   # another build (A/B)
+#   MORE_LINKS=990000 PREFILL=0 bash bench/redirect/run.sh   # 1 M links, every one cached first
+# MORE_LINKS adds that many links by copying the first seeded one in SQL (same enrollment, new
+# id and code; the API would take half an hour), then requests every code once before the
+# rounds, so that the server holds all of them in its link cache when its memory is read.
 #
 # Needs wrk (apt-get install wrk) and, for PostgreSQL, a server at $PG_ADMIN_URL.
 set -euo pipefail
@@ -17,6 +21,7 @@ cd "$(dirname "$0")/../.."
 
 DURATION=${DURATION:-30s}
 LINKS=${LINKS:-10000}
+MORE_LINKS=${MORE_LINKS:-0}
 PREFILL=${PREFILL:-10000000}
 CONNECTIONS=${CONNECTIONS:-64}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -57,6 +62,68 @@ stored_clicks() { # backend url
     else
         psql "$2" -Atc 'select count(*) from clicks'
     fi
+}
+
+more_links() { # backend url count: copies of the first link, appended to codes.tsv
+    echo "adding $3 links ($1)..." >&2
+    python3 - "$1" "$2" "$3" "$OUT/codes.tsv" <<'PY'
+import subprocess, sys
+backend, url, count, codes = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+import time
+# Ids made now (UUIDv7 order), so that the server's periodic read of new links finds them.
+now = f"{int(time.time() * 1000):012x}"
+prefix = f"{now[:8]}-{now[8:]}-7000-9000-"
+target = open(codes).readline().rstrip("\n").split("\t")[1]
+def pick(cols, number):  # the new row's value of each column, in SQL, from the row `l`
+    out = []
+    for c in cols:
+        if c == "id":
+            out.append(f"'{prefix}' || {number}")
+        elif c == "code":
+            out.append(f"'m' || {number}")
+        else:
+            out.append(f"l.{c}")
+    return ", ".join(out)
+if backend == "sqlite":
+    import sqlite3
+    c = sqlite3.connect(url)
+    cols = [r[1] for r in c.execute("PRAGMA table_info(links)")]
+    number = "printf('%012d', n.i)"
+    c.execute(f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+      INSERT INTO links ({", ".join(cols)}) SELECT {pick(cols, number)}
+      FROM n, (SELECT * FROM links ORDER BY id LIMIT 1) l""", (count,))
+    c.commit()
+else:
+    cols = subprocess.run(["psql", url, "-Atc", "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = 'links' ORDER BY ordinal_position"], check=True, capture_output=True,
+        text=True).stdout.split()
+    number = "lpad(i::text, 12, '0')"
+    subprocess.run(["psql", "-q", url, "-c", f"""INSERT INTO links ({", ".join(cols)})
+      SELECT {pick(cols, number)} FROM generate_series(1, {count}) i,
+      (SELECT * FROM links ORDER BY id LIMIT 1) l"""], check=True)
+with open(codes, "a") as f:
+    for i in range(1, count + 1):
+        f.write(f"m{i:012d}\t{target}\n")
+PY
+}
+
+warm() { # backend database-url server-url: every code requested once, not measured
+    local lines; lines=$(wc -l < "$OUT/codes.tsv")
+    local before; before=$(stored_clicks "$1" "$2")
+    CODES="$OUT/codes.tsv" wrk -t2 -c"$CONNECTIONS" -d3600s -s bench/redirect/walk.lua "$3" > "$OUT/warm.wrk" 2>&1 &
+    local wrk_pid=$!
+    # wrk waits for its deadline once both threads have walked their half: stop it once the
+    # server has stored a click per code (up to one per connection may still be in flight).
+    while kill -0 $wrk_pid 2>/dev/null; do
+        if [ $(($(stored_clicks "$1" "$2") - before)) -ge $((lines - CONNECTIONS)) ]; then
+            sleep 1
+            kill -INT $wrk_pid
+            break
+        fi
+        sleep 2
+    done
+    wait $wrk_pid || true
+    echo "  warmed the link cache: $(grep -o 'requests=[0-9]*' "$OUT/warm.wrk" | head -1) for $lines codes" >&2
 }
 
 prefill() { # backend url rows: old, time-ordered click ids before any real one
@@ -106,6 +173,12 @@ bench_backend() { # backend database-url label
     if [ "${4:-}" = prefill ]; then
         prefill "$backend" "$url" "$PREFILL"
     fi
+    if [ "$MORE_LINKS" -gt 0 ]; then
+        more_links "$backend" "$url" "$MORE_LINKS"
+        sleep 3 # the server reads new links' codes every second
+        warm "$backend" "$url" "http://127.0.0.1:$port"
+    fi
+    local links; links=$(wc -l < "$OUT/codes.tsv")
     local round
     for round in $(seq 1 "$ROUNDS"); do
         local name=$label
@@ -115,8 +188,8 @@ bench_backend() { # backend database-url label
     done
     local rss; rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
     kill -TERM $pid; wait $pid || true
-    printf '%-24s %s MB at most (RSS), %s links\n' "  server memory" "$rss" "$LINKS"
-    echo "RESULT backend=$backend run=$label rss_mb=$rss links=$LINKS" >> "$OUT/results.txt"
+    printf '%-24s %s MB at most (RSS), %s links\n' "  server memory" "$rss" "$links"
+    echo "RESULT backend=$backend run=$label rss_mb=$rss links=$links" >> "$OUT/results.txt"
 }
 
 bench_round() { # backend database-url name file-label: the baseline, then influtrack
