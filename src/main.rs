@@ -1,6 +1,7 @@
 use clap::{Parser, Subcommand};
 use influtrack::config::Settings;
 use influtrack::core::admin::{brands, keys, AdminError, Page};
+use influtrack::core::backup;
 use influtrack::domain::ids::{BrandId, KeyId};
 use influtrack::domain::scope::Scope;
 use influtrack::{open_admin_connection, telemetry, Application};
@@ -44,6 +45,12 @@ enum Command {
     /// Seed a demo brand (two campaigns, a dozen influencers, 30 days of traffic and sales),
     /// print its dashboard URL and keys, then serve.
     Demo,
+    /// Write a consistent copy of the SQLite database (both files, one archive) to FILE, while
+    /// the server runs. On PostgreSQL, says how to use pg_dump.
+    Backup { file: std::path::PathBuf },
+    /// Restore a backup into the SQLite database; refused while a server has it open. The
+    /// files there before are renamed aside, not deleted.
+    Restore { file: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -163,7 +170,9 @@ fn run_admin(settings: &Settings, command: Command) {
                 Err(e) => fail(describe(e)),
             }
         }
-        Command::Serve | Command::Demo => unreachable!("handled by main"),
+        Command::Serve | Command::Demo | Command::Backup { .. } | Command::Restore { .. } => {
+            unreachable!("handled by main")
+        }
     }
 }
 
@@ -174,11 +183,22 @@ async fn main() {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.settings).await,
         Command::Demo => demo(cli.settings).await,
+        Command::Backup { file } => {
+            let report =
+                backup::backup(&cli.settings.database_url, &file).unwrap_or_else(|e| fail(e));
+            print_json(&report);
+        }
+        Command::Restore { file } => {
+            let report =
+                backup::restore(&cli.settings.database_url, &file).unwrap_or_else(|e| fail(e));
+            print_json(&report);
+        }
         other => run_admin(&cli.settings, other),
     }
 }
 
 async fn demo(settings: Settings) {
+    let _held = hold(&settings);
     let s = settings.clone();
     let seeded = actix_web::web::block(move || {
         let mut conn = open_admin_connection(&s).map_err(|e| e.to_string())?;
@@ -195,10 +215,21 @@ async fn demo(settings: Settings) {
         "\nDemo brand seeded: two campaigns, 12 influencers, 30 days of clicks, orders and refunds.\n\n         Dashboard:        {base}/dashboard\n         Admin key:        {}\n         Read-only key:    {}\n         Influencer key:   {} ({})\n\n         Sign in with one of the keys (they are shown once).\n",
         seeded.admin_key, seeded.read_key, seeded.influencer_key, seeded.influencer_handle
     );
-    serve(settings).await;
+    run_server(settings).await;
+}
+
+/// One process per SQLite database: held until this one ends, and taken before anything is
+/// written to it.
+fn hold(settings: &Settings) -> Option<influtrack::core::backup::InUse> {
+    backup::hold(&settings.database_url).unwrap_or_else(|e| fail(e))
 }
 
 async fn serve(settings: Settings) {
+    let _held = hold(&settings);
+    run_server(settings).await
+}
+
+async fn run_server(settings: Settings) {
     let app = Application::build(settings.clone())
         .await
         .unwrap_or_else(|e| fail(e));

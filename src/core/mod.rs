@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod campaign_loop;
 pub mod ingest;
 pub mod outbox;

@@ -2,6 +2,7 @@
 //! migrations of both backends, and what each backend needs of its own
 //! ([`sqlite`], [`postgres`], [`locks`]). Imports only `domain`.
 
+pub mod backup;
 pub mod locks;
 pub mod postgres;
 pub mod schema;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-fn influtrack(db: &str, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn influtrack(db: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_influtrack"))
         .args(args)
         .env("INFLUTRACK_DATABASE_URL", db)

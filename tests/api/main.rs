@@ -1,6 +1,7 @@
 //! Black-box HTTP tests. One binary; each test starts the app on port 0 with its own database
 //! (SQLite by default, PostgreSQL when INFLUTRACK_TEST_POSTGRES_URL is set).
 
+mod backup;
 mod campaign_loop;
 mod cli;
 mod crash;
