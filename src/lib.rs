@@ -88,6 +88,8 @@ pub struct Application {
     backend: Backend,
     generated_operator_token: Option<String>,
     core: actix::Data<Core>,
+    /// Other instances' changes to what the redirect caches (PostgreSQL); stops when dropped.
+    _cache_listener: Option<crate::core::cluster::Listener>,
 }
 
 /// Opens the database named by the settings and applies the migrations.
@@ -265,6 +267,11 @@ impl Application {
                 burst: settings.unknown_link_rate_limit.saturating_mul(10),
             },
         ));
+        let cache_listener = crate::core::cluster::Listener::start(
+            &DatabaseUrl::parse(&settings.database_url)?,
+            core.tracking.clone(),
+        )
+        .map_err(|e| StartupError::Other(format!("cannot start the cache listener: {e}")))?;
         let metrics = metrics_server(&settings, core.clone())?;
         let app_core = core.clone();
         let mut server = HttpServer::new(move || {
@@ -308,6 +315,7 @@ impl Application {
             backend,
             generated_operator_token,
             core,
+            _cache_listener: cache_listener,
         })
     }
 

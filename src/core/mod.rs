@@ -15,6 +15,7 @@ pub mod admin;
 pub mod auth;
 pub mod backup;
 pub mod campaign_loop;
+pub mod cluster;
 pub mod ingest;
 pub mod outbox;
 pub mod redirect;
@@ -237,6 +238,15 @@ impl Core {
         E: From<DbError> + Send + 'static,
     {
         let written = self.read(work).await?;
+        if self.backend == Backend::Postgres && !written.changed.is_empty() {
+            let changes = written.changed.clone();
+            let told: Result<(), DbError> = self
+                .read(move |conn| Ok(cluster::notify(conn, &changes)?))
+                .await;
+            if let Err(error) = told {
+                tracing::warn!(%error, "other instances were not told of a change (their link caches catch up within the time to live)");
+            }
+        }
         // The write may have queued a job for the outbox.
         self.nudge_outbox();
         self.apply(&written.changed).await;

@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod locks;
+pub mod notify;
 pub mod postgres;
 pub mod schema;
 pub mod sql;

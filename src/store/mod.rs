@@ -56,6 +56,7 @@ pub fn statements() -> Vec<Written> {
         rollups::PG_STATEMENTS
             .iter()
             .chain(clicks::PG_STATEMENTS)
+            .chain(crate::db::notify::PG_STATEMENTS)
             .map(|sql| Written {
                 sqlite: None,
                 postgres: Some(crate::db::sql::fixed_sql(sql).1),

@@ -155,6 +155,19 @@ pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
     }
 }
 
+/// A second instance on the database of `app` (the caller keeps `app`, which owns the
+/// database).
+pub async fn spawn_beside(app: &TestApp) -> TestApp {
+    let settings = settings_for(&app.db);
+    let mut second = spawn_with(
+        TestDb::Sqlite(tempfile::tempdir().expect("temp dir")),
+        settings,
+    )
+    .await;
+    second.db = TestDb::Sqlite(tempfile::tempdir().expect("temp dir"));
+    second
+}
+
 impl TestApp {
     /// The helpers' view of a server running in another process (its database is the
     /// caller's).

@@ -4,6 +4,7 @@
 mod backup;
 mod campaign_loop;
 mod cli;
+mod cluster;
 mod crash;
 mod dashboard;
 mod dashboard_forms;
