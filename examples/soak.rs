@@ -15,8 +15,13 @@
 //! each must answer 201 (it had not been stored) or 200 (it had), and is then acknowledged —
 //! and the load goes on.
 //!
+//! With `--instances N` (PostgreSQL) it starts N servers on the one database behind a
+//! round-robin TCP balancer of its own; each kill takes down one of them in turn while the
+//! others serve. Afterwards it pauses a link through one instance and measures how long the
+//! others keep attributing its clicks.
+//!
 //! `soak --bin target/release/influtrack --database -|<sqlite path>|<postgres url>
-//! [--seconds 60] [--kills 0]` (`-` is a fresh temporary SQLite file). bench/soak/run.sh and
+//! [--seconds 60] [--kills 0] [--instances 1]` (`-` is a fresh temporary SQLite file). bench/soak/run.sh and
 //! bench/soak/crash.sh run it on both databases. Exits non-zero when anything acknowledged is
 //! lost or stored twice, a 5xx or another unexpected answer was seen, or a request failed
 //! outside a kill.
@@ -68,6 +73,10 @@ struct Args {
     /// A file the server's output is appended to (default: discarded).
     #[arg(long)]
     log: Option<PathBuf>,
+    /// Instances on the one (PostgreSQL) database, behind a round-robin balancer in this
+    /// process; each kill takes down one of them in turn.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
 }
 
 impl Args {
@@ -913,6 +922,115 @@ async fn unrecorded_clicks(server: &Server) -> u64 {
         .sum::<f64>() as u64
 }
 
+/// A TCP balancer on 127.0.0.1 (like HAProxy in TCP mode): each connection goes to the next
+/// instance that accepts it, round robin. `ports` is updated when an instance restarts.
+async fn balancer(ports: Arc<Mutex<Vec<u16>>>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("the balancer binds");
+    let port = listener.local_addr().expect("address").port();
+    let next = Arc::new(AtomicU64::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let (ports, next) = (ports.clone(), next.clone());
+            tokio::spawn(async move {
+                let candidates = ports.lock().expect("ports").clone();
+                for _ in 0..candidates.len() {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize % candidates.len();
+                    if let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", candidates[i])).await
+                    {
+                        let _ = inbound.set_nodelay(true);
+                        let _ = outbound.set_nodelay(true);
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn port_of(server: &Server) -> u16 {
+    server
+        .api
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port")
+}
+
+/// Pauses a link through the first instance and clicks it through each of the others until
+/// one is stored as not attributable: how long each kept attributing it, at most.
+async fn pause_reaches_all(servers: &[Server], seeded: &Seeded) -> Duration {
+    let (code, link_id) = (&seeded.links[0], &seeded.link_ids[0]);
+    let api = &servers[0].api;
+    let attributable = |id: String| async move {
+        let r = api
+            .get(&format!("/api/v1/links/{link_id}/clicks"), &seeded.admin)
+            .await
+            .expect("clicks");
+        r.body["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|c| c["id"] == id.as_str()))
+            .and_then(|c| c["attributable"].as_bool())
+    };
+    let click = |server: &Server| {
+        let http = server.api.http.clone();
+        let url = format!("{}/r/{code}", server.api.base);
+        async move {
+            let r = http
+                .get(url)
+                .header("user-agent", CHROME)
+                .send()
+                .await
+                .expect("click");
+            let location = r.headers()["location"]
+                .to_str()
+                .expect("location")
+                .to_string();
+            location
+                .rsplit("itk_click=")
+                .next()
+                .expect("itk_click")
+                .to_string()
+        }
+    };
+    // Every instance has the link cached, attributable.
+    for server in servers {
+        let id = click(server).await;
+        assert_eq!(attributable(id).await, Some(true), "an active link's click");
+    }
+    let paused = Instant::now();
+    let r = api
+        .http
+        .patch(format!("{}/api/v1/links/{link_id}", api.base))
+        .bearer_auth(&seeded.admin)
+        .json(&json!({"status": "paused"}))
+        .send()
+        .await
+        .expect("pause");
+    assert_eq!(r.status(), 200, "pausing the link");
+    let mut worst = Duration::ZERO;
+    for server in &servers[1..] {
+        loop {
+            let id = click(server).await;
+            if attributable(id).await == Some(false) {
+                worst = worst.max(paused.elapsed());
+                break;
+            }
+            assert!(
+                paused.elapsed() < Duration::from_secs(60),
+                "an instance attributes a paused link after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    worst
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -941,8 +1059,38 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
 
-    let mut server = Server::start(&args, &database).await;
-    let seeded = Arc::new(seed(&server.api, args.influencers).await);
+    assert!(
+        args.instances == 1 || backend == "postgresql",
+        "several instances share a PostgreSQL database (one process serves a SQLite file)"
+    );
+    let mut servers = Vec::with_capacity(args.instances);
+    for _ in 0..args.instances.max(1) {
+        servers.push(Server::start(&args, &database).await);
+    }
+    // The load goes through a balancer when there are several instances.
+    let ports = Arc::new(Mutex::new(servers.iter().map(port_of).collect::<Vec<_>>()));
+    let balanced = if servers.len() > 1 {
+        let port = balancer(ports.clone()).await;
+        println!(
+            "  {} instances behind a round-robin balancer on port {port}",
+            servers.len()
+        );
+        Some(format!("http://127.0.0.1:{port}"))
+    } else {
+        None
+    };
+    // A client of its own for each phase: none of its pooled connections went to an instance
+    // killed before.
+    let client = |servers: &[Server]| match &balanced {
+        Some(base) => Api::new(base.clone(), args.connections()),
+        None => servers[0].api.clone(),
+    };
+    let seeded = Arc::new(seed(&client(&servers), args.influencers).await);
+    if servers.len() > 1 {
+        // New links reach the other instances' sets of codes within tens of milliseconds (a
+        // click before that is a 404 there); the load starts once they have.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let next_order = Arc::new(AtomicU64::new(0));
     let mut stats = Stats::default();
@@ -962,8 +1110,10 @@ async fn main() {
         } else {
             Duration::from_secs_f64(share * (0.7 + 0.6 * rng.below(1_000) as f64 / 1_000.0))
         };
+        // The instance this phase's kill takes down.
+        let victim = phase as usize % servers.len();
         let load = Load {
-            api: server.api.clone(),
+            api: client(&servers),
             seeded: seeded.clone(),
             ledger: ledger.clone(),
             next_order: next_order.clone(),
@@ -992,7 +1142,7 @@ async fn main() {
         }
         // The server's resident memory, sampled each second of the load.
         let sampler = {
-            let (pid, stop, peak) = (server.child.id(), load.stop.clone(), rss_peak.clone());
+            let (pid, stop, peak) = (servers[0].child.id(), load.stop.clone(), rss_peak.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     if let Some(kb) = rss_kib(pid) {
@@ -1003,14 +1153,14 @@ async fn main() {
             })
         };
         tokio::time::sleep(length).await;
-        if let Some(kb) = rss_kib(server.child.id()) {
+        if let Some(kb) = rss_kib(servers[0].child.id()) {
             rss_end.store(kb, Ordering::Relaxed);
         }
         if last {
             load.stop.store(true, Ordering::Relaxed);
         } else {
             load.killed.store(true, Ordering::Relaxed);
-            server.kill();
+            servers[victim].kill();
             load.stop.store(true, Ordering::Relaxed);
         }
         for t in tasks {
@@ -1028,11 +1178,12 @@ async fn main() {
                 started.elapsed().as_secs_f64(),
                 phase + 1,
             );
-            server = Server::start(&args, &database).await;
+            servers[victim] = Server::start(&args, &database).await;
+            ports.lock().expect("ports")[victim] = port_of(&servers[victim]);
         }
         // What got no answer (in flight at the kill, or a failed request) is sent again.
         let after = Load {
-            api: server.api.clone(),
+            api: client(&servers),
             stop: Arc::new(AtomicBool::new(false)),
             killed: Arc::new(AtomicBool::new(false)),
             ..load
@@ -1042,8 +1193,18 @@ async fn main() {
             *total += n;
         }
     }
-    let unrecorded = unrecorded_clicks(&server).await;
-    server.stop();
+    let mut unrecorded = 0;
+    for server in &servers {
+        unrecorded += unrecorded_clicks(server).await;
+    }
+    let pause_took = if servers.len() > 1 {
+        Some(pause_reaches_all(&servers, &seeded).await)
+    } else {
+        None
+    };
+    for server in &mut servers {
+        server.stop();
+    }
 
     let ledger = ledger.lock().expect("ledger");
     let v = verify(&database, &seeded.brand_id, &ledger);
@@ -1117,6 +1278,18 @@ async fn main() {
         end as f64 / 1024.0,
         peak.max(end) as f64 / 1024.0
     );
+    if let Some(took) = pause_took {
+        println!(
+            "a link paused through one instance stopped attributing on all {} others after {:.0} ms",
+            servers.len() - 1,
+            took.as_secs_f64() * 1000.0
+        );
+        result += &format!(
+            " instances={} pause_reached_all_ms={:.0}",
+            servers.len(),
+            took.as_secs_f64() * 1000.0
+        );
+    }
     if unrecorded > 0 {
         println!("the server reports {unrecorded} clicks redirected without being recorded (since its last start)");
     }

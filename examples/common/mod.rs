@@ -223,6 +223,8 @@ pub struct Seeded {
     pub codes: Vec<String>,
     /// The link code of each enrollment.
     pub links: Vec<String>,
+    /// The id of each of those links.
+    pub link_ids: Vec<String>,
 }
 
 /// Seeds through the API: a brand, a storefront key, a campaign crediting linearly with code
@@ -253,6 +255,7 @@ pub async fn seed(api: &Api, influencers: usize) -> Seeded {
     let campaign_id = campaign["id"].as_str().unwrap().to_string();
     let mut codes = Vec::with_capacity(influencers);
     let mut links = Vec::with_capacity(influencers);
+    let mut link_ids = Vec::with_capacity(influencers);
     for i in 0..influencers {
         let inf = api
             .create(
@@ -271,6 +274,7 @@ pub async fn seed(api: &Api, influencers: usize) -> Seeded {
             .await;
         codes.push(e["discount_code"]["code"].as_str().unwrap().to_string());
         links.push(e["link"]["code"].as_str().unwrap().to_string());
+        link_ids.push(e["link"]["id"].as_str().unwrap().to_string());
     }
     Seeded {
         brand_id,
@@ -279,5 +283,6 @@ pub async fn seed(api: &Api, influencers: usize) -> Seeded {
         campaign_id,
         codes,
         links,
+        link_ids,
     }
 }
