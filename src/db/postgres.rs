@@ -32,6 +32,32 @@ pub fn autovacuum_on(conn: &mut PgConnection) -> diesel::QueryResult<bool> {
 /// scanning all of its brand's orders (500 ms per lookup at 140,000 orders, ingestion down
 /// from ~840 to ~25 orders/s); the all-time rollup rows also pile up dead versions.
 pub fn maintain_postgres(conn: &mut PgConnection) -> diesel::QueryResult<Vec<String>> {
+    // One instance at a time (several on one database would vacuum the same tables at once):
+    // a session lock, since VACUUM runs outside a transaction, released with the session if
+    // this one dies, so that another instance takes over at its next turn.
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        taken: bool,
+    }
+    let taken: Taken = diesel::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT pg_try_advisory_lock(7336003) AS taken"),
+        conn,
+    )?;
+    if !taken.taken {
+        return Ok(Vec::new());
+    }
+    let done = maintain_due(conn);
+    let released = diesel::RunQueryDsl::execute(
+        diesel::sql_query("SELECT pg_advisory_unlock(7336003)"),
+        conn,
+    );
+    let done = done?;
+    released?;
+    Ok(done)
+}
+
+fn maintain_due(conn: &mut PgConnection) -> diesel::QueryResult<Vec<String>> {
     let due: Vec<DueTable> = diesel::RunQueryDsl::load(
         diesel::sql_query(
             "SELECT relname::text AS name, n_dead_tup > 50 + 0.2 * n_live_tup AS vacuum \

@@ -97,3 +97,53 @@ async fn a_link_paused_on_one_instance_stops_attributing_on_another_within_a_sec
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Table maintenance (the stand-in for a missing autovacuum) runs on one instance at a time:
+/// while another session holds its lock, an instance skips its turn; once that session ends,
+/// it does the work.
+#[tokio::test]
+async fn table_maintenance_runs_on_one_instance_at_a_time() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let app = spawn_app().await;
+    let url = app.db.url();
+    if !url.starts_with("postgres") {
+        return;
+    }
+    let mut conn = PgConnection::establish(&url).unwrap();
+    // So that the server's own autovacuum cannot analyze it first.
+    diesel::sql_query("ALTER TABLE influencers SET (autovacuum_enabled = false)")
+        .execute(&mut conn)
+        .unwrap();
+    let (_, admin) = app.create_brand("Acme").await;
+    for i in 0..60 {
+        app.post(
+            "/api/v1/influencers",
+            &admin,
+            serde_json::json!({"handle": format!("h{i}")}),
+        )
+        .await;
+    }
+    let mut other = PgConnection::establish(&url).unwrap();
+    diesel::sql_query("SELECT pg_advisory_lock(7336003)")
+        .execute(&mut other)
+        .unwrap();
+    let done = influtrack::db::postgres::maintain_postgres(&mut conn).unwrap();
+    assert!(
+        done.is_empty(),
+        "maintained while another instance holds the turn: {done:?}"
+    );
+    drop(other);
+    // The lock went with the other session.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let done = influtrack::db::postgres::maintain_postgres(&mut conn).unwrap();
+        if done.iter().any(|t| t == "influencers") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing maintained after the other session ended: {done:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
