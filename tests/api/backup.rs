@@ -12,7 +12,7 @@ use influtrack::db::schema::{clicks, orders};
 use serde_json::{json, Value};
 
 use crate::cli::influtrack;
-use crate::crash::start_with;
+use crate::crash::{start_with, Seeded};
 use crate::helpers::*;
 use crate::redirect::CHROME;
 
@@ -65,16 +65,8 @@ async fn a_backup_taken_under_load_restores_everything_acknowledged_before_it() 
             .json(&body)
             .send()
     };
-    let brand: Value = post("/api/v1/brands", OPERATOR, json!({"name": "Backup"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (brand_id, admin) = (
-        brand["id"].as_str().unwrap().to_string(),
-        brand["admin_key"].as_str().unwrap().to_string(),
-    );
+    let seeded = Seeded::new(&client, &server.address, &["anna"]).await;
+    let (brand_id, admin) = (seeded.brand_id.clone(), seeded.admin.clone());
     let key: Value = post(
         &format!("/api/v1/brands/{brand_id}/keys"),
         &admin,
@@ -86,35 +78,7 @@ async fn a_backup_taken_under_load_restores_everything_acknowledged_before_it() 
     .await
     .unwrap();
     let storefront = key["key"].as_str().unwrap().to_string();
-    let campaign: Value = post(
-        "/api/v1/campaigns",
-        &admin,
-        json!({"name": "C", "destination_url": "https://shop.example/", "currency": "EUR"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let inf: Value = post("/api/v1/influencers", &admin, json!({"handle": "anna"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let enrolled: Value = post(
-        &format!(
-            "/api/v1/campaigns/{}/influencers",
-            campaign["id"].as_str().unwrap()
-        ),
-        &admin,
-        json!({"influencer_id": inf["id"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let enrolled = &seeded.enrollments[0];
     let code = enrolled["link"]["code"].as_str().unwrap().to_string();
 
     // Clicks and orders (each with the click before it) until told to stop.

@@ -81,6 +81,54 @@ pub async fn start_with(db_url: &str, env: &[(&str, &str)], log: Option<&std::fs
     }
 }
 
+/// A brand made through the API of a server in another process: its admin key, a campaign and
+/// one enrolled influencer per handle (each enrollment as answered, with its link).
+pub struct Seeded {
+    pub brand_id: String,
+    pub admin: String,
+    pub enrollments: Vec<serde_json::Value>,
+}
+
+impl Seeded {
+    pub async fn new(client: &reqwest::Client, address: &str, handles: &[&str]) -> Self {
+        let post = |path: &str, key: &str, body: serde_json::Value| {
+            let request = client
+                .post(format!("{address}{path}"))
+                .bearer_auth(key)
+                .json(&body)
+                .send();
+            let path = path.to_string();
+            async move {
+                let r = request.await.unwrap();
+                assert!(r.status().is_success(), "{path}: {}", r.status());
+                r.json::<serde_json::Value>().await.unwrap()
+            }
+        };
+        let brand = post("/api/v1/brands", OPERATOR, json!({"name": "Acme"})).await;
+        let admin = brand["admin_key"].as_str().unwrap().to_string();
+        let campaign = post(
+            "/api/v1/campaigns",
+            &admin,
+            json!({"name": "C", "destination_url": "https://shop.example/", "currency": "EUR"}),
+        )
+        .await;
+        let mut enrollments = Vec::new();
+        for handle in handles {
+            let inf = post("/api/v1/influencers", &admin, json!({"handle": handle})).await;
+            let path = format!(
+                "/api/v1/campaigns/{}/influencers",
+                campaign["id"].as_str().unwrap()
+            );
+            enrollments.push(post(&path, &admin, json!({"influencer_id": inf["id"]})).await);
+        }
+        Self {
+            brand_id: brand["id"].as_str().unwrap().to_string(),
+            admin,
+            enrollments,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_click_survives_kill_9() {
     let db = TestDb::new();
@@ -90,53 +138,12 @@ async fn every_acknowledged_click_survives_kill_9() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let post = |path: &str, key: &str, body: serde_json::Value| {
-        client
-            .post(format!("{}{path}", server.address))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-    };
-    let brand: serde_json::Value = post("/api/v1/brands", OPERATOR, json!({"name": "Crash"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let admin = brand["admin_key"].as_str().unwrap().to_string();
-    let campaign: serde_json::Value = post(
-        "/api/v1/campaigns",
-        &admin,
-        json!({"name": "C", "destination_url": "https://shop.example/", "currency": "EUR"}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let mut codes = Vec::new();
-    for handle in ["a1", "b2", "c3"] {
-        let inf: serde_json::Value = post("/api/v1/influencers", &admin, json!({"handle": handle}))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let e: serde_json::Value = post(
-            &format!(
-                "/api/v1/campaigns/{}/influencers",
-                campaign["id"].as_str().unwrap()
-            ),
-            &admin,
-            json!({"influencer_id": inf["id"]}),
-        )
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-        codes.push(e["link"]["code"].as_str().unwrap().to_string());
-    }
+    let brand = Seeded::new(&client, &server.address, &["a1", "b2", "c3"]).await;
+    let codes: Vec<String> = brand
+        .enrollments
+        .iter()
+        .map(|e| e["link"]["code"].as_str().unwrap().to_string())
+        .collect();
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut load = Vec::new();
