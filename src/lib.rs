@@ -270,6 +270,7 @@ impl Application {
         let cache_listener = crate::core::cluster::Listener::start(
             &DatabaseUrl::parse(&settings.database_url)?,
             core.tracking.clone(),
+            core.instance_id().to_string(),
         )
         .map_err(|e| StartupError::Other(format!("cannot start the cache listener: {e}")))?;
         let metrics = metrics_server(&settings, core.clone())?;
@@ -325,6 +326,11 @@ impl Application {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// This instance's id among those on one database.
+    pub fn instance_id(&self) -> &str {
+        self.core.instance_id()
     }
 
     /// The port of the metrics listener, when one runs.

@@ -243,6 +243,8 @@ async fn run_server(settings: Settings) {
         port = app.port(),
         metrics_port = ?app.metrics_port(),
         backend = ?app.backend(),
+        // On PostgreSQL the cache listener logs the other instances it sees under this id.
+        instance = app.instance_id(),
         "influtrack listening"
     );
     if let Err(e) = app.run_until_stopped().await {

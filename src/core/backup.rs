@@ -3,12 +3,15 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::db::backup::InUse;
-use crate::db::backup::{check_sqlite_file, copy_sqlite, count_rows, LockError, SqliteFiles};
+use crate::db::backup::{
+    check_sqlite_file, checkpoint_sqlite_file, copy_sqlite, count_rows, LockError, SqliteFiles,
+};
 use crate::db::{open_connection, DatabaseUrl, DbSetupError};
 
 /// The archive's entries: a manifest, then the two database files.
@@ -95,7 +98,11 @@ impl Scratch {
         name.push(format!(".{what}-{}", std::process::id()));
         let dir = PathBuf::from(name);
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).map_err(io(&dir))?;
+        // The copies are the whole database: readable by this user only.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io(&dir))?;
         Ok(Self(dir))
     }
 }
@@ -104,6 +111,32 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// A new file readable and writable by this user only.
+fn private_file(path: &Path) -> Result<File, BackupError> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))
+}
+
+/// `path` with `suffix` appended to its name.
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Makes the directory's entries (a rename, a new link) durable.
+fn sync_dir(file: &Path) -> Result<(), BackupError> {
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 /// Writes a backup of the SQLite database at `database_url` into `file` (a new file), while
@@ -133,7 +166,7 @@ pub fn backup(database_url: &str, file: &Path) -> Result<BackupReport, BackupErr
     // is whole.
     let partial = scratch.0.join("archive");
     {
-        let out = File::create(&partial).map_err(io(&partial))?;
+        let out = private_file(&partial)?;
         let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
         let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
         let mut header = tar::Header::new_gnu();
@@ -151,7 +184,12 @@ pub fn backup(database_url: &str, file: &Path) -> Result<BackupReport, BackupErr
             .map_err(|e| BackupError::Io(partial.clone(), e.into_error()))?;
         out.sync_all().map_err(io(&partial))?;
     }
-    std::fs::rename(&partial, file).map_err(io(file))?;
+    // A link, not a rename: it fails rather than replace a file made meanwhile.
+    std::fs::hard_link(&partial, file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => BackupError::Exists(file.to_path_buf()),
+        _ => BackupError::Io(file.to_path_buf(), e),
+    })?;
+    sync_dir(file)?;
     let bytes = std::fs::metadata(file).map_err(io(file))?.len();
     Ok(BackupReport {
         file: file.to_path_buf(),
@@ -160,9 +198,9 @@ pub fn backup(database_url: &str, file: &Path) -> Result<BackupReport, BackupErr
     })
 }
 
-/// Restores a backup into the SQLite database at `database_url`, which no process may have
-/// open. Files already there are renamed aside (`*.before-restore-<unix time>`), never
-/// deleted.
+/// Restores a backup into the SQLite database at `database_url`, which no server may have
+/// open. Files already there are kept under another name (`*.before-restore-<unix time>`,
+/// their WAL beside them), never deleted.
 pub fn restore(database_url: &str, file: &Path) -> Result<RestoreReport, BackupError> {
     let files = sqlite_files(database_url)?;
     let _held = InUse::take(&files)?;
@@ -191,8 +229,11 @@ pub fn restore(database_url: &str, file: &Path) -> Result<RestoreReport, BackupE
                     Some(serde_json::from_str(&json).map_err(|e| not_backup(e.to_string()))?);
             }
             MAIN | CLICKS => {
+                if !entry.header().entry_type().is_file() {
+                    return Err(not_backup(format!("{name} is not a regular file")));
+                }
                 let target = scratch.0.join(&name);
-                let mut out = File::create(&target).map_err(io(&target))?;
+                let mut out = private_file(&target)?;
                 std::io::copy(&mut entry, &mut out).map_err(|e| not_backup(e.to_string()))?;
                 out.flush().map_err(io(&target))?;
                 out.sync_all().map_err(io(&target))?;
@@ -215,20 +256,62 @@ pub fn restore(database_url: &str, file: &Path) -> Result<RestoreReport, BackupE
         check_sqlite_file(&scratch.0.join(name))
             .map_err(|why| not_backup(format!("{name}: {why}")))?;
     }
-    let stamp = super::now_micros() / 1_000_000;
-    let mut moved_aside = Vec::new();
-    for path in files.with_journals() {
-        if path.exists() {
-            let mut aside = path.clone().into_os_string();
-            aside.push(format!(".before-restore-{stamp}"));
-            let aside = PathBuf::from(aside);
-            std::fs::rename(&path, &aside).map_err(io(&path))?;
-            moved_aside.push(aside);
+    let counted = (
+        count_rows(&scratch.0.join(MAIN), "orders"),
+        count_rows(&scratch.0.join(CLICKS), "clicks"),
+    );
+    if counted != (Some(manifest.orders), Some(manifest.clicks)) {
+        return Err(not_backup(format!(
+            "it holds {:?} orders and {:?} clicks where its manifest says {} and {}",
+            counted.0, counted.1, manifest.orders, manifest.clicks
+        )));
+    }
+    // What the database there holds only in its WAL goes into its file first, so that the
+    // copy set aside opens whole on its own (best effort: a damaged one is set aside as is).
+    for file in [&files.main, &files.clicks] {
+        if file.exists() {
+            let _ = checkpoint_sqlite_file(file);
         }
     }
-    for (name, target) in [(MAIN, &files.main), (CLICKS, &files.clicks)] {
-        std::fs::rename(scratch.0.join(name), target).map_err(io(target))?;
+    let mut stamp = (super::now_micros() / 1_000_000).to_string();
+    let taken = |stamp: &str| {
+        [&files.main, &files.clicks]
+            .iter()
+            .any(|f| suffixed(f, &format!(".before-restore-{stamp}")).exists())
+    };
+    for n in 1.. {
+        if !taken(&stamp) {
+            break;
+        }
+        stamp = format!("{}-{n}", super::now_micros() / 1_000_000);
     }
+    let mut moved_aside = Vec::new();
+    for (name, target) in [(MAIN, &files.main), (CLICKS, &files.clicks)] {
+        let new = scratch.0.join(name);
+        if let Ok(old) = std::fs::metadata(target) {
+            // The restored file belongs to whoever owned the one it replaces (the service's
+            // user, when an operator restores as root), with its mode.
+            let _ = std::os::unix::fs::chown(&new, Some(old.uid()), Some(old.gid()));
+            std::fs::set_permissions(&new, std::fs::Permissions::from_mode(old.mode() & 0o777))
+                .map_err(io(&new))?;
+            // The old file keeps a name of its own (its journals beside it under the names
+            // SQLite looks for) before the new one takes its place in one rename: at every
+            // moment a database is at the path.
+            let aside = suffixed(target, &format!(".before-restore-{stamp}"));
+            std::fs::hard_link(target, &aside).map_err(io(&aside))?;
+            moved_aside.push(aside.clone());
+            for journal in ["-wal", "-shm"] {
+                let path = suffixed(target, journal);
+                if path.exists() {
+                    let to = suffixed(&aside, journal);
+                    std::fs::rename(&path, &to).map_err(io(&path))?;
+                    moved_aside.push(to);
+                }
+            }
+        }
+        std::fs::rename(&new, target).map_err(io(target))?;
+    }
+    sync_dir(&files.main)?;
     Ok(RestoreReport {
         database: files.main,
         moved_aside,

@@ -28,8 +28,13 @@ const PING: Duration = Duration::from_secs(5);
 /// second pass as for this instance's own writes).
 const AGAIN_AFTER: Duration = Duration::from_secs(1);
 
-/// The payload of `changes`: one `kind:id` per line; `*` (everything) when too long.
-fn payload(changes: &[Change]) -> String {
+/// The payload of `changes`: the sending instance on the first line (it skips its own), then
+/// one `kind:id` per line, or `*` (everything) when too long.
+fn payload(instance: &str, changes: &[Change]) -> String {
+    format!("from:{instance}\n{}", body(changes))
+}
+
+fn body(changes: &[Change]) -> String {
     let lines: Vec<String> = changes
         .iter()
         .map(|c| match c {
@@ -49,9 +54,17 @@ fn payload(changes: &[Change]) -> String {
     }
 }
 
-/// The changes of a payload; `None` means everything (or a payload this version does not
-/// know, which is treated the same way).
-fn parse(payload: &str) -> Option<Vec<Change>> {
+/// The sender and the changes of a payload; `None` means everything (or a payload this
+/// version does not know, which is treated the same way).
+fn parse(payload: &str) -> (Option<&str>, Option<Vec<Change>>) {
+    let (from, rest) = match payload.split_once('\n') {
+        Some((first, rest)) if first.starts_with("from:") => (first.strip_prefix("from:"), rest),
+        _ => (None, payload),
+    };
+    (from, changes(rest))
+}
+
+fn changes(payload: &str) -> Option<Vec<Change>> {
     let mut out = Vec::new();
     for line in payload.lines() {
         let (kind, id) = line.split_once(':')?;
@@ -71,11 +84,15 @@ fn parse(payload: &str) -> Option<Vec<Change>> {
 
 /// Tells every instance of this PostgreSQL database what changed (nothing on SQLite, which
 /// one process serves).
-pub(crate) fn notify(conn: &mut AnyConnection, changes: &[Change]) -> diesel::QueryResult<()> {
+pub(crate) fn notify(
+    conn: &mut AnyConnection,
+    instance: &str,
+    changes: &[Change],
+) -> diesel::QueryResult<()> {
     if changes.is_empty() {
         return Ok(());
     }
-    notify::notify(conn, CHANNEL, &payload(changes))
+    notify::notify(conn, CHANNEL, &payload(instance, changes))
 }
 
 /// Applies changes that arrived to this instance's redirect cache.
@@ -107,7 +124,11 @@ impl Drop for Listener {
 
 impl Listener {
     /// `None` on SQLite.
-    pub fn start(url: &DatabaseUrl, tracking: Arc<Tracking>) -> std::io::Result<Option<Self>> {
+    pub fn start(
+        url: &DatabaseUrl,
+        tracking: Arc<Tracking>,
+        instance: String,
+    ) -> std::io::Result<Option<Self>> {
         if url.backend() != Backend::Postgres {
             return Ok(None);
         }
@@ -115,24 +136,21 @@ impl Listener {
         let (url, flag) = (url.as_str().to_string(), stop.clone());
         std::thread::Builder::new()
             .name("cache-listener".into())
-            .spawn(move || listen(&url, &tracking, &flag))?;
+            .spawn(move || listen(&url, &tracking, &flag, &instance))?;
         Ok(Some(Self { stop }))
     }
 }
 
-/// This process among the instances: a random id made at start, with the process id.
-pub fn instance_id() -> &'static str {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ID.get_or_init(|| {
-        let random = uuid::Uuid::new_v4().simple().to_string();
-        format!("{}-{}", &random[..8], std::process::id())
-    })
+/// A new instance's id: random, with the process id.
+pub fn new_instance_id() -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", &random[..8], std::process::id())
 }
 
-fn listen(url: &str, tracking: &Tracking, stop: &AtomicBool) {
+fn listen(url: &str, tracking: &Tracking, stop: &AtomicBool, instance: &str) {
     let mut first = true;
     while !stop.load(Ordering::Relaxed) {
-        let mut conn = match notify::listen(url, CHANNEL, instance_id()) {
+        let mut conn = match notify::listen(url, CHANNEL, instance) {
             Ok(c) => c,
             Err(error) => {
                 tracing::warn!(%error, "the cache listener cannot connect; retrying");
@@ -143,7 +161,7 @@ fn listen(url: &str, tracking: &Tracking, stop: &AtomicBool) {
         if first {
             match notify::others(&mut conn) {
                 Ok(others) => tracing::info!(
-                    instance = instance_id(),
+                    instance,
                     others = others.len(),
                     other_instances = ?others,
                     "listening for the changes of the other instances on this database"
@@ -156,7 +174,7 @@ fn listen(url: &str, tracking: &Tracking, stop: &AtomicBool) {
             tracing::info!("the cache listener reconnected; the link cache was cleared");
         }
         first = false;
-        if let Err(error) = receive(&mut conn, tracking, stop) {
+        if let Err(error) = receive(&mut conn, tracking, stop, instance) {
             tracing::warn!(%error, "the cache listener lost its connection; reconnecting");
         }
     }
@@ -167,16 +185,34 @@ fn receive(
     conn: &mut PgConnection,
     tracking: &Tracking,
     stop: &AtomicBool,
+    instance: &str,
 ) -> diesel::QueryResult<()> {
     let mut again: Vec<(Instant, Option<Vec<Change>>)> = Vec::new();
     let mut pinged = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let arrived = notify::received(conn)?;
-        for text in arrived {
-            let changes = parse(&text);
-            apply(tracking, changes.as_deref());
+        // Everything that arrived since the last look, in one pass over the cache (a pass
+        // per notification would scan a large cache many times a second).
+        let mut merged: Option<Vec<Change>> = Some(Vec::new());
+        let mut any = false;
+        for text in notify::received(conn)? {
+            let (from, changes) = parse(&text);
             metrics::counter!("cache_notifications_received_total").increment(1);
-            again.push((Instant::now() + AGAIN_AFTER, changes));
+            if from == Some(instance) {
+                // This instance's own write, applied to its cache already.
+                continue;
+            }
+            any = true;
+            merged = match (merged, changes) {
+                (Some(mut all), Some(more)) => {
+                    all.extend(more);
+                    Some(all)
+                }
+                _ => None,
+            };
+        }
+        if any {
+            apply(tracking, merged.as_deref());
+            again.push((Instant::now() + AGAIN_AFTER, merged));
         }
         let now = Instant::now();
         again.retain(|(at, changes)| {
@@ -210,13 +246,16 @@ mod tests {
             Change::Brand(BrandId::stored("b1".into())),
             Change::NewLink("Abc123x".into()),
         ];
-        assert_eq!(parse(&payload(&changes)), Some(changes));
+        assert_eq!(
+            parse(&payload("me-1", &changes)),
+            (Some("me-1"), Some(changes))
+        );
         // Too many for one notification: everything.
         let many: Vec<Change> = (0..400)
             .map(|i| Change::Link(LinkId::stored(format!("{i:036}"))))
             .collect();
-        assert_eq!(payload(&many), "*");
-        assert_eq!(parse("*"), None);
-        assert_eq!(parse("x:1"), None);
+        assert_eq!(payload("me-1", &many), "from:me-1\n*");
+        assert_eq!(parse("from:other\n*"), (Some("other"), None));
+        assert_eq!(parse("x:1"), (None, None));
     }
 }

@@ -97,6 +97,8 @@ pub struct Core {
     outbox: Option<Arc<outbox::Outbox>>,
     /// How long a call to a shop may take (the connection check).
     shop_timeout: Duration,
+    /// This instance among those on one database (its notifications say who sent them).
+    instance: String,
 }
 
 /// What the application needs to reach shops: the key of their secrets, the outbox's worker
@@ -132,7 +134,13 @@ impl Core {
             sealer: outside.sealer,
             outbox: outside.outbox,
             shop_timeout: outside.shop_timeout,
+            instance: cluster::new_instance_id(),
         }
+    }
+
+    /// This instance's id (logged at start; other instances list it).
+    pub fn instance_id(&self) -> &str {
+        &self.instance
     }
 
     /// Stops the outbox's worker (after its current delivery).
@@ -239,9 +247,9 @@ impl Core {
     {
         let written = self.read(work).await?;
         if self.backend == Backend::Postgres && !written.changed.is_empty() {
-            let changes = written.changed.clone();
+            let (changes, instance) = (written.changed.clone(), self.instance.clone());
             let told: Result<(), DbError> = self
-                .read(move |conn| Ok(cluster::notify(conn, &changes)?))
+                .read(move |conn| Ok(cluster::notify(conn, &instance, &changes)?))
                 .await;
             if let Err(error) = told {
                 tracing::warn!(%error, "other instances were not told of a change (their link caches catch up within the time to live)");

@@ -26,20 +26,6 @@ impl SqliteFiles {
         })
     }
 
-    /// Each file with its WAL and shared-memory files: what must move together.
-    pub fn with_journals(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for file in [&self.main, &self.clicks] {
-            out.push(file.clone());
-            for suffix in ["-wal", "-shm"] {
-                let mut name = file.clone().into_os_string();
-                name.push(suffix);
-                out.push(PathBuf::from(name));
-            }
-        }
-        out
-    }
-
     fn lock_path(&self) -> PathBuf {
         let mut name = self.main.clone().into_os_string();
         name.push(".lock");
@@ -121,6 +107,13 @@ pub fn check_sqlite_file(path: &Path) -> Result<(), String> {
         Some(other) => Err(other.to_string()),
         None => Err("no answer to quick_check".into()),
     }
+}
+
+/// Moves what a database file holds in its WAL into the file itself and empties the WAL.
+pub fn checkpoint_sqlite_file(path: &Path) -> Result<(), String> {
+    let mut c = SqliteConnection::establish(&path.to_string_lossy()).map_err(|e| e.to_string())?;
+    c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        .map_err(|e| e.to_string())
 }
 
 /// The number of rows in a table of a file, opened on its own (`None`: no such table).

@@ -32,7 +32,13 @@ pub fn notify(conn: &mut AnyConnection, channel: &str, payload: &str) -> diesel:
 /// A connection of its own that listens on `channel`, named `influtrack-instance <instance>`
 /// so that other instances can see it.
 pub fn listen(url: &str, channel: &str, instance: &str) -> Result<PgConnection, String> {
-    let mut c = PgConnection::establish(url).map_err(|e| e.to_string())?;
+    // TCP keepalives and a send timeout: a connection dropped without a word (a failover, a
+    // firewall) is noticed in seconds, not after the kernel's 15 minutes.
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{url}{separator}keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3&tcp_user_timeout=20000"
+    );
+    let mut c = PgConnection::establish(&url).map_err(|e| e.to_string())?;
     // Identifiers and a setting's value cannot be bound; both come from this program (the
     // instance id is hex and digits).
     let safe = |s: &str| {
