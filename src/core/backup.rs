@@ -94,9 +94,7 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn beside(near: &Path, what: &str) -> Result<Self, BackupError> {
-        let mut name = near.as_os_str().to_owned();
-        name.push(format!(".{what}-{}", std::process::id()));
-        let dir = PathBuf::from(name);
+        let dir = suffixed(near, &format!(".{what}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         // The copies are the whole database: readable by this user only.
         std::fs::DirBuilder::new()
