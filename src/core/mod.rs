@@ -245,16 +245,17 @@ impl Core {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let written = self.read(work).await?;
-        if self.backend == Backend::Postgres && !written.changed.is_empty() {
-            let (changes, instance) = (written.changed.clone(), self.instance.clone());
-            let told: Result<(), DbError> = self
-                .read(move |conn| Ok(cluster::notify(conn, &instance, &changes)?))
-                .await;
-            if let Err(error) = told {
-                tracing::warn!(%error, "other instances were not told of a change (their link caches catch up within the time to live)");
-            }
-        }
+        let instance = self.instance.clone();
+        let written = self
+            .read(move |conn| {
+                let written = work(conn)?;
+                // Once the work has committed, on its own connection (nothing on SQLite).
+                if let Err(error) = cluster::notify(conn, &instance, &written.changed) {
+                    tracing::warn!(%error, "other instances were not told of a change (their link caches catch up within the time to live)");
+                }
+                Ok::<_, E>(written)
+            })
+            .await?;
         // The write may have queued a job for the outbox.
         self.nudge_outbox();
         self.apply(&written.changed).await;
