@@ -211,6 +211,28 @@ pub struct Settings {
         default_value_t = 1_000
     )]
     pub outbox_backoff_ms: u64,
+
+    /// Lets brands point webhooks at private, loopback and link-local addresses (and at
+    /// `http://` on this machine). Off by default: a brand's webhook must not reach into the
+    /// network influtrack runs in.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false
+    )]
+    pub webhook_allow_private: bool,
+
+    /// Seconds a webhook endpoint may fail straight before it is disabled (a day; shorter in
+    /// tests).
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_WEBHOOK_GIVE_UP_SECONDS",
+        default_value_t = 86_400,
+        hide = true
+    )]
+    pub webhook_give_up_seconds: u64,
 }
 
 impl Settings {
@@ -243,6 +265,8 @@ impl Settings {
             outbox_workers: 2,
             shop_timeout_ms: 10_000,
             outbox_backoff_ms: 1_000,
+            webhook_allow_private: false,
+            webhook_give_up_seconds: 86_400,
         }
     }
 }

@@ -230,6 +230,8 @@ impl Application {
                         timeout: shop_timeout,
                         backoff: std::time::Duration::from_millis(settings.outbox_backoff_ms),
                         poll: std::time::Duration::from_secs(1),
+                        allow_private: settings.webhook_allow_private,
+                        give_up: std::time::Duration::from_secs(settings.webhook_give_up_seconds),
                     },
                 )
                 .map_err(|e| StartupError::Other(format!("cannot start the outbox: {e}")))?,
@@ -245,6 +247,9 @@ impl Application {
                 sealer,
                 outbox,
                 shop_timeout,
+                hooks: crate::core::hooks::HookPolicy {
+                    allow_private: settings.webhook_allow_private,
+                },
             },
         ));
         observe::prometheus();

@@ -6,8 +6,8 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route};
 
 use crate::api::{
-    brands, campaign_loop, campaigns, codes, costs, docs, enrollments, influencers, links, ops,
-    orders, redirect, reports, webhooks,
+    brands, campaign_loop, campaigns, codes, costs, docs, enrollments, hooks, influencers, links,
+    ops, orders, redirect, reports, webhooks,
 };
 use crate::dashboard;
 use crate::web::problem::problem_response;
@@ -207,6 +207,20 @@ pub fn routes() -> RouteTable {
             "/api/v1/integrations/woocommerce/{brand_id}/orders",
             webhooks::woocommerce_order,
         );
+    t.post("/api/v1/webhooks", hooks::create_webhook)
+        .get("/api/v1/webhooks", hooks::list_webhooks)
+        .get("/api/v1/webhooks/{webhook_id}", hooks::get_webhook)
+        .patch("/api/v1/webhooks/{webhook_id}", hooks::update_webhook)
+        .delete("/api/v1/webhooks/{webhook_id}", hooks::delete_webhook)
+        .get(
+            "/api/v1/webhooks/{webhook_id}/deliveries",
+            hooks::list_deliveries,
+        )
+        .post(
+            "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            hooks::redeliver,
+        )
+        .post("/api/v1/webhooks/{webhook_id}/ping", hooks::ping);
     t.get(
         "/api/v1/campaigns/{campaign_id}/leaderboard",
         reports::leaderboard,

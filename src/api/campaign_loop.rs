@@ -112,6 +112,7 @@ pub async fn mark_paid(
     let view = app
         .read(move |conn| payouts::mark_paid(conn, &key, &campaign_id, &influencer_id, body.0))
         .await?;
+    app.nudge_outbox();
     Ok(HttpResponse::Created().json(view))
 }
 

@@ -39,6 +39,7 @@ pub async fn create_order(
     let result = app
         .read(move |conn| orders::record(conn, &writes, &brand_id, order, OrderSource::Api))
         .await?;
+    app.nudge_outbox();
     Ok(recorded(result))
 }
 
@@ -72,6 +73,7 @@ pub async fn create_refund(
     let result = app
         .read(move |conn| refunds::record_input(conn, &brand_id, &order_id, body.0))
         .await?;
+    app.nudge_outbox();
     Ok(recorded(result))
 }
 

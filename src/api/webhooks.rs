@@ -308,6 +308,7 @@ pub async fn shopify_order(
     let delivery = app
         .read(move |conn| webhooks::shopify_order(conn, &writes, &delivery))
         .await?;
+    app.nudge_outbox();
     Ok(respond(delivery))
 }
 
@@ -322,6 +323,7 @@ pub async fn shopify_refund(
     let delivery = app
         .read(move |conn| webhooks::shopify_refund(conn, &delivery))
         .await?;
+    app.nudge_outbox();
     Ok(respond(delivery))
 }
 
@@ -341,5 +343,6 @@ pub async fn woocommerce_order(
     let delivery = app
         .read(move |conn| webhooks::woocommerce_order(conn, &writes, &delivery))
         .await?;
+    app.nudge_outbox();
     Ok(respond(delivery))
 }

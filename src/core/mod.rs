@@ -16,6 +16,7 @@ pub mod auth;
 pub mod backup;
 pub mod campaign_loop;
 pub mod cluster;
+pub mod hooks;
 pub mod ingest;
 pub mod outbox;
 pub mod redirect;
@@ -99,6 +100,8 @@ pub struct Core {
     shop_timeout: Duration,
     /// This instance among those on one database (its notifications say who sent them).
     instance: String,
+    /// Where webhooks may go.
+    hooks: hooks::HookPolicy,
 }
 
 /// What the application needs to reach shops: the key of their secrets, the outbox's worker
@@ -107,6 +110,7 @@ pub struct Outside {
     pub sealer: Arc<crate::domain::secrets::Sealer>,
     pub outbox: Option<Arc<outbox::Outbox>>,
     pub shop_timeout: Duration,
+    pub hooks: hooks::HookPolicy,
 }
 
 /// How an operation reaches the instance's settings (the same in the shell and the servers).
@@ -135,6 +139,7 @@ impl Core {
             outbox: outside.outbox,
             shop_timeout: outside.shop_timeout,
             instance: cluster::new_instance_id(),
+            hooks: outside.hooks,
         }
     }
 
@@ -180,6 +185,35 @@ impl Core {
             let http = crate::shops::Http::new(timeout)
                 .map_err(|e| admin::AdminError::Db(DbError::Unavailable(e)))?;
             Ok(shop_sync::check(&shop, &http))
+        })
+        .await
+        .map_err(|e| admin::AdminError::Db(DbError::Aborted(e.to_string())))?
+    }
+
+    /// Where webhooks may go (the operator's settings).
+    pub fn hook_policy(&self) -> hooks::HookPolicy {
+        self.hooks
+    }
+
+    /// Sends a signed `ping` to a brand's webhook endpoint now and records it among its
+    /// deliveries.
+    pub async fn ping_webhook(
+        &self,
+        brand_id: crate::domain::ids::BrandId,
+        id: crate::domain::ids::WebhookId,
+    ) -> Result<hooks::DeliveryView, admin::AdminError> {
+        let sealer = self.sealer.clone();
+        let target = self
+            .read(move |conn| hooks::ping_target(conn, &sealer, &brand_id, &id))
+            .await?;
+        let (timeout, allow_private) = (self.shop_timeout, self.hooks.allow_private);
+        let pool = self.pool.clone();
+        // The blocking client is made and dropped on the blocking pool (see check_shop).
+        actix_web::rt::task::spawn_blocking(move || {
+            let http = crate::shops::Http::with_private(timeout, allow_private)
+                .map_err(|e| admin::AdminError::Db(DbError::Unavailable(e)))?;
+            let mut conn = pool.get().map_err(DbError::from)?;
+            hooks::ping(&mut conn, &http, target)
         })
         .await
         .map_err(|e| admin::AdminError::Db(DbError::Aborted(e.to_string())))?

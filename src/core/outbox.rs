@@ -29,6 +29,10 @@ pub struct OutboxSettings {
     pub backoff: Duration,
     /// How often an idle worker looks for due jobs (it is also woken by every local write).
     pub poll: Duration,
+    /// Webhook endpoints on private, loopback and link-local addresses are called.
+    pub allow_private: bool,
+    /// How long a webhook endpoint may fail straight before it is disabled.
+    pub give_up: Duration,
 }
 
 /// The queue as `/metrics` shows it: jobs by kind and status, and the age in seconds of the
@@ -114,7 +118,7 @@ impl Worker {
     fn run(self) {
         // Made (and dropped) on this thread: the blocking client runs a runtime of its own,
         // which may not be made or dropped inside the server's.
-        let http = match Http::new(self.settings.timeout) {
+        let http = match Http::with_private(self.settings.timeout, self.settings.allow_private) {
             Ok(http) => http,
             Err(e) => {
                 tracing::error!(error = %e, "the outbox cannot make its HTTP client; nothing will be delivered");
@@ -159,6 +163,7 @@ impl Worker {
             JobKind::ShopSync => {
                 crate::core::shop_sync::deliver(&mut conn, &self.sealer, http, &job)
             }
+            JobKind::Webhook => crate::core::hooks::deliver(&mut conn, &self.sealer, http, &job),
         };
         let delivery = delivery.unwrap_or_else(|e| Delivery::Retry {
             after: None,
@@ -177,9 +182,18 @@ impl Worker {
         took: Duration,
     ) -> Result<(), crate::db::DbError> {
         let now = now_micros();
+        // A shop's code is tried a number of times; a webhook endpoint until it has failed
+        // for a day straight (then it is disabled and its events held).
+        let retry_more = match (&delivery, job.kind) {
+            (Delivery::Retry { .. }, JobKind::ShopSync) => job.attempts < outbox::MAX_ATTEMPTS,
+            (Delivery::Retry { .. }, JobKind::Webhook) => {
+                !crate::core::hooks::gives_up(conn, job, now, self.settings.give_up)?
+            }
+            _ => false,
+        };
         let (outcome, label) = match &delivery {
             Delivery::Done(_) => (Outcome::Done, "delivered"),
-            Delivery::Retry { after, error } if job.attempts < outbox::MAX_ATTEMPTS => {
+            Delivery::Retry { after, error } if retry_more => {
                 let wait = outbox::backoff(
                     job.attempts,
                     self.settings.backoff,
@@ -234,10 +248,16 @@ impl Worker {
                 JobKind::ShopSync => {
                     crate::core::shop_sync::record(conn, job, &delivery, gave_up, now)?
                 }
+                JobKind::Webhook => crate::core::hooks::record(conn, job, &delivery, gave_up, now)?,
             }
             Ok(true)
         })?;
-        let target = crate::core::shop_sync::platform_of(job).map_or("", |p| p.as_str());
+        let target = match job.kind {
+            JobKind::ShopSync => {
+                crate::core::shop_sync::platform_of(job).map_or("", |p| p.as_str())
+            }
+            JobKind::Webhook => "endpoint",
+        };
         metrics::counter!(
             "outbox_deliveries_total",
             "kind" => job.kind.as_str(),
@@ -268,6 +288,9 @@ impl Worker {
         if let Ok(mut conn) = self.pool.get() {
             if let Err(e) = jobs::forget_finished(&mut conn, before) {
                 tracing::warn!(error = %e, "the outbox could not forget finished jobs");
+            }
+            if let Err(e) = crate::core::hooks::forget(&mut conn, before) {
+                tracing::warn!(error = %e, "the outbox could not forget delivered webhooks");
             }
         }
     }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::admin::{AdminError, AdminResult, Page};
 use crate::core::now_micros;
 use crate::db::{AnyConnection, DbError};
+use crate::domain::hooks::EventType;
 use crate::domain::ids::{BrandId, CampaignId, CodeId, EnrollmentId, JobId};
 use crate::domain::integrations::Platform;
 use crate::domain::outbox::{Delivery, JobKind, JobStatus};
@@ -387,15 +388,27 @@ pub fn record(
             Some(error),
             now,
         )?,
-        (Delivery::Retry { error, .. } | Delivery::Refused(error), _) => store::code_sync::record(
-            conn,
-            &code_id,
-            platform,
-            settled(SyncStatus::Failed),
-            None,
-            Some(error),
-            now,
-        )?,
+        (Delivery::Retry { error, .. } | Delivery::Refused(error), _) => {
+            store::code_sync::record(
+                conn,
+                &code_id,
+                platform,
+                settled(SyncStatus::Failed),
+                None,
+                Some(error),
+                now,
+            )?;
+            crate::core::hooks::emit(conn, &job.brand_id, EventType::CodeSyncFailed, |_| {
+                Ok::<_, DbError>(serde_json::json!({
+                    "code_id": code_id,
+                    "code": payload.code,
+                    "platform": platform,
+                    "action": payload.action,
+                    "error": error,
+                    "job_id": job.id,
+                }))
+            })?;
+        }
         (Delivery::Moot(_), _) => {}
     }
     Ok(())

@@ -356,7 +356,10 @@ pub async fn mark_paid(
                 .read(move |conn| payouts::mark_paid(conn, &key, &cid, &who, input))
                 .await
             {
-                Ok(_) => Ok(redirect(&format!("/dashboard/campaigns/{id}/payouts"))),
+                Ok(_) => {
+                    app.nudge_outbox();
+                    Ok(redirect(&format!("/dashboard/campaigns/{id}/payouts")))
+                }
                 Err(e) => {
                     let errors = refused(e.into())?;
                     payouts_page(&app, &signed, &id, Some((iid, posted, errors))).await

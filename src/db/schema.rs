@@ -556,4 +556,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        brand_id -> Text,
+        url -> Text,
+        events -> Text,
+        description -> Nullable<Text>,
+        secret -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        brand_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        response_status -> Nullable<Integer>,
+        latency_ms -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        attempted_at -> Nullable<BigInt>,
+        delivered_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(discount_codes, code_sync, jobs);
+diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);

@@ -14,9 +14,11 @@ use crate::domain::campaign::{
     CampaignStatus, CostAllocation, CostKind, EnrollmentStatus, GoalMetric, Model,
 };
 use crate::domain::codes::{CodeStatus, DiscountType, LinkStatus};
+use crate::domain::hooks::{DeliveryStatus, EventType};
 use crate::domain::ids::{
-    BrandId, CampaignId, ClickId, CodeId, CostId, EnrollmentId, EventId, InfluencerId, JobId,
-    KeyId, LinkId, OrderId, PayoutId, PostId, PruneLogId, RefundId, RejectionId,
+    BrandId, CampaignId, ClickId, CodeId, CostId, DeliveryId, EnrollmentId, EventId, HookEventId,
+    InfluencerId, JobId, KeyId, LinkId, OrderId, PayoutId, PostId, PruneLogId, RefundId,
+    RejectionId, WebhookId,
 };
 use crate::domain::integrations::Platform;
 use crate::domain::money::{Currency, Rate};
@@ -110,6 +112,9 @@ id_values!(
     PruneLogId,
     JobId,
     CostId,
+    WebhookId,
+    DeliveryId,
+    HookEventId,
 );
 
 macro_rules! name_values {
@@ -148,6 +153,8 @@ name_values!(
     JobStatus => "job status",
     JobKind => "job kind",
     SyncStatus => "sync status",
+    EventType => "webhook event type",
+    DeliveryStatus => "webhook delivery status",
 );
 
 impl TextValue for Rate {

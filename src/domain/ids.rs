@@ -81,6 +81,12 @@ ids! {
     /// A job of the outbox.
     JobId,
     CostId,
+    /// An endpoint that receives the brand's webhooks.
+    WebhookId,
+    /// One event sent (or to be sent) to one endpoint.
+    DeliveryId,
+    /// An event as receivers see it: the same across deliveries and redeliveries.
+    HookEventId,
 }
 
 impl ClickId {

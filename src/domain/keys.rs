@@ -28,6 +28,11 @@ fn random_part(len: usize) -> String {
     nanoid::nanoid!(len, &ALPHABET)
 }
 
+/// `len` random characters of base 62 (secrets shown once: keys, webhook signing secrets).
+pub fn random_text(len: usize) -> String {
+    random_part(len)
+}
+
 pub fn hash_secret(full: &str) -> String {
     sha256_hex(full)
 }

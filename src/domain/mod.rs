@@ -7,6 +7,7 @@ pub mod codes;
 pub mod field;
 pub mod funnel;
 pub mod goals;
+pub mod hooks;
 pub mod ids;
 pub mod integrations;
 pub mod json;

@@ -21,6 +21,8 @@ named_enum! {
     pub enum JobKind {
         /// Makes a discount code in a connected shop match influtrack's.
         ShopSync = "shop_sync",
+        /// Sends an event to a brand's webhook endpoint.
+        Webhook = "webhook",
     }
 }
 

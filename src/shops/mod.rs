@@ -1,9 +1,10 @@
-//! Calls to the shops a brand connects: Shopify's Admin GraphQL API and WooCommerce's REST
-//! API. Each call is blocking (the outbox worker runs on threads of its own) and bounded by
+//! Calls outside: the shops a brand connects (Shopify's Admin GraphQL API and WooCommerce's
+//! REST API) and the brand's own webhook endpoints ([`endpoint`]). Each call is blocking (the outbox worker runs on threads of its own) and bounded by
 //! the client's timeout. Credentials go in headers only and never into an error or a log.
 //!
 //! Imports only `domain` (`tests/architecture.rs`).
 
+pub mod endpoint;
 pub mod shopify;
 pub mod woocommerce;
 
@@ -40,25 +41,43 @@ impl std::fmt::Display for ShopError {
     }
 }
 
-/// The HTTP client every call goes through.
+/// The HTTP clients every call goes through.
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::blocking::Client,
+    /// For webhook endpoints: connects only to addresses that [`endpoint`] allows.
+    hooks: reqwest::blocking::Client,
+    allow_private: bool,
 }
 
 impl Http {
-    /// A client whose every call gives up after `timeout`.
+    /// Clients whose every call gives up after `timeout`; webhook endpoints on private
+    /// addresses are refused.
     pub fn new(timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("influtrack/", env!("CARGO_PKG_VERSION")))
-            // A shop's API answers where it is asked; a redirect is not followed with the
-            // credentials.
-            .redirect(reqwest::redirect::Policy::none())
+        Self::with_private(timeout, false)
+    }
+
+    /// As [`Http::new`], with webhook endpoints on private addresses allowed or not.
+    pub fn with_private(timeout: Duration, allow_private: bool) -> Result<Self, String> {
+        let builder = || {
+            reqwest::blocking::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout)
+                .user_agent(concat!("influtrack/", env!("CARGO_PKG_VERSION")))
+                // A shop's API answers where it is asked; a redirect is not followed with the
+                // credentials (nor, for a webhook, to an address nobody checked).
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let client = builder().build().map_err(|e| e.to_string())?;
+        let hooks = builder()
+            .dns_resolver(std::sync::Arc::new(endpoint::Guarded { allow_private }))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            hooks,
+            allow_private,
+        })
     }
 }
 
@@ -160,7 +179,7 @@ fn with_limit(gives: String, limit: Option<i64>) -> String {
 /// The longest shop message kept with a job.
 const MESSAGE_LIMIT: usize = 500;
 
-fn clip(message: &str) -> String {
+pub(crate) fn clip(message: &str) -> String {
     let message = message.trim();
     if message.chars().count() <= MESSAGE_LIMIT {
         return message.to_string();

@@ -12,6 +12,7 @@ pub mod customers;
 pub mod enrollments;
 pub mod events;
 pub mod fx;
+pub mod hooks;
 pub mod influencers;
 pub mod integrations;
 pub mod jobs;

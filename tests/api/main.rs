@@ -17,6 +17,7 @@ mod leads;
 mod logs;
 mod openapi;
 mod orders;
+mod outgoing;
 mod pruning;
 mod ratelimit;
 mod redirect;

@@ -417,6 +417,46 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         add("POST", p, case(Webhook, "", Some("{}")));
     }
 
+    add(
+        "POST",
+        "/api/v1/webhooks",
+        case(
+            Key("admin"),
+            "",
+            Some(r#"{"url":"https://hooks.example.com/{n}","events":["order.attributed"]}"#),
+        ),
+    );
+    add("GET", "/api/v1/webhooks", case(Key("admin read"), "", None));
+    add(
+        "GET",
+        "/api/v1/webhooks/{webhook_id}",
+        case(Key("admin read"), "", None),
+    );
+    add(
+        "PATCH",
+        "/api/v1/webhooks/{webhook_id}",
+        case(Key("admin"), "", Some(r#"{"description":"d{n}"}"#)),
+    );
+    add(
+        "DELETE",
+        "/api/v1/webhooks/{webhook_id}",
+        case(Key("admin"), "", None),
+    );
+    add(
+        "GET",
+        "/api/v1/webhooks/{webhook_id}/deliveries",
+        case(Key("admin read"), "status=pending", None),
+    );
+    add(
+        "POST",
+        "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        case(Key("admin"), "", None),
+    );
+    add(
+        "POST",
+        "/api/v1/webhooks/{webhook_id}/ping",
+        case(Key("admin"), "", None),
+    );
     for p in [
         "/api/v1/campaigns/{campaign_id}/leaderboard",
         "/api/v1/campaigns/{campaign_id}/report",
@@ -548,6 +588,8 @@ fn missing_ids() -> BTreeMap<&'static str, String> {
         ("platform", "shopify".into()),
         ("job_id", uuid()),
         ("cost_id", uuid()),
+        ("webhook_id", uuid()),
+        ("delivery_id", uuid()),
     ])
 }
 
@@ -608,6 +650,16 @@ async fn world(app: &TestApp, name: &str) -> World {
         .unwrap()
         .1
         .to_string();
+    // An endpoint that never answers (no such name here): the order below queues a delivery.
+    let r = app
+        .post(
+            "/api/v1/webhooks",
+            &admin,
+            json!({"url": format!("https://hooks.example.com/{name}"), "events": ["order.attributed"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let webhook_id = r.json()["id"].as_str().unwrap().to_string();
     let order_id = format!("{name}-ORDER-1");
     let r = app
         .post(
@@ -654,6 +706,13 @@ async fn world(app: &TestApp, name: &str) -> World {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let cost_id = r.json()["id"].as_str().unwrap().to_string();
+    let r = app
+        .get(&format!("/api/v1/webhooks/{webhook_id}/deliveries"), &admin)
+        .await;
+    let delivery_id = r.json()["items"][0]["id"]
+        .as_str()
+        .expect("the order's delivery")
+        .to_string();
     let ids = BTreeMap::from([
         ("brand_id", brand),
         ("campaign_id", cid),
@@ -669,6 +728,8 @@ async fn world(app: &TestApp, name: &str) -> World {
         ("platform", "shopify".into()),
         ("job_id", job_id),
         ("cost_id", cost_id),
+        ("webhook_id", webhook_id),
+        ("delivery_id", delivery_id),
     ]);
     World {
         keys,

@@ -54,6 +54,8 @@ pub enum Conflict {
     NoShop,
     #[error("the stored shop credentials cannot be opened with the current key: PUT them again")]
     CredentialsUnreadable,
+    #[error("the webhook endpoint is disabled: re-enable it first (PATCH enabled: true)")]
+    WebhookDisabled,
 }
 
 impl From<diesel::result::Error> for AdminError {

@@ -12,6 +12,7 @@ use crate::core::reporting::{self, Reader};
 use crate::db::AnyConnection;
 use crate::domain::campaign::{CampaignStatus, EnrollmentStatus};
 use crate::domain::field::FieldError;
+use crate::domain::hooks::EventType;
 use crate::domain::ids::{BrandId, CampaignId, EnrollmentId, InfluencerId, PayoutId};
 use crate::domain::json::{decimal_text, non_null};
 use crate::domain::metrics::{self, Metrics};
@@ -246,6 +247,19 @@ pub fn mark_paid(
             } else {
                 e.into()
             }
+        })?;
+        crate::core::hooks::emit(conn, &row.brand_id, EventType::PayoutPaid, |_| {
+            Ok::<_, LoopError>(serde_json::json!({
+                "payout_id": row.id,
+                "campaign_id": row.campaign_id,
+                "enrollment_id": row.enrollment_id,
+                "influencer_id": row.influencer_id,
+                "amount": money::format_amount(row.amount_micros, currency),
+                "currency": currency.code(),
+                "reference": row.reference,
+                "paid_at": rfc3339(row.paid_at),
+                "balance_before": money::format_amount(balance, currency),
+            }))
         })?;
         Ok(row)
     })?;

@@ -10,6 +10,7 @@ use crate::db::types::CorruptRow;
 use crate::db::{AnyConnection, DbError};
 use crate::domain::campaign::{EnrollmentStatus, Model};
 use crate::domain::field::Checks;
+use crate::domain::hooks::EventType;
 use crate::domain::ids::{CampaignId, EnrollmentId, InfluencerId, KeyId, PruneLogId};
 use crate::domain::json::non_null;
 use crate::domain::metrics::{self, Metrics};
@@ -323,6 +324,16 @@ fn apply(
                 },
             )?;
         }
+        for j in &applied {
+            crate::core::hooks::emit(conn, &key.brand_id, EventType::EnrollmentPruned, |_| {
+                Ok::<_, LoopError>(serde_json::json!({
+                    "campaign_id": result.campaign_id,
+                    "log_id": log_id,
+                    "model": result.model,
+                    "enrollment": j,
+                }))
+            })?;
+        }
         Ok::<_, LoopError>(applied)
     })?;
     let changed = applied
@@ -387,6 +398,15 @@ pub fn reinstate(
         }
         store::prune_log::insert(conn, &log)?;
         crate::core::shop_sync::enrollment_changed(conn, &key.brand_id, &enrollment.id)?;
+        crate::core::hooks::emit(conn, &key.brand_id, EventType::EnrollmentReinstated, |_| {
+            Ok::<_, LoopError>(serde_json::json!({
+                "campaign_id": campaign.id,
+                "enrollment_id": enrollment.id,
+                "influencer_id": enrollment.influencer_id,
+                "log_id": log.id,
+                "pruned_at": enrollment.pruned_at.map(time::rfc3339),
+            }))
+        })?;
         Ok(())
     })?;
     Ok(Written::new(

@@ -13,6 +13,7 @@ use crate::domain::attribution::{self, CreditKey, Rules, Touch, Via};
 use crate::domain::campaign::{EnrollmentStatus, Model};
 use crate::domain::codes::{self, CodeState};
 use crate::domain::field::FieldError;
+use crate::domain::hooks::EventType;
 use crate::domain::ids::{
     BrandId, CampaignId, CodeId, EnrollmentId, InfluencerId, LinkId, OrderId,
 };
@@ -259,6 +260,14 @@ fn apply(
                 // Another order took the code's last redemption after we read it.
                 return Err(Fail::Retry);
             }
+        }
+        if row.attributed {
+            // The event carries the order as the API answers it.
+            crate::core::hooks::emit(conn, &row.brand_id, EventType::OrderAttributed, |conn| {
+                let view = order_view(conn, row.clone(), &touches, &credits)?;
+                Ok::<_, IngestError>(serde_json::to_value(view).unwrap_or_default())
+            })
+            .map_err(Fail::Other)?;
         }
         Ok((row, touches, credits))
     })

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::core::ingest::{IngestError, IngestResult, Recorded};
 use crate::core::now_micros;
 use crate::db::AnyConnection;
+use crate::domain::hooks::EventType;
 use crate::domain::ids::{BrandId, RefundId};
 use crate::domain::money;
 use crate::domain::orders::{NewRefund, RefundInput};
@@ -93,7 +94,13 @@ pub fn record(
         let current = order_of(conn, brand_id, &order.external_id)?;
         // The credits of the order, under every model, follow the refund.
         store::credits::apply_refund(conn, &current)?;
-        Ok(view(&current, &row))
+        let shown = view(&current, &row);
+        if current.attributed {
+            crate::core::hooks::emit(conn, brand_id, EventType::OrderRefunded, |_| {
+                Ok::<_, IngestError>(serde_json::to_value(&shown).unwrap_or_default())
+            })?;
+        }
+        Ok(shown)
     });
     match written {
         Ok(view) => Ok(Recorded {
