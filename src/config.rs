@@ -233,6 +233,16 @@ pub struct Settings {
         hide = true
     )]
     pub webhook_give_up_seconds: u64,
+
+    /// Seconds between two looks for new fraud flags, sent as `fraud.flagged` webhooks to the
+    /// brands that subscribe to them; 0 never looks.
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUTRACK_FRAUD_SWEEP_SECONDS",
+        default_value_t = 300
+    )]
+    pub fraud_sweep_seconds: u64,
 }
 
 impl Settings {
@@ -267,6 +277,7 @@ impl Settings {
             outbox_backoff_ms: 1_000,
             webhook_allow_private: false,
             webhook_give_up_seconds: 86_400,
+            fraud_sweep_seconds: 300,
         }
     }
 }

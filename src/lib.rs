@@ -232,6 +232,7 @@ impl Application {
                         poll: std::time::Duration::from_secs(1),
                         allow_private: settings.webhook_allow_private,
                         give_up: std::time::Duration::from_secs(settings.webhook_give_up_seconds),
+                        sweep: std::time::Duration::from_secs(settings.fraud_sweep_seconds),
                     },
                 )
                 .map_err(|e| StartupError::Other(format!("cannot start the outbox: {e}")))?,

@@ -231,6 +231,7 @@ pub fn routes() -> RouteTable {
         reports::timeseries,
     )
     .get("/api/v1/campaigns/{campaign_id}/funnel", reports::funnel)
+    .get("/api/v1/campaigns/{campaign_id}/flags", reports::flags)
     .post(
         "/api/v1/campaigns/{campaign_id}/influencers/{influencer_id}/posts",
         reports::upsert_post,

@@ -148,3 +148,17 @@ pub async fn upsert_post(
         HttpResponse::Ok().json(view)
     })
 }
+
+/// `GET /api/v1/campaigns/{campaign_id}/flags`: the campaign's fraud signals now.
+pub async fn flags(
+    app: App,
+    principal: Principal,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let reader = Reader::brand(principal.brand(Access::Read)?.brand_id.clone());
+    let campaign_id = path_id(&path, CampaignId::parse)?;
+    let flags = app
+        .read(move |conn| crate::core::fraud::flags(conn, &reader, &campaign_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(flags))
+}

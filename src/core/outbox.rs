@@ -33,6 +33,9 @@ pub struct OutboxSettings {
     pub allow_private: bool,
     /// How long a webhook endpoint may fail straight before it is disabled.
     pub give_up: Duration,
+    /// How often the first worker looks for events made by time rather than by a request
+    /// (new fraud flags); zero never.
+    pub sweep: Duration,
 }
 
 /// The queue as `/metrics` shows it: jobs by kind and status, and the age in seconds of the
@@ -74,6 +77,7 @@ impl Outbox {
         let mut threads = Vec::new();
         for n in 0..settings.workers {
             let worker = Worker {
+                sweeps: n == 0 && !settings.sweep.is_zero(),
                 shared: shared.clone(),
                 pool: pool.clone(),
                 sealer: sealer.clone(),
@@ -108,6 +112,8 @@ impl Outbox {
 }
 
 struct Worker {
+    /// This worker runs the sweep.
+    sweeps: bool,
     shared: Arc<Shared>,
     pool: DbPool,
     sealer: Arc<Sealer>,
@@ -130,8 +136,13 @@ impl Worker {
         // A delivery makes at most a few calls, each bounded by the timeout.
         let lease = self.settings.timeout * 4 + Duration::from_secs(5);
         let mut last_cleanup = 0;
+        let mut last_sweep = now_micros();
         while !self.shared.stop.load(Ordering::SeqCst) {
             let seen = *self.shared.wake.lock();
+            if self.sweeps && now_micros() - last_sweep >= self.settings.sweep.as_micros() as i64 {
+                last_sweep = now_micros();
+                self.sweep();
+            }
             match self.next(&http, &token, lease) {
                 Ok(true) => continue,
                 Ok(false) => {}
@@ -281,6 +292,22 @@ impl Worker {
             Delivery::Moot(_) => {}
         }
         Ok(())
+    }
+
+    /// Announces what happened by time alone (new fraud flags), queueing their webhooks.
+    fn sweep(&self) {
+        let mut conn = match self.pool.get() {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "the sweep could not get a connection");
+                return;
+            }
+        };
+        match crate::core::fraud::sweep(&mut conn) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(flags = n, "new fraud flags announced"),
+            Err(e) => tracing::warn!(error = %e, "the fraud sweep failed"),
+        }
     }
 
     fn forget_finished(&self, now: i64) {

@@ -862,7 +862,7 @@ async fn campaign_page(
         model,
         dry_run: true,
     });
-    let (d, verdicts) = page_of(
+    let (d, verdicts, flags) = page_of(
         app.read(move |conn| {
             let d = overview::campaign(
                 conn,
@@ -877,7 +877,12 @@ async fn campaign_page(
                 Some(r) => Some(prune::judge(conn, &reader, &campaign_id, r)?),
                 None => None,
             };
-            Ok::<_, ApiError>((d, verdicts))
+            // Fraud signals are the brand's to see, like the verdicts.
+            let flags = match &judging {
+                Some(_) => crate::core::fraud::flags(conn, &reader, &campaign_id)?.items,
+                None => vec![],
+            };
+            Ok::<_, ApiError>((d, verdicts, flags))
         })
         .await,
     )?;
@@ -889,6 +894,7 @@ async fn campaign_page(
         rules: &rules,
         rules_error: rules_error.as_deref(),
         verdicts: verdicts.as_ref(),
+        flags: &flags,
     };
     let body = campaign_body(&page, admin, prune.as_ref());
     let status = if matches!(prune, Some(Pruning::Refused(..))) {
@@ -913,6 +919,8 @@ struct CampaignView<'a> {
     rules: &'a RulesForm,
     rules_error: Option<&'a str>,
     verdicts: Option<&'a PruneResult>,
+    /// Fraud signals, for the brand's view.
+    flags: &'a [crate::core::fraud::FlagView],
 }
 
 /// The rules as the API takes them. A click minimum that is no whole number is refused (it
@@ -1137,6 +1145,7 @@ fn leaderboard(v: &CampaignView<'_>, admin: Option<&str>) -> Markup {
                                     a href={ "/dashboard/campaigns/" (campaign_id) "/influencers/" (r.influencer_id) } { "@" (r.handle) }
                                     @if pruned { " " span.badge.bad { "pruned" } }
                                     @if no_sales { " " span.badge.warn { (grouped(&r.metrics.clicks.to_string())) " clicks, 0 sales" } }
+                                    (flag_badges(v.flags.iter().filter(|f| f.enrollment_id == r.enrollment_id)))
                                 }
                                 @if v.verdicts.is_some() { td.verdict-cell {
                                     @if let Some((word, why)) = &verdict {
@@ -1160,6 +1169,16 @@ fn leaderboard(v: &CampaignView<'_>, admin: Option<&str>) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// An influencer's fraud flags: a badge each, the reason in words beside it.
+fn flag_badges<'a>(flags: impl Iterator<Item = &'a crate::core::fraud::FlagView>) -> Markup {
+    html! {
+        @for f in flags {
+            " " span.badge.bad.flag title=(f.reason) data-flag=(f.kind.as_str()) { "⚑ " (f.kind.as_str().replace('_', " ")) }
+            small.why { (f.reason) }
         }
     }
 }
@@ -1512,7 +1531,8 @@ async fn influencer_page(
         influencer_id: Some(influencer_id),
     };
     let public_url = app.public_url().to_string();
-    let (mine, (series, partial)) = page_of(
+    let brand_view = key.scope != Scope::Influencer;
+    let (mine, (series, partial), flags) = page_of(
         app.read(move |conn| {
             let mine = payouts::my_enrollment(conn, &public_url, &reader, &campaign_id)?;
             let series = overview::enrollment_daily(
@@ -1522,7 +1542,18 @@ async fn influencer_page(
                 &mine.enrollment.enrollment_id,
                 None,
             )?;
-            Ok::<_, ApiError>((mine, series))
+            // Fraud signals are the brand's to see, never the influencer's.
+            let flags: Vec<_> = if brand_view {
+                let brand = Reader::brand(reader.brand_id.clone());
+                crate::core::fraud::flags(conn, &brand, &campaign_id)?
+                    .items
+                    .into_iter()
+                    .filter(|f| f.enrollment_id == mine.enrollment.enrollment_id)
+                    .collect()
+            } else {
+                vec![]
+            };
+            Ok::<_, ApiError>((mine, series, flags))
         })
         .await,
     )?;
@@ -1533,6 +1564,13 @@ async fn influencer_page(
         p.crumbs { a href="/dashboard" { "Campaigns" } " / " a href={ "/dashboard/campaigns/" (mine.campaign_id) } { (mine.campaign_name) } " /" }
         h1 { "@" (view.handle) " " span.badge.bad[view.status == EnrollmentStatus::Pruned] { (view.status) } }
         p.meta { "Fee " (grouped(&view.fee)) " " (currency) " · commission " (rate_percent(&view.commission_rate)) " of net revenue" }
+        @if !flags.is_empty() {
+            section.flags aria-label="Fraud signals" {
+                h2 { "Fraud signals" }
+                p.hint { "Computed from the stored clicks and orders; they change no credit." }
+                ul { @for f in &flags { li { span.badge.bad.flag data-flag=(f.kind.as_str()) { "⚑ " (f.kind.as_str().replace('_', " ")) } " " (f.reason) } } }
+            }
+        }
         (metric_tiles(&mine.metrics))
         section {
             h2 { "Clicks and net revenue, " (day_range(&series)) }

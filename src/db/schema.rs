@@ -593,4 +593,14 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(discount_codes, code_sync, jobs);
+diesel::table! {
+    announcements (event_type, subject) {
+        event_type -> Text,
+        subject -> Text,
+        brand_id -> Text,
+        campaign_id -> Nullable<Text>,
+        at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);

@@ -5,6 +5,7 @@ pub mod attribution;
 pub mod campaign;
 pub mod codes;
 pub mod field;
+pub mod fraud;
 pub mod funnel;
 pub mod goals;
 pub mod hooks;

@@ -301,3 +301,20 @@ pub fn forget(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
     )
     .execute(conn)
 }
+
+/// The brands with an endpoint subscribed to `event` (enabled or not: a disabled one holds
+/// its events).
+pub fn brands_subscribed(conn: &mut AnyConnection, event: &str) -> QueryResult<Vec<BrandId>> {
+    let rows: Vec<(String, String)> = webhooks::table
+        .filter(webhooks::events.like(format!("%{event}%")))
+        .select((webhooks::brand_id, webhooks::events))
+        .load(conn)?;
+    let mut out: Vec<BrandId> = rows
+        .into_iter()
+        .filter(|(_, events)| events.split(',').any(|e| e == event))
+        .map(|(b, _)| BrandId::stored(b))
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}

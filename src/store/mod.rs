@@ -11,6 +11,7 @@ pub mod credits;
 pub mod customers;
 pub mod enrollments;
 pub mod events;
+pub mod fraud;
 pub mod fx;
 pub mod hooks;
 pub mod influencers;

@@ -81,7 +81,7 @@ pub fn session(r: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_string()
 }
 
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
+pub async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
     let mut req = app.client.get(format!("{}{path}", app.address));
     if let Some(c) = cookie {
         req = req.header("cookie", c);

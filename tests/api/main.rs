@@ -11,6 +11,7 @@ mod dashboard_forms;
 mod errors;
 mod fakeshop;
 mod foundation;
+mod fraud;
 mod fuzz_findings;
 mod helpers;
 mod leads;

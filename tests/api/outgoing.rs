@@ -177,7 +177,7 @@ async fn spawn_allowing_private(give_up_seconds: u64) -> TestApp {
     spawn_with(db, settings).await
 }
 
-async fn subscribe(app: &TestApp, admin: &str, receiver: &Receiver, events: Value) -> String {
+pub async fn subscribe(app: &TestApp, admin: &str, receiver: &Receiver, events: Value) -> String {
     let r = app
         .post(
             "/api/v1/webhooks",

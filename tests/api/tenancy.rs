@@ -477,6 +477,11 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         ),
     );
     add(
+        "GET",
+        "/api/v1/campaigns/{campaign_id}/flags",
+        case(Key("admin read"), "", None),
+    );
+    add(
         "POST",
         "/api/v1/campaigns/{campaign_id}/prune",
         case(

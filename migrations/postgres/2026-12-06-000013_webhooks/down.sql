@@ -1,2 +1,3 @@
+DROP TABLE announcements;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhooks;

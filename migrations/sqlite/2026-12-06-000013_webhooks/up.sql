@@ -35,3 +35,16 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id);
 CREATE INDEX webhook_deliveries_old ON webhook_deliveries (updated_at);
+
+-- Events announced once per subject (a fraud flag, a goal reached, an approved payout
+-- amount): the periodic sweep inserts the subject and sends the event only when the insert
+-- took, so several instances announce each once.
+CREATE TABLE announcements (
+    event_type TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    brand_id TEXT NOT NULL REFERENCES brands(id) ON DELETE CASCADE,
+    campaign_id TEXT,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (event_type, subject)
+);
+CREATE INDEX announcements_campaign ON announcements (campaign_id, event_type);
