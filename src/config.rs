@@ -234,8 +234,8 @@ pub struct Settings {
     )]
     pub webhook_give_up_seconds: u64,
 
-    /// Seconds between two looks for new fraud flags, sent as `fraud.flagged` webhooks to the
-    /// brands that subscribe to them; 0 never looks.
+    /// Seconds between two looks for new fraud flags, goals reached and commission approved,
+    /// sent as webhooks to the brands that subscribe to them; 0 never looks.
     #[arg(
         long,
         global = true,

@@ -14,7 +14,7 @@ use crate::domain::attribution::Via;
 use crate::domain::campaign::CampaignStatus;
 use crate::domain::fraud::{self, Finding, FlagKind, Traffic};
 use crate::domain::hooks::EventType;
-use crate::domain::ids::{BrandId, CampaignId, EnrollmentId, InfluencerId};
+use crate::domain::ids::{CampaignId, EnrollmentId, InfluencerId};
 use crate::domain::time::{rfc3339, utc_hour};
 use crate::domain::window::Window;
 use crate::store;
@@ -209,43 +209,25 @@ pub fn sweep(conn: &mut AnyConnection) -> Result<usize, DbError> {
                 Err(_) => continue,
             };
             for f in flags {
-                announced += announce(conn, &brand_id, &campaign.id, &f)?;
+                let data = json!({
+                    "campaign_id": campaign.id,
+                    "enrollment_id": f.enrollment_id,
+                    "influencer_id": f.influencer_id,
+                    "handle": f.handle,
+                    "kind": f.kind,
+                    "reason": f.reason,
+                    "figures": f.figures,
+                });
+                announced += crate::core::sweep::announce(
+                    conn,
+                    EventType::FraudFlagged,
+                    &subject(&campaign.id, &f),
+                    &brand_id,
+                    &campaign.id,
+                    data,
+                )?;
             }
         }
     }
     Ok(announced)
-}
-
-fn announce(
-    conn: &mut AnyConnection,
-    brand_id: &BrandId,
-    campaign_id: &CampaignId,
-    f: &FlagView,
-) -> Result<usize, DbError> {
-    let key = subject(campaign_id, f);
-    crate::db::write_transaction(conn, |conn| {
-        let now = now_micros();
-        if !store::fraud::announce(
-            conn,
-            EventType::FraudFlagged.as_str(),
-            &key,
-            brand_id,
-            Some(campaign_id),
-            now,
-        )? {
-            return Ok(0);
-        }
-        crate::core::hooks::emit(conn, brand_id, EventType::FraudFlagged, |_| {
-            Ok::<_, DbError>(json!({
-                "campaign_id": campaign_id,
-                "enrollment_id": f.enrollment_id,
-                "influencer_id": f.influencer_id,
-                "handle": f.handle,
-                "kind": f.kind,
-                "reason": f.reason,
-                "figures": f.figures,
-            }))
-        })?;
-        Ok(1)
-    })
 }

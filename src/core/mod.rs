@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod redirect;
 pub mod reporting;
 pub mod shop_sync;
+pub mod sweep;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -34,7 +34,7 @@ pub struct OutboxSettings {
     /// How long a webhook endpoint may fail straight before it is disabled.
     pub give_up: Duration,
     /// How often the first worker looks for events made by time rather than by a request
-    /// (new fraud flags); zero never.
+    /// (new fraud flags, goals reached, commission approved); zero never.
     pub sweep: Duration,
 }
 
@@ -294,7 +294,8 @@ impl Worker {
         Ok(())
     }
 
-    /// Announces what happened by time alone (new fraud flags), queueing their webhooks.
+    /// Announces what happened by time or sums (new fraud flags, goals reached, commission
+    /// approved), queueing their webhooks.
     fn sweep(&self) {
         let mut conn = match self.pool.get() {
             Ok(conn) => conn,
@@ -303,10 +304,17 @@ impl Worker {
                 return;
             }
         };
-        match crate::core::fraud::sweep(&mut conn) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(flags = n, "new fraud flags announced"),
-            Err(e) => tracing::warn!(error = %e, "the fraud sweep failed"),
+        match crate::core::sweep::run(&mut conn) {
+            Ok(n) if n == Default::default() => {}
+            Ok(n) => tracing::info!(
+                flags = n.flags,
+                goals = n.goals,
+                approvals = n.approvals,
+                "events announced"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "the look for new flags, goals and approvals failed")
+            }
         }
     }
 

@@ -605,3 +605,76 @@ async fn webhook_urls_must_be_https_and_public_unless_the_operator_allows_privat
     let r = app.get(&format!("/api/v1/webhooks/{id}"), &admin).await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn goals_reached_and_commission_approved_are_announced_once_each() {
+    let db = TestDb::new();
+    let mut settings = settings_for(&db);
+    settings.webhook_allow_private = true;
+    settings.fraud_sweep_seconds = 1;
+    let app = spawn_with(db, settings).await;
+    let receiver = Receiver::start().await;
+    let (brand_id, admin) = app.create_brand("Goals").await;
+    let (_, shop_key) = app
+        .create_key(&brand_id, &admin, json!({"scope": "storefront"}))
+        .await;
+    subscribe(
+        &app,
+        &admin,
+        &receiver,
+        json!(["goal.reached", "payout.approved"]),
+    )
+    .await;
+    let c = crate::resources::campaign(
+        &app,
+        &admin,
+        json!({"name": "Goal", "destination_url": "https://shop.example/g", "currency": "EUR",
+               "holding_days": 0, "goal": {"metric": "net_revenue", "target": "50.00"}}),
+    )
+    .await;
+    let cid = c["id"].as_str().unwrap().to_string();
+    let anna = crate::resources::influencer(&app, &admin, "anna").await;
+    crate::resources::enroll(
+        &app,
+        &admin,
+        &cid,
+        json!({"influencer_id": anna, "code": "ANNA15", "fee": "5.00", "commission_rate": "0.1"}),
+    )
+    .await;
+    // The fee is approved at once.
+    until("the fee's approval", || receiver.accepted().len() == 1).await;
+    let first = &receiver.accepted()[0].body;
+    assert_eq!(first["type"], "payout.approved");
+    assert_eq!(first["data"]["payout"]["approved"], "5.00");
+    // An order of 60.00 reaches the 50.00 goal and approves 6.00 of commission (no holding).
+    let r = app
+        .post(
+            "/api/v1/orders",
+            &shop_key,
+            json!({"order_id": "G-1", "amount": "60.00", "currency": "EUR",
+                   "discount_codes": ["ANNA15"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    until("the goal and the new approval", || {
+        receiver.accepted().len() == 3
+    })
+    .await;
+    // Further looks announce nothing again.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let sent = receiver.accepted();
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    let goal = sent
+        .iter()
+        .find(|r| r.body["type"] == "goal.reached")
+        .expect("goal.reached");
+    assert_eq!(goal.body["data"]["scope"], "campaign");
+    assert_eq!(goal.body["data"]["goal"]["actual"], "60.00");
+    assert_eq!(goal.body["data"]["goal"]["target"], "50.00");
+    let approved: Vec<&str> = sent
+        .iter()
+        .filter(|r| r.body["type"] == "payout.approved")
+        .map(|r| r.body["data"]["payout"]["approved"].as_str().unwrap())
+        .collect();
+    assert_eq!(approved, ["5.00", "11.00"]);
+}
