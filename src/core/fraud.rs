@@ -1,6 +1,6 @@
 //! Fraud signals of a campaign, computed from what is stored (rollups, orders and their
-//! touches), never a silent change of credit; and the sweep that announces each new flag as a
-//! `fraud.flagged` webhook once.
+//! touches), never a silent change of credit. [`crate::core::sweep`] announces each new flag
+//! as a `fraud.flagged` webhook once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -9,9 +9,8 @@ use serde_json::{json, Value};
 
 use crate::core::now_micros;
 use crate::core::reporting::{self, Reader, ReportError, ReportResult};
-use crate::db::{AnyConnection, DbError};
+use crate::db::AnyConnection;
 use crate::domain::attribution::Via;
-use crate::domain::campaign::CampaignStatus;
 use crate::domain::fraud::{self, Finding, FlagKind, Traffic};
 use crate::domain::hooks::EventType;
 use crate::domain::ids::{CampaignId, EnrollmentId, InfluencerId};
@@ -41,8 +40,8 @@ pub struct Flags {
     pub items: Vec<FlagView>,
 }
 
-/// The subject an announcement is recorded under.
-fn subject(campaign_id: &CampaignId, f: &FlagView) -> String {
+/// The subject a flag's announcement is recorded under.
+pub fn subject(campaign_id: &CampaignId, f: &FlagView) -> String {
     let detail = f.figures["subject"].as_str().unwrap_or("");
     format!(
         "{campaign_id}:{}:{}:{detail}",
@@ -191,43 +190,4 @@ pub fn by_enrollment(
         out.entry(f.enrollment_id.clone()).or_default().push(f);
     }
     Ok(out)
-}
-
-/// Announces the new flags of every active campaign of the brands that subscribed an
-/// endpoint to `fraud.flagged`: each flag once, in the transaction that records it. Returns
-/// how many were announced.
-pub fn sweep(conn: &mut AnyConnection) -> Result<usize, DbError> {
-    let mut announced = 0;
-    for brand_id in store::hooks::brands_subscribed(conn, EventType::FraudFlagged.as_str())? {
-        for campaign in store::campaigns::newest_first(conn, &brand_id)? {
-            if campaign.status != CampaignStatus::Active {
-                continue;
-            }
-            let flags = match compute(conn, &campaign) {
-                Ok(flags) => flags,
-                Err(ReportError::Db(e)) => return Err(e),
-                Err(_) => continue,
-            };
-            for f in flags {
-                let data = json!({
-                    "campaign_id": campaign.id,
-                    "enrollment_id": f.enrollment_id,
-                    "influencer_id": f.influencer_id,
-                    "handle": f.handle,
-                    "kind": f.kind,
-                    "reason": f.reason,
-                    "figures": f.figures,
-                });
-                announced += crate::core::sweep::announce(
-                    conn,
-                    EventType::FraudFlagged,
-                    &subject(&campaign.id, &f),
-                    &brand_id,
-                    &campaign.id,
-                    data,
-                )?;
-            }
-        }
-    }
-    Ok(announced)
 }

@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::core::campaign_loop::payouts;
+use crate::core::fraud;
 use crate::core::now_micros;
 use crate::core::reporting::{report, Reader, ReportError};
 use crate::db::{AnyConnection, DbError};
@@ -29,7 +30,7 @@ pub struct Announced {
 /// Looks once at every subscribed brand.
 pub fn run(conn: &mut AnyConnection) -> Result<Announced, DbError> {
     Ok(Announced {
-        flags: crate::core::fraud::sweep(conn)?,
+        flags: flags(conn)?,
         goals: goals(conn)?,
         approvals: approvals(conn)?,
     })
@@ -72,6 +73,42 @@ fn subscribed_campaigns(
         }
     }
     Ok(out)
+}
+
+/// `fraud.flagged`: each new flag of an active campaign.
+fn flags(conn: &mut AnyConnection) -> Result<usize, DbError> {
+    let mut n = 0;
+    for (brand_id, campaign) in subscribed_campaigns(conn, EventType::FraudFlagged)? {
+        if campaign.status != CampaignStatus::Active {
+            continue;
+        }
+        let flags = match fraud::compute(conn, &campaign) {
+            Ok(flags) => flags,
+            Err(ReportError::Db(e)) => return Err(e),
+            Err(_) => continue,
+        };
+        for f in flags {
+            let data = json!({
+                "campaign_id": campaign.id,
+                "enrollment_id": f.enrollment_id,
+                "influencer_id": f.influencer_id,
+                "handle": f.handle,
+                "kind": f.kind,
+                "reason": f.reason,
+                "figures": f.figures,
+            });
+            let subject = fraud::subject(&campaign.id, &f);
+            n += announce(
+                conn,
+                EventType::FraudFlagged,
+                &subject,
+                &brand_id,
+                &campaign.id,
+                data,
+            )?;
+        }
+    }
+    Ok(n)
 }
 
 /// `goal.reached`: a campaign's goal, or an influencer's in it, at 100% or more (each goal,
