@@ -184,6 +184,9 @@ pub fn update(
     let description = input.description.map(|d| description(&mut checks, d));
     checks.finish()?;
     let row = crate::db::write_transaction(conn, |conn| {
+        // Locked first: a concurrent change (another PATCH, the worker disabling it) is seen
+        // whole, and two re-enables do not both queue the held events.
+        store::hooks::lock(conn, id)?;
         let mut row = hook(conn, brand_id, id)?;
         let now = now_micros();
         if let Some(url) = url {
@@ -318,13 +321,22 @@ pub fn emit<E: From<DbError>>(
     event: EventType,
     data: impl FnOnce(&mut AnyConnection) -> Result<Value, E>,
 ) -> Result<usize, E> {
-    let targets: Vec<HookRow> = store::hooks::of_brand(conn, brand_id)
+    let mut targets: Vec<HookRow> = store::hooks::of_brand(conn, brand_id)
         .map_err(DbError::from)?
         .into_iter()
         .filter(|h| hooks::events_of(&h.events).contains(&event))
         .collect();
     if targets.is_empty() {
         return Ok(0);
+    }
+    // A disabled endpoint may be being re-enabled: read it again under its lock, so that the
+    // event is held before the re-enable releases the held ones, or queued after it. (An
+    // enabled one being disabled needs nothing: its job finds it disabled and holds it.)
+    for target in targets.iter_mut().filter(|t| !t.enabled) {
+        store::hooks::lock(conn, &target.id).map_err(DbError::from)?;
+        if let Some(now) = store::hooks::find(conn, brand_id, &target.id).map_err(DbError::from)? {
+            *target = now;
+        }
     }
     let now = now_micros();
     let event_id = HookEventId::new();
@@ -648,6 +660,7 @@ pub fn ping(
     let now = now_micros();
     let event_id = HookEventId::new();
     let data = json!({ "webhook_id": hook.id, "url": hook.url });
+    // Written as failed until the endpoint answers: a ping cut short is never queued.
     let mut row = DeliveryRow {
         id: DeliveryId::new(),
         webhook_id: hook.id.clone(),
@@ -655,11 +668,11 @@ pub fn ping(
         body: envelope(&event_id, EventType::Ping, &hook.brand_id, now, data),
         event_id,
         event_type: EventType::Ping,
-        status: DeliveryStatus::Pending,
+        status: DeliveryStatus::Failed,
         attempts: 0,
         response_status: None,
         latency_ms: None,
-        error: None,
+        error: Some("the ping was cut short".into()),
         attempted_at: None,
         delivered_at: None,
         created_at: now,

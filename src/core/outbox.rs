@@ -197,8 +197,10 @@ impl Worker {
         // for a day straight (then it is disabled and its events held).
         let retry_more = match (&delivery, job.kind) {
             (Delivery::Retry { .. }, JobKind::ShopSync) => job.attempts < outbox::MAX_ATTEMPTS,
+            // Unknown (the database failed): tried again, never given up on by mistake.
             (Delivery::Retry { .. }, JobKind::Webhook) => {
-                !crate::core::hooks::gives_up(conn, job, now, self.settings.give_up)?
+                !crate::core::hooks::gives_up(conn, job, now, self.settings.give_up)
+                    .unwrap_or(false)
             }
             _ => false,
         };

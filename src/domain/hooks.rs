@@ -99,24 +99,33 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0)
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
                 || (a == 198 && (18..20).contains(&b))
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if v6.is_loopback() || v6.is_unspecified() {
+                return false;
+            }
+            // IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) addresses are
+            // judged as the IPv4 address they carry.
+            if let Some(v4) = v6.to_ipv4() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
+            let s = v6.segments();
+            let first = s[0];
+            !(v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8)
-                // 6to4 and NAT64 embed an IPv4 address that may be private.
+                // Site-local (deprecated, still routed by some networks).
+                || (first & 0xffc0) == 0xfec0
+                || (first == 0x2001 && s[1] == 0x0db8)
+                // 6to4, Teredo, NAT64 and IPv4-translated addresses embed an IPv4 address
+                // that may be private.
                 || first == 0x2002
-                || (first == 0x0064 && v6.segments()[1] == 0xff9b))
+                || (first == 0x2001 && s[1] == 0)
+                || (first == 0x0064 && s[1] == 0xff9b)
+                || (s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0))
         }
     }
 }
@@ -228,6 +237,12 @@ mod tests {
             "https://[fd00::1]/",
             "https://[::ffff:10.0.0.1]/",
             "https://[2002:a00:1::]/",
+            "https://[::7f00:1]/",
+            "https://[::a9fe:a9fe]/",
+            "https://[::ffff:0:a00:1]/",
+            "https://[fec0::1]/",
+            "https://[2001:0:4136:e378::1]/",
+            "https://192.0.0.8/",
         ] {
             assert!(!ok(private, false), "{private}");
             assert!(ok(private, true), "{private}");
@@ -236,6 +251,8 @@ mod tests {
         assert!(ok("http://127.0.0.1:9000/hook", true));
         assert!(!ok("http://10.0.0.1/hook", true));
         assert!(ok("https://8.8.8.8/", false));
+        assert!(ok("https://192.0.2.1.example/", false));
+        assert!(ok("https://192.0.1.1/", false));
         assert!(ok("https://[2606:4700::1111]/", false));
     }
 

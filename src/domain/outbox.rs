@@ -77,11 +77,12 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     }
     match value.parse::<u64>() {
         Ok(secs) => Some(Duration::from_secs(secs)),
+        // Capped before the conversion: a huge value (`1e20`) would not fit a Duration.
         Err(_) => value
             .parse::<f64>()
             .ok()
             .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64)
+            .map(|s| Duration::from_secs_f64(s.min(MAX_BACKOFF.as_secs_f64())))
             .or(Some(Duration::ZERO)),
     }
 }
@@ -118,5 +119,11 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after(""), None);
+        assert_eq!(parse_retry_after("1e20"), Some(MAX_BACKOFF));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999"),
+            Some(MAX_BACKOFF)
+        );
+        assert_eq!(parse_retry_after("inf"), Some(Duration::ZERO));
     }
 }

@@ -105,9 +105,9 @@ pub fn post(http: &Http, url: &str, headers: &[(&str, String)], body: &str) -> S
         }
     };
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
+    let retry_after = matches!(status, 429 | 503)
+        .then(|| response.headers().get(reqwest::header::RETRY_AFTER))
+        .flatten()
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
     // The answer's start, to show why it failed; the rest is not read.
@@ -116,7 +116,11 @@ pub fn post(http: &Http, url: &str, headers: &[(&str, String)], body: &str) -> S
         use std::io::Read;
         let mut head = Vec::new();
         let _ = response.take(300).read_to_end(&mut head);
-        text = String::from_utf8_lossy(&head).into_owned();
+        // The endpoint's words go into logs and answers: no line breaks or escapes of its own.
+        text = String::from_utf8_lossy(&head)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
     }
     let latency = started.elapsed();
     let error = (!(200..300).contains(&status)).then(|| {
@@ -130,7 +134,7 @@ pub fn post(http: &Http, url: &str, headers: &[(&str, String)], body: &str) -> S
     Sent {
         status: Some(status),
         latency,
-        retry_after: matches!(status, 429 | 503).then_some(retry_after).flatten(),
+        retry_after,
         error,
     }
 }

@@ -69,10 +69,13 @@ impl Http {
                 .redirect(reqwest::redirect::Policy::none())
         };
         let client = builder().build().map_err(|e| e.to_string())?;
-        let hooks = builder()
-            .dns_resolver(std::sync::Arc::new(endpoint::Guarded { allow_private }))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let mut hooks =
+            builder().dns_resolver(std::sync::Arc::new(endpoint::Guarded { allow_private }));
+        if !allow_private {
+            // Through a proxy the proxy resolves the name, past the guard: webhooks go direct.
+            hooks = hooks.no_proxy();
+        }
+        let hooks = hooks.build().map_err(|e| e.to_string())?;
         Ok(Self {
             client,
             hooks,

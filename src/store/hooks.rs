@@ -117,6 +117,15 @@ pub fn replace(conn: &mut AnyConnection, row: &HookRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// Locks an endpoint's row until the transaction ends (a write that changes nothing), so that
+/// its state read next stays true: a change of it and an event queued for it do not cross.
+pub fn lock(conn: &mut AnyConnection, id: &WebhookId) -> QueryResult<()> {
+    diesel::update(webhooks::table.find(id))
+        .set(webhooks::enabled.eq(webhooks::enabled))
+        .execute(conn)
+        .map(|_| ())
+}
+
 pub fn delete(conn: &mut AnyConnection, id: &WebhookId) -> QueryResult<()> {
     diesel::delete(webhooks::table.find(id))
         .execute(conn)
