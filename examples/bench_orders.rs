@@ -8,6 +8,9 @@
 //! influencers and 2,000 clicks, then sends the orders from `connections` concurrent clients.
 //! Each order has a code (40%), one to three click ids (40%) or neither; one in ten requests
 //! resends an earlier order. Afterwards it checks that every order is stored exactly once.
+//! With `BENCH_WEBHOOK=1` the brand subscribes an endpoint (a receiver in this process) to
+//! `order.attributed`: each attributed order also writes its delivery and outbox job, and the
+//! run waits until every one has reached the receiver, once.
 //! Run it with `--release` (see bench/orders/run.sh).
 
 mod common;
@@ -85,10 +88,13 @@ async fn main() {
         "sqlite"
     };
 
+    let webhook = std::env::var("BENCH_WEBHOOK").is_ok_and(|v| v == "1");
     let mut settings = Settings::for_database(&database_url);
     settings.bind = "127.0.0.1:0".into();
     settings.admin_token = Some(OPERATOR.into());
     settings.log = "warn".into();
+    // The receiver is on this machine.
+    settings.webhook_allow_private = webhook;
     let app = Application::build(settings).await.expect("server starts");
     let pool = app.pool().clone();
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -99,6 +105,43 @@ async fn main() {
     // Seed: a brand, a storefront key, a linear campaign, influencers with codes and links,
     // and clicks on those links.
     let seeded = seed(&client, INFLUENCERS).await;
+    let received = Arc::new(std::sync::Mutex::new(
+        std::collections::HashSet::<String>::new(),
+    ));
+    let deliveries = Arc::new(AtomicUsize::new(0));
+    if webhook {
+        let (seen, count) = (received.clone(), deliveries.clone());
+        let receiver = actix_web::HttpServer::new(move || {
+            let (seen, count) = (seen.clone(), count.clone());
+            actix_web::App::new().default_service(actix_web::web::to(
+                move |req: actix_web::HttpRequest| {
+                    let id = req
+                        .headers()
+                        .get("influtrack-event-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    seen.lock().unwrap().insert(id);
+                    count.fetch_add(1, Ordering::Relaxed);
+                    async { actix_web::HttpResponse::NoContent().finish() }
+                },
+            ))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .expect("the receiver binds");
+        let port = receiver.addrs()[0].port();
+        tokio::spawn(receiver.run());
+        let r = client
+            .post(
+                "/api/v1/webhooks",
+                &seeded.admin,
+                &json!({"url": format!("http://127.0.0.1:{port}/in"), "events": ["order.attributed"]}),
+            )
+            .await
+            .expect("subscribe");
+        assert_eq!(r.status, 201, "subscribing the receiver");
+    }
     let storefront = Arc::new(seeded.storefront.clone());
     let (codes, links) = (seeded.codes, seeded.links);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -162,6 +205,25 @@ async fn main() {
         connections,
     )
     .await;
+    // With a webhook: how long after the last order every event has reached the receiver.
+    let mut drained = None;
+    if webhook {
+        let attributed_now = |pool: &influtrack::db::DbPool| -> usize {
+            use influtrack::db::schema::orders as o;
+            let mut conn = pool.get().expect("connection");
+            o::table
+                .filter(o::attributed.eq(true))
+                .count()
+                .get_result::<i64>(&mut conn)
+                .expect("count") as usize
+        };
+        let want = attributed_now(&pool);
+        let t = Instant::now();
+        while received.lock().unwrap().len() < want && t.elapsed() < Duration::from_secs(600) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drained = Some((t.elapsed(), want));
+    }
     let created = statuses.iter().filter(|s| **s == 201).count();
     let replayed = statuses.iter().filter(|s| **s == 200).count();
     let failed = total - created - replayed;
@@ -221,7 +283,19 @@ async fn main() {
     println!(
         "verified: created={created} resends answered 200={replayed} failed={failed} stored={stored} attributed={attributed} credits={credits}"
     );
-    let ok = failed == 0 && created == unique && replayed == resends && stored as usize == unique;
+    let mut ok =
+        failed == 0 && created == unique && replayed == resends && stored as usize == unique;
+    if let Some((after, want)) = drained {
+        let (events, posts) = (
+            received.lock().unwrap().len(),
+            deliveries.load(Ordering::Relaxed),
+        );
+        println!(
+            "webhooks: {events} of {want} order.attributed events received ({posts} requests), the last {:.2} s after the last order",
+            after.as_secs_f64()
+        );
+        ok &= events == want;
+    }
     println!("RESULT backend={backend} orders_per_s={orders_per_s:.0} req_per_s={rps:.0} baseline_req_per_s={base_rps:.0} p99_ms={:.2} lost={} duplicated={}",
         percentile(&lat, 0.99),
         unique.saturating_sub(stored as usize),

@@ -5,6 +5,7 @@
 # order is stored exactly once.
 #
 #   bash bench/orders/run.sh            # ORDERS=20000 CONNECTIONS=32
+#   BENCH_WEBHOOK=1 bash bench/orders/run.sh   # with an endpoint subscribed to order.attributed
 #   BENCH_BIN=/path/to/bench_orders SKIP_BUILD=1 bash bench/orders/run.sh   # another build (A/B)
 #
 # Needs, for PostgreSQL, a server at $PG_ADMIN_URL (a superuser that may create a database).
