@@ -394,74 +394,87 @@ fn payload(job: &JobRow) -> Option<DeliveryId> {
     DeliveryId::parse(&p.delivery_id)
 }
 
-/// Sends one delivery now and writes down what the endpoint answered.
-fn send(
-    conn: &mut AnyConnection,
-    http: &Http,
-    hook: &HookRow,
-    secret: &str,
-    delivery: &DeliveryRow,
-) -> Result<Sent, DbError> {
-    let now = now_micros();
+/// What one POST of a delivery came to, to be written down.
+#[derive(Debug)]
+pub struct Attempted {
+    delivery_id: DeliveryId,
+    sent: Sent,
+    at: i64,
+}
+
+impl Attempted {
+    fn write(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
+        store::hooks::attempted(
+            conn,
+            &self.delivery_id,
+            &Attempt {
+                response_status: self.sent.status.map(i32::from),
+                latency_ms: self.sent.latency.as_millis() as i64,
+                error: self.sent.error.as_deref(),
+                at: self.at,
+            },
+        )?;
+        Ok(())
+    }
+}
+
+/// Sends one delivery now.
+fn send(http: &Http, hook: &HookRow, secret: &str, delivery: &DeliveryRow) -> Attempted {
+    let at = now_micros();
     let sent = endpoint::post(
         http,
         &hook.url,
-        &headers(secret, delivery, now),
+        &headers(secret, delivery, at),
         &delivery.body,
     );
-    store::hooks::attempted(
-        conn,
-        &delivery.id,
-        &Attempt {
-            response_status: sent.status.map(i32::from),
-            latency_ms: sent.latency.as_millis() as i64,
-            error: sent.error.as_deref(),
-            at: now,
-        },
-    )?;
     metrics::histogram!("webhook_latency_seconds").record(sent.latency.as_secs_f64());
-    Ok(sent)
+    Attempted {
+        delivery_id: delivery.id.clone(),
+        sent,
+        at,
+    }
 }
 
-/// Delivers a webhook job (by the outbox's worker).
+/// Delivers a webhook job (by the outbox's worker): the outcome, and the attempt to write
+/// down with it (in the transaction that records the outcome).
 pub fn deliver(
     conn: &mut AnyConnection,
     sealer: &Sealer,
     http: &Http,
     job: &JobRow,
-) -> Result<Delivery, DbError> {
+) -> Result<(Delivery, Option<Attempted>), DbError> {
+    let moot = |why: &str| Ok((Delivery::Moot(why.into()), None));
     let Some(id) = payload(job) else {
-        return Ok(Delivery::Moot("the job cannot be read".into()));
+        return moot("the job cannot be read");
     };
     let Some(delivery) = store::hooks::delivery(conn, &id)? else {
-        return Ok(Delivery::Moot("the endpoint was deleted".into()));
+        return moot("the endpoint was deleted");
     };
     let Some(hook) = store::hooks::find(conn, &job.brand_id, &delivery.webhook_id)? else {
-        return Ok(Delivery::Moot("the endpoint was deleted".into()));
+        return moot("the endpoint was deleted");
     };
     if !hook.enabled {
-        return Ok(Delivery::Moot("the endpoint is disabled".into()));
+        return moot("the endpoint is disabled");
     }
     if delivery.status == DeliveryStatus::Delivered {
-        return Ok(Delivery::Done(None));
+        return Ok((Delivery::Done(None), None));
     }
     let secret = match sealer.open(&hook.secret) {
         Ok(s) => s.into_plain(),
         Err(e) => {
-            return Ok(Delivery::Retry {
-                after: None,
-                error: format!("the endpoint's secret cannot be opened: {e}"),
-            })
+            let error = format!("the endpoint's secret cannot be opened: {e}");
+            return Ok((Delivery::Retry { after: None, error }, None));
         }
     };
-    let sent = send(conn, http, &hook, &secret, &delivery)?;
-    Ok(match sent.error {
+    let attempted = send(http, &hook, &secret, &delivery);
+    let outcome = match &attempted.sent.error {
         None => Delivery::Done(None),
         Some(error) => Delivery::Retry {
-            after: sent.retry_after,
-            error,
+            after: attempted.sent.retry_after,
+            error: error.clone(),
         },
-    })
+    };
+    Ok((outcome, Some(attempted)))
 }
 
 /// Whether a failed webhook job's endpoint has failed long enough to be disabled.
@@ -489,9 +502,13 @@ pub fn record(
     conn: &mut AnyConnection,
     job: &JobRow,
     delivery: &Delivery,
+    attempt: Option<&Attempted>,
     gave_up: bool,
     now: i64,
 ) -> Result<(), DbError> {
+    if let Some(attempt) = attempt {
+        attempt.write(conn)?;
+    }
     let Some(row) = payload(job)
         .map(|id| store::hooks::delivery(conn, &id))
         .transpose()?
@@ -679,9 +696,10 @@ pub fn ping(
         updated_at: now,
     };
     store::hooks::insert_delivery(conn, &row)?;
-    let sent = send(conn, http, &hook, &secret, &row)?;
+    let attempted = send(http, &hook, &secret, &row);
+    attempted.write(conn)?;
     let now = now_micros();
-    row.status = if sent.ok() {
+    row.status = if attempted.sent.ok() {
         DeliveryStatus::Delivered
     } else {
         DeliveryStatus::Failed

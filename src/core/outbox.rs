@@ -170,17 +170,30 @@ impl Worker {
         };
         // Not inside a transaction: the call outside may take seconds.
         let started = std::time::Instant::now();
+        // A webhook's attempt (answer code, latency) is written with the outcome, in one
+        // transaction.
+        let mut attempt = None;
         let delivery = match job.kind {
             JobKind::ShopSync => {
                 crate::core::shop_sync::deliver(&mut conn, &self.sealer, http, &job)
             }
-            JobKind::Webhook => crate::core::hooks::deliver(&mut conn, &self.sealer, http, &job),
+            JobKind::Webhook => crate::core::hooks::deliver(&mut conn, &self.sealer, http, &job)
+                .map(|(d, a)| {
+                    attempt = a;
+                    d
+                }),
         };
         let delivery = delivery.unwrap_or_else(|e| Delivery::Retry {
             after: None,
             error: format!("influtrack could not read the job's data: {e}"),
         });
-        self.record(&mut conn, &job, token, delivery, started.elapsed())?;
+        self.record(
+            &mut conn,
+            &job,
+            token,
+            (delivery, attempt),
+            started.elapsed(),
+        )?;
         Ok(true)
     }
 
@@ -189,7 +202,7 @@ impl Worker {
         conn: &mut crate::db::AnyConnection,
         job: &JobRow,
         token: &str,
-        delivery: Delivery,
+        (delivery, attempt): (Delivery, Option<crate::core::hooks::Attempted>),
         took: Duration,
     ) -> Result<(), crate::db::DbError> {
         let now = now_micros();
@@ -261,7 +274,14 @@ impl Worker {
                 JobKind::ShopSync => {
                     crate::core::shop_sync::record(conn, job, &delivery, gave_up, now)?
                 }
-                JobKind::Webhook => crate::core::hooks::record(conn, job, &delivery, gave_up, now)?,
+                JobKind::Webhook => crate::core::hooks::record(
+                    conn,
+                    job,
+                    &delivery,
+                    attempt.as_ref(),
+                    gave_up,
+                    now,
+                )?,
             }
             Ok(true)
         })?;
