@@ -14,9 +14,9 @@ use crate::core::now_micros;
 use crate::db::{AnyConnection, DbError};
 use crate::domain::field::{Checks, FieldError};
 use crate::domain::hooks::{self, DeliveryStatus, EventType};
-use crate::domain::ids::{BrandId, DeliveryId, HookEventId, JobId, WebhookId};
+use crate::domain::ids::{BrandId, DeliveryId, HookEventId, WebhookId};
 use crate::domain::json::{non_null, nullable};
-use crate::domain::outbox::{Delivery, JobKind, JobStatus};
+use crate::domain::outbox::{Delivery, JobKind};
 use crate::domain::secrets::Sealer;
 use crate::domain::time::rfc3339;
 use crate::shops::endpoint::{self, Sent};
@@ -275,21 +275,13 @@ fn queue(
     };
     store::jobs::insert(
         conn,
-        &JobRow {
-            id: JobId::new(),
-            brand_id: row.brand_id.clone(),
-            kind: JobKind::Webhook,
-            topic: topic(&row.id),
-            payload: serde_json::to_string(&payload).unwrap_or_default(),
-            status: JobStatus::Pending,
-            attempts: 0,
-            run_after: now,
-            locked_until: None,
-            locked_by: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-        },
+        &JobRow::due(
+            &row.brand_id,
+            JobKind::Webhook,
+            topic(&row.id),
+            serde_json::to_string(&payload).unwrap_or_default(),
+            now,
+        ),
     )?;
     Ok(())
 }

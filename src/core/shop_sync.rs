@@ -97,21 +97,13 @@ fn enqueue(
     };
     store::jobs::insert(
         conn,
-        &JobRow {
-            id: JobId::new(),
-            brand_id: brand_id.clone(),
-            kind: JobKind::ShopSync,
-            topic: topic(platform, brand_id, text),
-            payload: serde_json::to_string(&payload).unwrap_or_default(),
-            status: JobStatus::Pending,
-            attempts: 0,
-            run_after: now,
-            locked_until: None,
-            locked_by: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-        },
+        &JobRow::due(
+            brand_id,
+            JobKind::ShopSync,
+            topic(platform, brand_id, text),
+            serde_json::to_string(&payload).unwrap_or_default(),
+            now,
+        ),
     )?;
     store::code_sync::mark_pending(conn, brand_id, code_id, platform, now)?;
     Ok(())

@@ -32,6 +32,33 @@ row! {
     }
 }
 
+impl JobRow {
+    /// A job due now, never tried.
+    pub fn due(
+        brand_id: &BrandId,
+        kind: JobKind,
+        topic: String,
+        payload: String,
+        now: i64,
+    ) -> Self {
+        Self {
+            id: JobId::new(),
+            brand_id: brand_id.clone(),
+            kind,
+            topic,
+            payload,
+            status: JobStatus::Pending,
+            attempts: 0,
+            run_after: now,
+            locked_until: None,
+            locked_by: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 pub fn insert(conn: &mut AnyConnection, row: &JobRow) -> QueryResult<()> {
     diesel::insert_into(jobs::table)
         .values(row)

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::orders::click_id;
-use crate::outgoing::{subscribe, Receiver};
+use crate::outgoing::{spawn_allowing_private, subscribe, Receiver};
 use crate::redirect::{click, CHROME};
 use crate::resources::{campaign, enroll, influencer};
 
@@ -67,11 +67,7 @@ fn set(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 
 #[tokio::test]
 async fn planted_patterns_are_flagged_on_their_influencers_and_announced_once() {
-    let db = TestDb::new();
-    let mut settings = settings_for(&db);
-    settings.webhook_allow_private = true;
-    settings.fraud_sweep_seconds = 1;
-    let app = spawn_with(db, settings).await;
+    let app = spawn_allowing_private(86_400, 1).await;
     let receiver = Receiver::start().await;
     let (brand_id, admin) = app.create_brand("Flags").await;
     let (_, shop) = app

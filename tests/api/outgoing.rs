@@ -169,11 +169,14 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-async fn spawn_allowing_private(give_up_seconds: u64) -> TestApp {
+/// An instance that calls endpoints on this machine; an endpoint is disabled after failing
+/// `give_up_seconds`, and the look for flags, goals and approvals runs every `sweep_seconds`.
+pub async fn spawn_allowing_private(give_up_seconds: u64, sweep_seconds: u64) -> TestApp {
     let db = TestDb::new();
     let mut settings = settings_for(&db);
     settings.webhook_allow_private = true;
     settings.webhook_give_up_seconds = give_up_seconds;
+    settings.fraud_sweep_seconds = sweep_seconds;
     spawn_with(db, settings).await
 }
 
@@ -208,7 +211,7 @@ async fn deliveries(app: &TestApp, admin: &str, hook: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn events_are_signed_and_delivered_in_order_once_per_id_across_an_outage() {
-    let app = spawn_allowing_private(86_400).await;
+    let app = spawn_allowing_private(86_400, 300).await;
     let receiver = Receiver::start().await;
     let s = shop(&app, json!({}), &["anna"]).await;
     let hook = subscribe(
@@ -387,7 +390,7 @@ async fn events_are_signed_and_delivered_in_order_once_per_id_across_an_outage()
 
 #[tokio::test]
 async fn a_receiver_refuses_replayed_and_tampered_deliveries() {
-    let app = spawn_allowing_private(86_400).await;
+    let app = spawn_allowing_private(86_400, 300).await;
     let receiver = Receiver::start().await;
     let (_, admin) = app.create_brand("Replays").await;
     let hook = subscribe(&app, &admin, &receiver, json!(["payout.paid"])).await;
@@ -420,7 +423,7 @@ async fn a_receiver_refuses_replayed_and_tampered_deliveries() {
 #[tokio::test]
 async fn an_endpoint_failing_past_the_limit_is_disabled_and_its_events_held_until_re_enabled() {
     // Two seconds stand for the day an endpoint may fail.
-    let app = spawn_allowing_private(2).await;
+    let app = spawn_allowing_private(2, 300).await;
     let receiver = Receiver::start().await;
     let s = shop(&app, json!({}), &["anna"]).await;
     let hook = subscribe(&app, &s.admin, &receiver, json!(["order.attributed"])).await;
@@ -608,11 +611,7 @@ async fn webhook_urls_must_be_https_and_public_unless_the_operator_allows_privat
 
 #[tokio::test]
 async fn goals_reached_and_commission_approved_are_announced_once_each() {
-    let db = TestDb::new();
-    let mut settings = settings_for(&db);
-    settings.webhook_allow_private = true;
-    settings.fraud_sweep_seconds = 1;
-    let app = spawn_with(db, settings).await;
+    let app = spawn_allowing_private(86_400, 1).await;
     let receiver = Receiver::start().await;
     let (brand_id, admin) = app.create_brand("Goals").await;
     let (_, shop_key) = app
