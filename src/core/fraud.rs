@@ -121,7 +121,7 @@ pub fn compute(conn: &mut AnyConnection, campaign: &CampaignRow) -> ReportResult
             findings.extend(fraud::repeat_orders(customer, &times));
         }
         let (redeemed, without) = redemptions.get(&e.id).copied().unwrap_or_default();
-        findings.extend(fraud::code_leak(redeemed, without, 0));
+        findings.extend(fraud::code_leak(redeemed, without));
         if let Some(days) = daily.get(&e.id) {
             // History starts with the first day it sold: the day an influencer first posts
             // is no spike.
@@ -178,16 +178,4 @@ pub fn flags(
         as_of: rfc3339(now_micros()),
         items,
     })
-}
-
-/// Flags per enrollment of a campaign, for pages that show them beside each influencer.
-pub fn by_enrollment(
-    conn: &mut AnyConnection,
-    campaign: &CampaignRow,
-) -> ReportResult<HashMap<EnrollmentId, Vec<FlagView>>> {
-    let mut out: HashMap<EnrollmentId, Vec<FlagView>> = HashMap::new();
-    for f in compute(conn, campaign)? {
-        out.entry(f.enrollment_id.clone()).or_default().push(f);
-    }
-    Ok(out)
 }

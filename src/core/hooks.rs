@@ -3,8 +3,9 @@
 //! outbox job (topic `webhook:{endpoint}`, so an endpoint's deliveries go in order). The body
 //! is fixed when the event is made; each attempt signs it afresh with the time of sending.
 //!
-//! A failing endpoint is retried with backoff; one that has failed for [`GIVE_UP`] straight is
-//! disabled with the reason, and its undelivered events are held until it is re-enabled.
+//! A failing endpoint is retried with backoff; one that has failed for a day straight
+//! (`INFLUTRACK_WEBHOOK_GIVE_UP_SECONDS`) is disabled with the reason, and its undelivered
+//! events are held until it is re-enabled.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -24,8 +25,6 @@ use crate::shops::Http;
 use crate::store;
 use crate::store::hooks::{Attempt, DeliveryRow, HookRow};
 use crate::store::jobs::JobRow;
-
-pub use crate::domain::hooks::GIVE_UP;
 
 /// How the instance treats endpoints (the operator's settings).
 #[derive(Debug, Clone, Copy, Default)]
@@ -700,9 +699,4 @@ pub fn ping(
     Ok(delivery_view(
         store::hooks::delivery(conn, &row.id)?.unwrap_or(row),
     ))
-}
-
-/// Forgets delivered deliveries and pings last changed before `before`.
-pub fn forget(conn: &mut AnyConnection, before: i64) -> Result<usize, DbError> {
-    Ok(store::hooks::forget(conn, before)?)
 }

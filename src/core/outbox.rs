@@ -346,7 +346,7 @@ impl Worker {
             if let Err(e) = jobs::forget_finished(&mut conn, before) {
                 tracing::warn!(error = %e, "the outbox could not forget finished jobs");
             }
-            if let Err(e) = crate::core::hooks::forget(&mut conn, before) {
+            if let Err(e) = crate::store::hooks::forget(&mut conn, before) {
                 tracing::warn!(error = %e, "the outbox could not forget delivered webhooks");
             }
         }

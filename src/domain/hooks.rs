@@ -208,9 +208,6 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     hex
 }
 
-/// How long a failing endpoint is tried before it is disabled.
-pub const GIVE_UP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
 #[cfg(test)]
 mod tests {
     use super::*;
