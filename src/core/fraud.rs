@@ -165,7 +165,7 @@ pub fn flags(
     let (campaign, _) = reporting::load_campaign(conn, reader, campaign_id)?;
     let mut items = compute(conn, &campaign)?;
     let announced: HashMap<String, i64> =
-        store::fraud::announced(conn, EventType::FraudFlagged.as_str(), &campaign.id)?
+        store::announcements::announced(conn, EventType::FraudFlagged.as_str(), &campaign.id)?
             .into_iter()
             .collect();
     for f in &mut items {

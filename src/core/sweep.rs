@@ -46,7 +46,7 @@ pub fn announce(
     data: Value,
 ) -> Result<usize, DbError> {
     crate::db::write_transaction(conn, |conn| {
-        if !store::fraud::announce(
+        if !store::announcements::announce(
             conn,
             event.as_str(),
             subject,

@@ -1,14 +1,12 @@
-//! What the fraud signals read (orders' touches and customers, daily orders, clicks before a
-//! campaign's start) and what announces an event once per subject.
+//! What the fraud signals read: orders' touches and customers, daily orders, clicks before a
+//! campaign's start.
 
 use diesel::prelude::*;
 
-use crate::db::schema::{
-    announcements, attributions, enrollment_daily, enrollment_hourly, order_touches, orders,
-};
-use crate::db::{with_backend, AnyConnection};
+use crate::db::schema::{attributions, enrollment_daily, enrollment_hourly, order_touches, orders};
+use crate::db::AnyConnection;
 use crate::domain::attribution::{CreditKey, Via};
-use crate::domain::ids::{BrandId, CampaignId, EnrollmentId, OrderId};
+use crate::domain::ids::{CampaignId, EnrollmentId, OrderId};
 
 /// A touch of one of the campaign's orders: (order, enrollment, through a click or a code,
 /// counted).
@@ -106,41 +104,4 @@ pub fn clicks_before(
         .into_iter()
         .map(|(e, n)| (EnrollmentId::stored(e), n))
         .collect())
-}
-
-/// Records that the event about `subject` was announced; `false` when it already was (by
-/// this instance or another).
-pub fn announce(
-    conn: &mut AnyConnection,
-    event_type: &str,
-    subject: &str,
-    brand_id: &BrandId,
-    campaign_id: Option<&CampaignId>,
-    at: i64,
-) -> QueryResult<bool> {
-    let values = (
-        announcements::event_type.eq(event_type),
-        announcements::subject.eq(subject),
-        announcements::brand_id.eq(brand_id),
-        announcements::campaign_id.eq(campaign_id),
-        announcements::at.eq(at),
-    );
-    let n = with_backend!(conn, |c| diesel::insert_into(announcements::table)
-        .values(values)
-        .on_conflict_do_nothing()
-        .execute(c))?;
-    Ok(n == 1)
-}
-
-/// When each subject of a campaign was first announced.
-pub fn announced(
-    conn: &mut AnyConnection,
-    event_type: &str,
-    campaign_id: &CampaignId,
-) -> QueryResult<Vec<(String, i64)>> {
-    announcements::table
-        .filter(announcements::campaign_id.eq(campaign_id))
-        .filter(announcements::event_type.eq(event_type))
-        .select((announcements::subject, announcements::at))
-        .load(conn)
 }

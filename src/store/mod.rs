@@ -1,6 +1,7 @@
 //! Queries, one module per aggregate. Functions take a connection so that callers can compose
 //! them inside one transaction. Imports only `db` and `domain`.
 
+pub mod announcements;
 pub mod brands;
 pub mod campaigns;
 pub mod clicks;
