@@ -8,7 +8,7 @@ use crate::core::hooks::{self, HookInput, HookUpdate};
 use crate::domain::hooks::DeliveryStatus;
 use crate::domain::ids::{DeliveryId, WebhookId};
 use crate::domain::scope::Access;
-use crate::web::extract::{path_id, Json, List, PageQuery, Query};
+use crate::web::extract::{path_id, Json, List, PageQuery, Query, StatusPageQuery};
 use crate::web::problem::ApiResult;
 
 /// `POST /api/v1/webhooks`: the answer holds the signing secret, shown once.
@@ -84,33 +84,19 @@ pub async fn delete_webhook(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `?status=&limit=&cursor=` of the deliveries.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryQuery {
-    pub status: Option<DeliveryStatus>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 /// `GET /api/v1/webhooks/{webhook_id}/deliveries`: newest first.
 pub async fn list_deliveries(
     app: App,
     principal: Principal,
     path: web::Path<String>,
-    query: Query<DeliveryQuery>,
+    query: Query<StatusPageQuery<DeliveryStatus>>,
 ) -> ApiResult<HttpResponse> {
     let brand_id = principal.brand(Access::Read)?.brand_id.clone();
     let id = path_id(&path, WebhookId::parse)?;
-    let q = query.0;
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .page()?;
+    let (status, page) = query.0.split()?;
     let p = page.clone();
     let rows = app
-        .read(move |conn| hooks::deliveries(conn, &brand_id, &id, q.status, &p))
+        .read(move |conn| hooks::deliveries(conn, &brand_id, &id, status, &p))
         .await?;
     Ok(HttpResponse::Ok().json(List::from_rows(rows, &page, |r| r.id.to_string(), |r| r)))
 }

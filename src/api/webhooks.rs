@@ -18,7 +18,7 @@ use crate::domain::ids::{BrandId, JobId};
 use crate::domain::integrations::Platform;
 use crate::domain::outbox::JobStatus;
 use crate::domain::scope::Access;
-use crate::web::extract::{path_id, Json, List, PageQuery, Query};
+use crate::web::extract::{path_id, Json, List, Query, StatusPageQuery};
 use crate::web::problem::{ApiError, ApiResult};
 use crate::web::ratelimit;
 
@@ -87,34 +87,20 @@ pub async fn check_integration(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// `?status=&limit=&cursor=` of the sync jobs.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyncQuery {
-    pub status: Option<JobStatus>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 /// `GET /api/v1/integrations/{platform}/sync?status=failed`: the shop's sync jobs, newest
 /// first.
 pub async fn list_sync(
     app: App,
     principal: Principal,
     path: web::Path<String>,
-    query: Query<SyncQuery>,
+    query: Query<StatusPageQuery<JobStatus>>,
 ) -> ApiResult<HttpResponse> {
     let brand_id = principal.brand(Access::Read)?.brand_id.clone();
     let platform = platform(&path)?;
-    let q = query.0;
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .page()?;
+    let (status, page) = query.0.split()?;
     let p = page.clone();
     let rows = app
-        .read(move |conn| shop_sync::list(conn, &brand_id, platform, q.status, &p))
+        .read(move |conn| shop_sync::list(conn, &brand_id, platform, status, &p))
         .await?;
     Ok(HttpResponse::Ok().json(List::from_rows(rows, &page, |r| r.id.to_string(), |r| r)))
 }

@@ -183,6 +183,27 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
+/// `?status=&limit=&cursor=` of a list filtered by a state (sync jobs, webhook deliveries).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageQuery<S> {
+    pub status: Option<S>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl<S> StatusPageQuery<S> {
+    /// The status asked for, and the page.
+    pub fn split(self) -> Result<(Option<S>, Page), ApiError> {
+        let page = PageQuery {
+            limit: self.limit,
+            cursor: self.cursor,
+        }
+        .page()?;
+        Ok((self.status, page))
+    }
+}
+
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
 
