@@ -38,6 +38,13 @@ fn at(days_ago: i64, hours: i64) -> String {
     (Utc::now() - Days::days(days_ago) + Days::hours(hours)).to_rfc3339()
 }
 
+/// A time on the UTC day `days_ago` days back, `minutes` after 01:00, so a burst never
+/// straddles midnight whatever the hour the test runs.
+fn on_day(days_ago: i64, minutes: i64) -> String {
+    let day = (Utc::now() - Days::days(days_ago)).date_naive();
+    (day.and_hms_opt(1, 0, 0).unwrap().and_utc() + Days::minutes(minutes)).to_rfc3339()
+}
+
 async fn flags(app: &TestApp, admin: &str, campaign: &str) -> Vec<Value> {
     let r = app
         .get(&format!("/api/v1/campaigns/{campaign}/flags"), admin)
@@ -158,7 +165,7 @@ async fn planted_patterns_are_flagged_on_their_influencers_and_announced_once() 
             &app,
             &shop,
             json!({"order_id": format!("F-spike-{i}"), "amount": "10.00", "currency": "EUR",
-                   "discount_codes": ["FINN15"], "occurred_at": at(3, i)}),
+                   "discount_codes": ["FINN15"], "occurred_at": on_day(3, i * 10)}),
         )
         .await;
     }
