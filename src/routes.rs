@@ -6,8 +6,8 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route};
 
 use crate::api::{
-    brands, campaign_loop, campaigns, codes, costs, docs, enrollments, hooks, influencers, links,
-    ops, orders, redirect, reports, webhooks,
+    brands, campaign_loop, campaigns, codes, costs, docs, enrollments, exclusions, hooks,
+    influencers, links, ops, orders, redirect, reports, webhooks,
 };
 use crate::dashboard;
 use crate::web::problem::problem_response;
@@ -109,6 +109,7 @@ pub fn routes() -> RouteTable {
     t.get("/r/{code}", redirect::follow_link)
         .head("/r/{code}", redirect::follow_link);
     t.get("/healthz", ops::healthz).get("/readyz", ops::readyz);
+    t.get("/api/v1/visitor", redirect::visitor);
     t.post("/api/v1/brands", brands::create_brand)
         .get("/api/v1/brands", brands::list_brands)
         .get("/api/v1/brands/{brand_id}", brands::get_brand);
@@ -245,6 +246,18 @@ pub fn routes() -> RouteTable {
     .delete(
         "/api/v1/campaigns/{campaign_id}/costs/{cost_id}",
         costs::delete_cost,
+    )
+    .post(
+        "/api/v1/campaigns/{campaign_id}/exclusions",
+        exclusions::create_exclusion,
+    )
+    .get(
+        "/api/v1/campaigns/{campaign_id}/exclusions",
+        exclusions::list_exclusions,
+    )
+    .delete(
+        "/api/v1/campaigns/{campaign_id}/exclusions/{exclusion_id}",
+        exclusions::delete_exclusion,
     );
     t.post(
         "/api/v1/campaigns/{campaign_id}/prune",

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use crate::api::App;
 use crate::core::admin::links::{self, UpdateLink};
 use crate::core::auth::Principal;
+use crate::core::exclusions;
 use crate::domain::ids::LinkId;
 use crate::domain::scope::Access;
 use crate::domain::time::day_of_date;
@@ -51,6 +52,8 @@ pub struct StatsQuery {
     pub from: Option<chrono::NaiveDate>,
     /// Last UTC day, inclusive.
     pub to: Option<chrono::NaiveDate>,
+    /// `off`: as if the campaign had no exclusion rule.
+    pub exclusions: Option<String>,
 }
 
 /// `GET /api/v1/links/{id}/stats?from=&to=`: human clicks, unique clicks, bot and prefetch
@@ -68,8 +71,13 @@ pub async fn link_stats(
     if from > to {
         return Err(ApiError::invalid("to", "must not be before from"));
     }
+    let mut checks = crate::domain::field::Checks::default();
+    let off = exclusions::parse_switch(&mut checks, query.0.exclusions.as_deref());
+    checks.finish().map_err(ApiError::Validation)?;
     let stats = app
-        .read(move |conn| links::stats(conn, &brand_id, &id, from, to))
+        .read(move |conn| {
+            exclusions::switched(off, || links::stats(conn, &brand_id, &id, from, to))
+        })
         .await?;
     Ok(HttpResponse::Ok().json(stats))
 }

@@ -8,6 +8,7 @@ pub mod codes;
 pub mod costs;
 pub mod docs;
 pub mod enrollments;
+pub mod exclusions;
 pub mod hooks;
 pub mod influencers;
 pub mod links;

@@ -66,3 +66,27 @@ pub async fn follow_link(req: HttpRequest, app: App, path: web::Path<String>) ->
         Followed::Unavailable => page(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_PAGE),
     }
 }
+
+#[derive(serde::Serialize)]
+struct VisitorView {
+    visitor: String,
+    /// The UTC day the id is valid on.
+    date: String,
+}
+
+/// `GET /api/v1/visitor`: the caller's own visitor id of today (open this in the browser whose
+/// test clicks a rule should exclude). No key needed: it tells a visitor only about itself.
+pub async fn visitor(req: HttpRequest, app: App) -> crate::web::problem::ApiResult<HttpResponse> {
+    let edge = crate::web::edge(&req);
+    let ip = edge.client_ip(&req);
+    let agent = header_str(&req, "user-agent").map(str::to_string);
+    let (visitor, day) = app
+        .read(move |conn| redirect::visitor_id(conn, ip, agent.as_deref()))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(VisitorView {
+            visitor,
+            date: crate::domain::time::date_of_day(day).to_string(),
+        }))
+}

@@ -11,7 +11,7 @@ use crate::core::reporting::funnel::{self, FunnelQuery};
 use crate::core::reporting::leaderboard::{self, LeaderboardQuery, LeaderboardRow};
 use crate::core::reporting::report::{self, ReportQuery};
 use crate::core::reporting::timeseries::{self, TimeseriesQuery};
-use crate::core::reporting::Reader;
+use crate::core::reporting::{self, Reader};
 use crate::domain::ids::CampaignId;
 use crate::domain::scope::Access;
 use crate::web::csv::{csv_of, leaderboard_columns};
@@ -63,7 +63,12 @@ pub async fn leaderboard(
     let reader = Reader::of(&principal)?;
     let campaign_id = path_id(&path, CampaignId::parse)?;
     let board = app
-        .read(move |conn| leaderboard::leaderboard(conn, &reader, &campaign_id, query.0))
+        .read(move |conn| {
+            let switch = query.0.exclusions.clone();
+            reporting::scoped(switch.as_deref(), || {
+                leaderboard::leaderboard(conn, &reader, &campaign_id, query.0)
+            })
+        })
         .await?;
     if wants_csv(&request) {
         let body = csv_of::<LeaderboardRow>(&leaderboard_columns(), &board.items)?;
@@ -92,7 +97,11 @@ pub async fn report(
     let campaign_id = path_id(&path, CampaignId::parse)?;
     let (model, window) = report::parse(&query.0)?;
     let report = app
-        .read(move |conn| report::report(conn, &reader, &campaign_id, model, window))
+        .read(move |conn| {
+            reporting::scoped(query.0.exclusions.as_deref(), || {
+                report::report(conn, &reader, &campaign_id, model, window)
+            })
+        })
         .await?;
     Ok(HttpResponse::Ok().json(report))
 }
@@ -108,7 +117,11 @@ pub async fn timeseries(
     let campaign_id = path_id(&path, CampaignId::parse)?;
     let plan = timeseries::plan(&query.0, chrono::Utc::now())?;
     let series = app
-        .read(move |conn| timeseries::timeseries(conn, &reader, &campaign_id, plan))
+        .read(move |conn| {
+            reporting::scoped(query.0.exclusions.as_deref(), || {
+                timeseries::timeseries(conn, &reader, &campaign_id, plan)
+            })
+        })
         .await?;
     Ok(HttpResponse::Ok().json(series))
 }
@@ -124,7 +137,12 @@ pub async fn funnel(
     let reader = Reader::of(&principal)?;
     let campaign_id = path_id(&path, CampaignId::parse)?;
     let funnel = app
-        .read(move |conn| funnel::funnel(conn, &reader, &campaign_id, query.0))
+        .read(move |conn| {
+            let switch = query.0.exclusions.clone();
+            reporting::scoped(switch.as_deref(), || {
+                funnel::funnel(conn, &reader, &campaign_id, query.0)
+            })
+        })
         .await?;
     Ok(HttpResponse::Ok().json(funnel))
 }

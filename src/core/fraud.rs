@@ -53,7 +53,11 @@ pub fn subject(campaign_id: &CampaignId, f: &FlagView) -> String {
 /// Every flag of the campaign's enrollments (of all of them: an influencer never sees this).
 pub fn compute(conn: &mut AnyConnection, campaign: &CampaignRow) -> ReportResult<Vec<FlagView>> {
     let enrollments = store::enrollments::all_of_campaign(conn, &campaign.id)?;
-    let rows = reporting::rows(conn, campaign, enrollments, None, Window::all())?;
+    // Signals read all the traffic: an exclusion takes clicks out of the figures, not out of
+    // what looks suspicious.
+    let rows = crate::core::exclusions::switched(true, || {
+        reporting::rows(conn, campaign, enrollments, None, Window::all())
+    })?;
     // The campaign's rate, orders per counted click, without the enrollment judged.
     let (all_clicks, all_orders) = rows.iter().fold((0i64, 0i64), |(c, o), r| {
         (c + r.sums.clicks, o + r.sums.orders)

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod backup;
 pub mod campaign_loop;
 pub mod cluster;
+pub mod exclusions;
 pub mod fraud;
 pub mod hooks;
 pub mod ingest;

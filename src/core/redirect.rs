@@ -184,3 +184,21 @@ pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
     };
     Followed::Redirect(link.location(target))
 }
+
+/// The visitor id a click from this address and agent gets today (what an exclusion rule's
+/// `visitor` names): only ever told to the visitor itself, so it reveals nothing it does not
+/// know. It changes each UTC day, as the salt behind it does.
+pub fn visitor_id(
+    conn: &mut crate::db::AnyConnection,
+    ip: Option<IpAddr>,
+    user_agent: Option<&str>,
+) -> Result<(String, i32), DbError> {
+    let day = crate::domain::time::utc_day(chrono::Utc::now().timestamp_micros());
+    let fresh = crate::domain::keys::mint_operator_token();
+    let salt = crate::store::clicks::salt_for_day(conn, day, &fresh)?;
+    let agent: String = match user_agent.unwrap_or("") {
+        ua if ua.len() <= 512 => ua.to_string(),
+        ua => ua.chars().take(512).collect(),
+    };
+    Ok((traffic::visitor_hash(&salt, ip, &agent), day))
+}

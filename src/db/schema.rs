@@ -604,3 +604,23 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);
+
+diesel::table! {
+    exclusions (id) {
+        id -> Text,
+        brand_id -> Text,
+        campaign_id -> Text,
+        visitor -> Nullable<Text>,
+        link_id -> Nullable<Text>,
+        referrer_host -> Nullable<Text>,
+        from_at -> Nullable<BigInt>,
+        to_at -> Nullable<BigInt>,
+        order_id -> Nullable<Text>,
+        reason -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        deleted_by -> Nullable<Text>,
+        deleted_reason -> Nullable<Text>,
+        deleted_at -> Nullable<BigInt>,
+    }
+}

@@ -16,9 +16,9 @@ use crate::domain::campaign::{
 use crate::domain::codes::{CodeStatus, DiscountType, LinkStatus};
 use crate::domain::hooks::{DeliveryStatus, EventType};
 use crate::domain::ids::{
-    BrandId, CampaignId, ClickId, CodeId, CostId, DeliveryId, EnrollmentId, EventId, HookEventId,
-    InfluencerId, JobId, KeyId, LinkId, OrderId, PayoutId, PostId, PruneLogId, RefundId,
-    RejectionId, WebhookId,
+    BrandId, CampaignId, ClickId, CodeId, CostId, DeliveryId, EnrollmentId, EventId, ExclusionId,
+    HookEventId, InfluencerId, JobId, KeyId, LinkId, OrderId, PayoutId, PostId, PruneLogId,
+    RefundId, RejectionId, WebhookId,
 };
 use crate::domain::integrations::Platform;
 use crate::domain::money::{Currency, Rate};
@@ -115,6 +115,7 @@ id_values!(
     WebhookId,
     DeliveryId,
     HookEventId,
+    ExclusionId,
 );
 
 macro_rules! name_values {

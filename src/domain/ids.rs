@@ -87,6 +87,8 @@ ids! {
     DeliveryId,
     /// An event as receivers see it: the same across deliveries and redeliveries.
     HookEventId,
+    /// A rule that takes clicks or orders out of a campaign's figures.
+    ExclusionId,
 }
 
 impl ClickId {

@@ -4,6 +4,7 @@
 pub mod attribution;
 pub mod campaign;
 pub mod codes;
+pub mod exclusions;
 pub mod field;
 pub mod fraud;
 pub mod funnel;

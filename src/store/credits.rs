@@ -366,6 +366,38 @@ pub struct OrderSums {
     pub paid_refunded_micros: i64,
 }
 
+impl OrderSums {
+    pub fn zero(enrollment_id: EnrollmentId) -> Self {
+        Self {
+            enrollment_id,
+            orders: 0,
+            redemptions: 0,
+            conversions_micros: 0,
+            gross_micros: 0,
+            refunded_micros: 0,
+            self_gross_micros: 0,
+            self_refunded_micros: 0,
+            paid_conversions_micros: 0,
+            paid_gross_micros: 0,
+            paid_refunded_micros: 0,
+        }
+    }
+
+    /// Takes out what `other` (excluded orders) made.
+    pub fn subtract(&mut self, other: &Self) {
+        self.orders -= other.orders;
+        self.redemptions -= other.redemptions;
+        self.conversions_micros -= other.conversions_micros;
+        self.gross_micros -= other.gross_micros;
+        self.refunded_micros -= other.refunded_micros;
+        self.self_gross_micros -= other.self_gross_micros;
+        self.self_refunded_micros -= other.self_refunded_micros;
+        self.paid_conversions_micros -= other.paid_conversions_micros;
+        self.paid_gross_micros -= other.paid_gross_micros;
+        self.paid_refunded_micros -= other.paid_refunded_micros;
+    }
+}
+
 /// The columns every order-sums read returns.
 macro_rules! order_sums_select {
     () => {

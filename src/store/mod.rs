@@ -12,6 +12,7 @@ pub mod credits;
 pub mod customers;
 pub mod enrollments;
 pub mod events;
+pub mod exclusions;
 pub mod fraud;
 pub mod fx;
 pub mod hooks;

@@ -604,7 +604,7 @@ pub enum Days {
 }
 
 impl Days {
-    fn contains(self, day: i32) -> bool {
+    pub fn contains(self, day: i32) -> bool {
         match self {
             Days::All => true,
             Days::Between(from, to) => (from..=to).contains(&day),

@@ -9,6 +9,7 @@ mod crash;
 mod dashboard;
 mod dashboard_forms;
 mod errors;
+mod exclusions;
 mod fakeshop;
 mod foundation;
 mod fraud;

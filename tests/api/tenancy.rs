@@ -69,6 +69,7 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         "/healthz",
         "/readyz",
         "/t.js",
+        "/api/v1/visitor",
         "/api/v1/openapi.yaml",
         "/api/v1/openapi.json",
         "/api/docs",
@@ -515,6 +516,25 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         case(Key("admin"), "", None),
     );
     add(
+        "POST",
+        "/api/v1/campaigns/{campaign_id}/exclusions",
+        case(
+            Key("admin"),
+            "",
+            Some(r#"{"rule":{"order_id":"T-{n}"},"reason":"test order"}"#),
+        ),
+    );
+    add(
+        "GET",
+        "/api/v1/campaigns/{campaign_id}/exclusions",
+        case(Key("admin read"), "status=active", None),
+    );
+    add(
+        "DELETE",
+        "/api/v1/campaigns/{campaign_id}/exclusions/{exclusion_id}",
+        case(Key("admin"), "reason=undo", None),
+    );
+    add(
         "GET",
         "/api/v1/campaigns/{campaign_id}/prune-log",
         case(Key("admin read"), "", None),
@@ -595,6 +615,7 @@ fn missing_ids() -> BTreeMap<&'static str, String> {
         ("cost_id", uuid()),
         ("webhook_id", uuid()),
         ("delivery_id", uuid()),
+        ("exclusion_id", uuid()),
     ])
 }
 
@@ -712,6 +733,15 @@ async fn world(app: &TestApp, name: &str) -> World {
     assert_eq!(r.status, 201, "{}", r.text);
     let cost_id = r.json()["id"].as_str().unwrap().to_string();
     let r = app
+        .post(
+            &format!("/api/v1/campaigns/{cid}/exclusions"),
+            &admin,
+            json!({"rule": {"order_id": "TEST-1"}, "reason": "a test order"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let exclusion_id = r.json()["id"].as_str().unwrap().to_string();
+    let r = app
         .get(&format!("/api/v1/webhooks/{webhook_id}/deliveries"), &admin)
         .await;
     let delivery_id = r.json()["items"][0]["id"]
@@ -735,6 +765,7 @@ async fn world(app: &TestApp, name: &str) -> World {
         ("cost_id", cost_id),
         ("webhook_id", webhook_id),
         ("delivery_id", delivery_id),
+        ("exclusion_id", exclusion_id),
     ]);
     World {
         keys,
@@ -901,6 +932,7 @@ async fn every_route_keeps_brands_apart_and_scopes_to_what_api_md_allows() {
         "code_id",
         "order_id",
         "cost_id",
+        "exclusion_id",
     ]
     .iter()
     .map(|k| &a.ids[k])

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::admin::enrollment_at;
 use crate::core::admin::{AdminError, AdminResult, Page};
+use crate::core::exclusions::Excluded;
 use crate::core::{now_micros, Change, Written};
 use crate::db::AnyConnection;
 use crate::domain::codes::LinkStatus;
@@ -299,7 +300,22 @@ pub fn stats(
     to_day: i32,
 ) -> AdminResult<LinkStats> {
     let link = store::links::find(conn, brand_id, id)?.ok_or_else(AdminError::not_found)?;
-    let rows: Vec<DailyRow> = store::rollups::daily_for_link(conn, &link.id, from_day, to_day)?;
+    let mut rows: Vec<DailyRow> = store::rollups::daily_for_link(conn, &link.id, from_day, to_day)?;
+    // The campaign's exclusion rules take their clicks out here too.
+    let campaign = store::campaigns::find(conn, brand_id, &link.campaign_id)?;
+    if let Some(x) = campaign
+        .map(|c| Excluded::of(conn, &c))
+        .transpose()?
+        .flatten()
+    {
+        for r in &mut rows {
+            let [clicks, unique, bots, attributable] = x.link_day(&link.id, r.day);
+            r.clicks -= clicks;
+            r.unique_clicks -= unique;
+            r.bot_clicks -= bots;
+            r.attributable_clicks -= attributable;
+        }
+    }
     let mut stats = LinkStats {
         link_id: link.id,
         clicks: 0,

@@ -56,6 +56,8 @@ pub enum Conflict {
     CredentialsUnreadable,
     #[error("the webhook endpoint is disabled: re-enable it first (PATCH enabled: true)")]
     WebhookDisabled,
+    #[error("this exclusion was deleted already")]
+    ExclusionDeleted,
 }
 
 impl From<diesel::result::Error> for AdminError {

@@ -93,7 +93,16 @@ pub fn lines(
     now: i64,
 ) -> LoopResult<Vec<(PayoutLine, i64)>> {
     let cutoff = now - i64::from(campaign.holding_days) * MICROS_PER_DAY;
-    let earned = store::credits::earned(conn, &campaign.id, cutoff)?;
+    let mut earned = store::credits::earned(conn, &campaign.id, cutoff)?;
+    // Excluded orders earn nothing (a paid amount stays paid: the balance may go negative).
+    if let Some(x) = crate::core::exclusions::Excluded::of(conn, campaign)? {
+        for (e, (approved, pending)) in x.earned(cutoff) {
+            if let Some(row) = earned.get_mut(&e) {
+                row.approved_net -= approved;
+                row.pending_net -= pending;
+            }
+        }
+    }
     let paid = store::payouts::paid(conn, &campaign.id)?;
     let handles = store::influencers::handles(conn, enrollments.iter().map(|e| &e.influencer_id))?;
     Ok(enrollments

@@ -18,6 +18,8 @@ pub struct FunnelQuery {
     pub model: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// `off`: as if no exclusion rule existed (read by the caller, see `reporting::scoped`).
+    pub exclusions: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -21,6 +21,8 @@ pub struct LeaderboardQuery {
     pub min_clicks: Option<i64>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// `off`: as if no exclusion rule existed (read by the caller, see `reporting::scoped`).
+    pub exclusions: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

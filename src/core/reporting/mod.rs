@@ -11,6 +11,7 @@ pub mod timeseries;
 use std::collections::HashMap;
 
 use crate::core::auth::{AuthError, Principal};
+use crate::core::exclusions::Excluded;
 use crate::db::{AnyConnection, DbError};
 use crate::domain::attribution::CreditKey;
 use crate::domain::campaign::Model;
@@ -28,6 +29,7 @@ use crate::store::campaigns::CampaignRow;
 use crate::store::enrollments::EnrollmentRow;
 use crate::store::rollups::Days;
 use crate::store::{self};
+use std::rc::Rc;
 
 /// Why a report was not made.
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +220,68 @@ thread_local! {
     /// Within [`with_one_click_read`], the click counts read so far, by campaign and days.
     static CLICK_MEMO: std::cell::RefCell<Option<HashMap<(CampaignId, Days), ClickCounts>>> =
         const { std::cell::RefCell::new(None) };
+    /// Within [`with_one_click_read`], what each campaign's exclusions take out.
+    static EXCLUDED_MEMO: std::cell::RefCell<Option<HashMap<CampaignId, Option<Rc<Excluded>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// What the campaign's exclusion rules take out of this report (none with `exclusions=off`),
+/// read once per page.
+pub fn excluded(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+) -> ReportResult<Option<Rc<Excluded>>> {
+    let hit = EXCLUDED_MEMO.with(|m| {
+        m.borrow()
+            .as_ref()
+            .and_then(|m| m.get(&campaign.id).cloned())
+    });
+    if let Some(hit) = hit {
+        return Ok(hit);
+    }
+    let found = Excluded::of(conn, campaign)?.map(Rc::new);
+    EXCLUDED_MEMO.with(|m| {
+        if let Some(m) = m.borrow_mut().as_mut() {
+            m.insert(campaign.id.clone(), found.clone());
+        }
+    });
+    Ok(found)
+}
+
+/// Human clicks per enrollment and UTC hour, the excluded ones taken out (as negative rows:
+/// callers add the rows up).
+pub fn hourly_clicks(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+    from_hour: i32,
+    to_hour: i32,
+) -> ReportResult<Vec<store::rollups::HourClicks>> {
+    let mut rows = store::rollups::hourly_clicks(conn, &campaign.id, from_hour, to_hour)?;
+    if let Some(x) = excluded(conn, campaign)? {
+        rows.extend(x.hours(from_hour, to_hour).map(|(enrollment_id, hour, n)| {
+            store::rollups::HourClicks {
+                hour,
+                enrollment_id,
+                clicks: -n,
+            }
+        }));
+    }
+    Ok(rows)
+}
+
+/// The credits of the campaign's orders between two instants, excluded orders left out.
+pub fn credits_between(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+    key: CreditKey,
+    from: i64,
+    to: i64,
+) -> ReportResult<Vec<store::credits::CreditRow>> {
+    let mut rows = store::credits::between(conn, &campaign.id, key, from, to)?;
+    if let Some(x) = excluded(conn, campaign)? {
+        rows.retain(|c| !x.drops_order(&c.order_id));
+    }
+    Ok(rows)
 }
 
 /// Runs `work` (a page that shows one campaign under several models) reading each window's
@@ -230,25 +294,54 @@ pub fn with_one_click_read<T>(work: impl FnOnce() -> T) -> T {
     impl Drop for Forget {
         fn drop(&mut self) {
             CLICK_MEMO.with(|m| *m.borrow_mut() = None);
+            EXCLUDED_MEMO.with(|m| *m.borrow_mut() = None);
         }
     }
     CLICK_MEMO.with(|m| *m.borrow_mut() = Some(HashMap::new()));
+    EXCLUDED_MEMO.with(|m| *m.borrow_mut() = Some(HashMap::new()));
     let _forget = Forget;
     work()
+}
+
+/// Runs one report's reading: click counts and exclusions read once, the exclusion rules
+/// ignored if `exclusions` is `off` (anything but `on`/`off` is a 422 on that field).
+pub fn scoped<T>(
+    exclusions: Option<&str>,
+    work: impl FnOnce() -> ReportResult<T>,
+) -> ReportResult<T> {
+    let mut checks = Checks::default();
+    let off = crate::core::exclusions::parse_switch(&mut checks, exclusions);
+    checks.finish()?;
+    with_one_click_read(|| crate::core::exclusions::switched(off, work))
 }
 
 fn click_counts(
     conn: &mut AnyConnection,
     campaign: &CampaignRow,
     window: Window,
+    excluded: Option<&Excluded>,
 ) -> ReportResult<ClickCounts> {
     let key = (campaign.id.clone(), days(window));
     if let Some(hit) = CLICK_MEMO.with(|m| m.borrow().as_ref().and_then(|m| m.get(&key).cloned())) {
         return Ok(hit);
     }
-    let clicks = store::rollups::click_sums(conn, &campaign.id, key.1)?;
+    let mut clicks = store::rollups::click_sums(conn, &campaign.id, key.1)?;
     let paid_links = store::links::paid_of_campaign(conn, &campaign.id)?;
-    let paid_clicks = store::rollups::link_clicks(conn, &campaign.id, &paid_links, key.1)?;
+    let mut paid_clicks = store::rollups::link_clicks(conn, &campaign.id, &paid_links, key.1)?;
+    if let Some(x) = excluded {
+        for (e, [all, unique, bots]) in x.clicks(key.1) {
+            if let Some(c) = clicks.get_mut(&e) {
+                c.clicks -= all;
+                c.unique_clicks -= unique;
+                c.bot_clicks -= bots;
+            }
+        }
+        for (e, n) in x.link_clicks(&paid_links, key.1) {
+            if let Some(c) = paid_clicks.get_mut(&e) {
+                *c -= n;
+            }
+        }
+    }
     let counts = (clicks, paid_clicks);
     CLICK_MEMO.with(|m| {
         if let Some(m) = m.borrow_mut().as_mut() {
@@ -278,9 +371,17 @@ fn all_rows(
 ) -> ReportResult<(Vec<Row>, Unassigned)> {
     let enrollments = store::enrollments::all_of_campaign(conn, &campaign.id)?;
     let currency = campaign.currency;
-    let (clicks, paid_clicks) = click_counts(conn, campaign, window)?;
-    let orders =
+    let excluded = excluded(conn, campaign)?;
+    let (clicks, paid_clicks) = click_counts(conn, campaign, window, excluded.as_deref())?;
+    let mut orders =
         store::credits::order_sums(conn, &campaign.id, CreditKey::read(model), days(window))?;
+    if let Some(x) = &excluded {
+        for (e, minus) in x.order_sums(CreditKey::read(model), days(window)) {
+            if let Some(o) = orders.get_mut(&e) {
+                o.subtract(&minus);
+            }
+        }
+    }
     let (start, end) = (window.start_micros(), window.end_micros());
     let mut event_sums: HashMap<EnrollmentId, Vec<store::events::EventSums>> = HashMap::new();
     let mut any_ordered = false;

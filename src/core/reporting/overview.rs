@@ -162,7 +162,7 @@ fn daily(
     let days = last_day - first_day + 1;
     let mut series: Vec<(i64, i64, i64)> = (0..days).map(|i| (first_day + i, 0, 0)).collect();
     let from_hour = utc_hour(first_day * MICROS_PER_DAY);
-    for h in store::rollups::hourly_clicks(conn, &campaign.id, from_hour, utc_hour(now))? {
+    for h in crate::core::reporting::hourly_clicks(conn, campaign, from_hour, utc_hour(now))? {
         if visible.contains(&h.enrollment_id) {
             let d = i64::from(h.hour) / 24 - first_day;
             if let Some(slot) = series.get_mut(d as usize) {
@@ -170,9 +170,9 @@ fn daily(
             }
         }
     }
-    for c in store::credits::between(
+    for c in crate::core::reporting::credits_between(
         conn,
-        &campaign.id,
+        campaign,
         CreditKey::read(model),
         first_day * MICROS_PER_DAY,
         now + 1,

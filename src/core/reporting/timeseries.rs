@@ -15,7 +15,6 @@ use crate::domain::ids::{CampaignId, EnrollmentId};
 use crate::domain::money::{self, MICROS};
 use crate::domain::series::Interval;
 use crate::domain::time::{utc_hour, MICROS_PER_HOUR};
-use crate::store::{self};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +25,8 @@ pub struct TimeseriesQuery {
     pub model: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// `off`: as if no exclusion rule existed (read by the caller, see `reporting::scoped`).
+    pub exclusions: Option<String>,
 }
 
 const SERIES_METRICS: [&str; 6] = [
@@ -192,7 +193,7 @@ pub fn timeseries(
         .collect();
     let from_hour = utc_hour(from.timestamp_micros());
     let to_hour = utc_hour(to.timestamp_micros());
-    for h in store::rollups::hourly_clicks(conn, &campaign.id, from_hour, to_hour)? {
+    for h in crate::core::reporting::hourly_clicks(conn, &campaign, from_hour, to_hour)? {
         if !visible.contains(&h.enrollment_id) {
             continue;
         }
@@ -204,9 +205,9 @@ pub fn timeseries(
             b.clicks += h.clicks;
         }
     }
-    let credits = store::credits::between(
+    let credits = crate::core::reporting::credits_between(
         conn,
-        &campaign.id,
+        &campaign,
         CreditKey::read(model),
         from.timestamp_micros(),
         to.timestamp_micros(),

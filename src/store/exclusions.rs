@@ -1,0 +1,239 @@
+//! Exclusion rules and what they match: the campaign's clicks read once per report that has
+//! rules (clicks have no index but their time-ordered id), the orders those clicks reached,
+//! and the excluded orders' credits and code redemptions.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+
+use crate::db::schema::{clicks, exclusions, order_credits, order_touches, orders};
+use crate::db::types::row;
+use crate::db::AnyConnection;
+use crate::domain::attribution::Via;
+use crate::domain::ids::{
+    BrandId, CampaignId, ClickId, EnrollmentId, ExclusionId, LinkId, OrderId,
+};
+use crate::domain::traffic::ClickKind;
+use crate::store::credits::CreditRow;
+
+/// Order ids per `IN (…)` list: well under both backends' bind-parameter limits.
+const CHUNK: usize = 500;
+
+row! {
+    #[derive(Debug, Clone, Insertable)]
+    #[diesel(treat_none_as_default_value = false)]
+    pub struct ExclusionRow in exclusions {
+        pub id: ExclusionId,
+        pub brand_id: BrandId,
+        pub campaign_id: CampaignId,
+        pub visitor: Option<String>,
+        pub link_id: Option<LinkId>,
+        pub referrer_host: Option<String>,
+        pub from_at: Option<i64>,
+        pub to_at: Option<i64>,
+        pub order_id: Option<String>,
+        pub reason: String,
+        /// The key that made it.
+        pub created_by: String,
+        pub created_at: i64,
+        pub deleted_by: Option<String>,
+        pub deleted_reason: Option<String>,
+        pub deleted_at: Option<i64>,
+    }
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &ExclusionRow) -> QueryResult<()> {
+    diesel::insert_into(exclusions::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// A rule of the brand's campaign, deleted or not.
+pub fn find(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    campaign_id: &CampaignId,
+    id: &ExclusionId,
+) -> QueryResult<Option<ExclusionRow>> {
+    exclusions::table
+        .filter(exclusions::id.eq(id))
+        .filter(exclusions::brand_id.eq(brand_id))
+        .filter(exclusions::campaign_id.eq(campaign_id))
+        .select(ExclusionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A page of the campaign's rules, oldest first; `active` keeps the ones in force.
+pub fn page(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+    active: Option<bool>,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<ExclusionRow>> {
+    let mut q = exclusions::table
+        .filter(exclusions::campaign_id.eq(campaign_id))
+        .select(ExclusionRow::as_select())
+        .order(exclusions::id.asc())
+        .limit(limit)
+        .into_boxed();
+    match active {
+        Some(true) => q = q.filter(exclusions::deleted_at.is_null()),
+        Some(false) => q = q.filter(exclusions::deleted_at.is_not_null()),
+        None => {}
+    }
+    if let Some(after) = after {
+        q = q.filter(exclusions::id.gt(after.to_string()));
+    }
+    q.load(conn)
+}
+
+/// The rules in force.
+pub fn active(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+) -> QueryResult<Vec<ExclusionRow>> {
+    exclusions::table
+        .filter(exclusions::campaign_id.eq(campaign_id))
+        .filter(exclusions::deleted_at.is_null())
+        .select(ExclusionRow::as_select())
+        .order(exclusions::id.asc())
+        .load(conn)
+}
+
+/// Marks a rule deleted (who, why, when); `false` when it already was.
+pub fn delete(
+    conn: &mut AnyConnection,
+    id: &ExclusionId,
+    by: &str,
+    reason: &str,
+    at: i64,
+) -> QueryResult<bool> {
+    diesel::update(
+        exclusions::table
+            .filter(exclusions::id.eq(id))
+            .filter(exclusions::deleted_at.is_null()),
+    )
+    .set((
+        exclusions::deleted_by.eq(by),
+        exclusions::deleted_reason.eq(reason),
+        exclusions::deleted_at.eq(at),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+row! {
+    /// What a rule can ask of a click, and what its counts need.
+    #[derive(Debug, Clone)]
+    pub struct ScannedClick in clicks {
+        pub id: ClickId,
+        pub link_id: LinkId,
+        pub enrollment_id: EnrollmentId,
+        pub ts: i64,
+        pub visitor_hash: String,
+        pub kind: ClickKind,
+        pub attributable: bool,
+        pub referrer_host: Option<String>,
+    }
+}
+
+/// The campaign's clicks from `from` on (by id: ids sort by time).
+pub fn clicks_of_campaign(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+    from: &ClickId,
+) -> QueryResult<Vec<ScannedClick>> {
+    clicks::table
+        .filter(clicks::id.ge(from))
+        .filter(clicks::campaign_id.eq(campaign_id))
+        .select(ScannedClick::as_select())
+        .load(conn)
+}
+
+/// The brand's orders with these storefront ids (with the id).
+pub fn orders_named(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    external_ids: &[String],
+) -> QueryResult<Vec<(OrderId, String)>> {
+    let mut out = Vec::new();
+    for chunk in external_ids.chunks(CHUNK) {
+        out.extend(
+            orders::table
+                .filter(orders::brand_id.eq(brand_id))
+                .filter(orders::external_id.eq_any(chunk))
+                .select((orders::id, orders::external_id))
+                .load::<(OrderId, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// The orders (with the click) that one of these clicks reached in the campaign (reported with the order or
+/// remembered for its customer).
+pub fn orders_through(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+    clicks: &HashSet<&str>,
+) -> QueryResult<Vec<(OrderId, String)>> {
+    if clicks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let touches: Vec<(OrderId, String)> = order_touches::table
+        .filter(order_touches::campaign_id.eq(campaign_id))
+        .filter(order_touches::via.eq_any([Via::Click, Via::Customer]))
+        .select((order_touches::order_id, order_touches::touch_key))
+        .load(conn)?;
+    Ok(touches
+        .into_iter()
+        .filter(|(_, key)| clicks.contains(key.as_str()))
+        .collect())
+}
+
+/// What an excluded order gave the campaign: its credits (every key), the enrollments whose
+/// code it redeemed, and when it was received (commissions are held from then).
+#[derive(Debug, Default)]
+pub struct OrderShares {
+    pub credits: Vec<CreditRow>,
+    /// `(order, enrollment, order's occurred_at)`, once per order and enrollment.
+    pub redemptions: Vec<(OrderId, EnrollmentId)>,
+    /// `(order, occurred_at, created_at)`.
+    pub orders: Vec<(OrderId, i64, i64)>,
+}
+
+pub fn shares(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+    order_ids: &[OrderId],
+) -> QueryResult<OrderShares> {
+    let mut out = OrderShares::default();
+    for chunk in order_ids.chunks(CHUNK) {
+        out.credits.extend(
+            order_credits::table
+                .filter(order_credits::campaign_id.eq(campaign_id))
+                .filter(order_credits::order_id.eq_any(chunk))
+                .select(CreditRow::as_select())
+                .load(conn)?,
+        );
+        let mut redeemed: Vec<(OrderId, EnrollmentId)> = order_touches::table
+            .filter(order_touches::campaign_id.eq(campaign_id))
+            .filter(order_touches::order_id.eq_any(chunk))
+            .filter(order_touches::via.eq(Via::Code))
+            .filter(order_touches::attributable.eq(true))
+            .select((order_touches::order_id, order_touches::enrollment_id))
+            .load(conn)?;
+        redeemed.sort();
+        redeemed.dedup();
+        out.redemptions.extend(redeemed);
+        out.orders.extend(
+            orders::table
+                .filter(orders::id.eq_any(chunk))
+                .select((orders::id, orders::occurred_at, orders::created_at))
+                .load::<(OrderId, i64, i64)>(conn)?,
+        );
+    }
+    Ok(out)
+}
