@@ -283,6 +283,38 @@ async fn excluded_traffic_leaves_every_figure_to_the_cent_and_comes_back_when_th
     let n = off.len() - 2;
     assert_same(&off[..n], &everything[..n], "with exclusions=off");
 
+    // Traffic after the rules: the tester again (matched as it comes), and a shopper both
+    // twins get. Read at once (the clicks not folded yet) and once they are folded.
+    let tester = click_id(&app, full.link(0), TESTER).await;
+    order(
+        &app,
+        &full,
+        json!({"order_id": "T-3", "amount": "12.34", "currency": "EUR", "click_ids": [tester]}),
+    )
+    .await;
+    for s in [&full, &twin] {
+        let b = click_id(&app, s.link(1), &format!("{CHROME} shopper/5")).await;
+        order(
+            &app,
+            s,
+            json!({"order_id": "B-3", "amount": "7.77", "currency": "EUR", "click_ids": [b]}),
+        )
+        .await;
+    }
+    let honest = figures(&app, &twin, "").await;
+    assert_same(
+        &figures(&app, &full, "").await,
+        &honest,
+        "new traffic, unfolded",
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_same(
+        &figures(&app, &full, "").await,
+        &honest,
+        "new traffic, folded",
+    );
+    let everything = figures(&app, &full, "&exclusions=off").await;
+
     // A-2 is anna's only approved order: 10% of 55.55.
     let c = format!("/api/v1/campaigns/{}", full.campaign_id);
     let payouts = app.get(&format!("{c}/payouts"), &full.admin).await.json();
@@ -319,6 +351,7 @@ async fn excluded_traffic_leaves_every_figure_to_the_cent_and_comes_back_when_th
     assert_eq!(gone["deleted"]["by"], own["created_by"]);
     assert!(gone["matched"].is_null());
     assert_eq!(items[1]["reason"], "Coupon site traffic");
+    assert_eq!(items[2]["matched"]["orders"], 1);
     assert_eq!(items[1]["matched"]["clicks"], 1);
     let active = app
         .get(&format!("{c}/exclusions?status=active"), &full.admin)
@@ -340,7 +373,11 @@ async fn excluded_traffic_leaves_every_figure_to_the_cent_and_comes_back_when_th
         assert_eq!(r.status, 204, "{}", r.text);
     }
     let back = figures(&app, &full, "").await;
-    assert_same(&back, &everything, "after the rules were deleted");
+    assert_same(&back[..n], &everything[..n], "after the rules were deleted");
+    assert_ne!(
+        back[n].1, honest[n].1,
+        "the payouts count the test orders again"
+    );
 }
 
 #[tokio::test]
@@ -411,4 +448,83 @@ async fn rules_are_checked_and_kept_to_their_brand() {
     )
     .await
     .invalid_field("exclusions");
+}
+
+#[tokio::test]
+async fn a_paid_commission_stays_paid_and_the_balance_goes_negative() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({"model": "last_click"}), &["anna"]).await;
+    order(
+        &app,
+        &s,
+        json!({"order_id": "P-1", "amount": "200.00", "currency": "EUR",
+               "discount_codes": [s.code(0)]}),
+    )
+    .await;
+    received_days_ago(&app, "P-1", 31);
+    let c = format!("/api/v1/campaigns/{}", s.campaign_id);
+    let pay = format!("{c}/payouts/{}/mark-paid", s.influencer(0));
+    let r = app
+        .post(
+            &pay,
+            &s.admin,
+            json!({"amount": "20.00", "reference": "INV-7"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    exclude(&app, &s, json!({"order_id": "P-1"}), "A fraudulent order").await;
+    let line = app.get(&format!("{c}/payouts"), &s.admin).await.json()["items"][0].clone();
+    assert_eq!(line["commission_approved"], "0.00", "{line}");
+    assert_eq!(line["paid"], "20.00", "{line}");
+    assert_eq!(line["balance"], "-20.00", "{line}");
+    // Nothing more can be paid out against it.
+    app.post(&pay, &s.admin, json!({"amount": "0.01"}))
+        .await
+        .invalid_field("amount");
+}
+
+#[tokio::test]
+async fn a_window_on_a_link_takes_out_its_clicks_and_nothing_outside_it() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({"model": "last_click"}), &["anna", "ben"]).await;
+    for i in 0..3 {
+        click_id(&app, s.link(0), &format!("{CHROME} launch/{i}")).await;
+    }
+    click_id(&app, s.link(1), CHROME).await;
+    let at = |minutes: i64| (chrono::Utc::now() + chrono::Duration::minutes(minutes)).to_rfc3339();
+    let link = s.enrollments[0]["link"]["id"].clone();
+    let later = exclude(
+        &app,
+        &s,
+        json!({"link_id": link, "from": at(5), "to": at(65)}),
+        "the next hour",
+    )
+    .await;
+    assert_eq!(later["matched"]["clicks"], 0, "{later}");
+    let now = exclude(
+        &app,
+        &s,
+        json!({"link_id": link, "from": at(-60), "to": at(1)}),
+        "launch check",
+    )
+    .await;
+    assert_eq!(now["matched"]["clicks"], 3, "{now}");
+    let board = app
+        .get(
+            &format!("/api/v1/campaigns/{}/leaderboard", s.campaign_id),
+            &s.admin,
+        )
+        .await
+        .json();
+    let clicks = |h: &str| {
+        board["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["handle"] == h)
+            .unwrap()["clicks"]
+            .clone()
+    };
+    assert_eq!(clicks("anna"), 0, "{board}");
+    assert_eq!(clicks("ben"), 1, "{board}");
 }
