@@ -348,6 +348,18 @@ pub fn routes() -> RouteTable {
             dashboard::costs::delete,
         )
         .get(
+            "/dashboard/campaigns/{campaign_id}/exclusions",
+            dashboard::exclusions::page,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/exclusions",
+            dashboard::exclusions::add,
+        )
+        .post(
+            "/dashboard/campaigns/{campaign_id}/exclusions/{exclusion_id}/delete",
+            dashboard::exclusions::delete,
+        )
+        .get(
             "/dashboard/campaigns/{campaign_id}/posts",
             dashboard::setup::posts,
         )

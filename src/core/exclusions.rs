@@ -15,16 +15,14 @@ use crate::db::AnyConnection;
 use crate::domain::attribution::CreditKey;
 use crate::domain::exclusions::{ClickFacts, Rule};
 use crate::domain::field::{Checks, FieldError};
-use crate::domain::ids::{
-    BrandId, CampaignId, ClickId, EnrollmentId, ExclusionId, LinkId, OrderId,
-};
+use crate::domain::ids::{BrandId, CampaignId, EnrollmentId, ExclusionId, LinkId, OrderId};
 use crate::domain::json::non_null;
 use crate::domain::text;
-use crate::domain::time::{rfc3339, utc_day, utc_hour};
+use crate::domain::time::{rfc3339, utc_day, utc_hour, MICROS_PER_DAY};
 use crate::domain::traffic::ClickKind;
 use crate::store::campaigns::CampaignRow;
 use crate::store::credits::{CreditRow, OrderSums};
-use crate::store::exclusions::ExclusionRow;
+use crate::store::exclusions::{ClickFilter, ExclusionRow};
 use crate::store::rollups::Days;
 use crate::store::{self};
 
@@ -280,6 +278,10 @@ pub fn list(
         .collect())
 }
 
+/// Visitors whose clicks are looked up by name (in lists of 500); more, and the campaign's
+/// human clicks are read whole.
+const MAX_VISITOR_LOOKUPS: usize = 2_000;
+
 thread_local! {
     /// Set while a report is read with `?exclusions=off`.
     static OFF: Cell<bool> = const { Cell::new(false) };
@@ -357,21 +359,19 @@ impl Excluded {
             rules.iter().filter(|(_, r)| r.is_about_clicks()).collect();
         let mut click_rule: HashMap<String, Vec<&ExclusionId>> = HashMap::new();
         if !click_rules.is_empty() {
-            // No click of the campaign is older than the campaign (a minute's margin for
-            // instances' clocks), nor than every rule's window.
-            let mut from = campaign.created_at - 60_000_000;
-            if let Some(earliest) = click_rules
+            let filters: Vec<ClickFilter<'_>> = click_rules
                 .iter()
-                .map(|(_, r)| r.earliest())
-                .collect::<Option<Vec<i64>>>()
-                .and_then(|f| f.into_iter().min())
-            {
-                from = from.max(earliest);
-            }
-            let clicks =
-                store::exclusions::clicks_of_campaign(conn, &campaign.id, &ClickId::floor(from))?;
-            // Per link, day and visitor: human clicks, of which excluded.
-            let mut visitors: HashMap<(&LinkId, i32, &str), (i64, i64)> = HashMap::new();
+                .map(|(_, r)| ClickFilter {
+                    visitor: r.visitor.as_deref(),
+                    link_id: r.link_id.as_ref(),
+                    referrer_host: r.referrer_host.as_deref(),
+                    from: r.from,
+                    to: r.to,
+                })
+                .collect();
+            let clicks = store::exclusions::matching_clicks(conn, &campaign.id, &filters)?;
+            // Per link, day and visitor: excluded human clicks.
+            let mut excluded_humans: HashMap<(LinkId, i32, String), i64> = HashMap::new();
             for c in &clicks {
                 let facts = ClickFacts {
                     visitor_hash: &c.visitor_hash,
@@ -384,18 +384,11 @@ impl Excluded {
                     .filter(|(_, r)| r.matches(&facts))
                     .map(|(id, _)| *id)
                     .collect();
-                let human = c.kind == ClickKind::Human;
-                let day = utc_day(c.ts);
-                if human {
-                    let v = visitors
-                        .entry((&c.link_id, day, &c.visitor_hash))
-                        .or_default();
-                    v.0 += 1;
-                    v.1 += i64::from(!by.is_empty());
-                }
                 if by.is_empty() {
                     continue;
                 }
+                let human = c.kind == ClickKind::Human;
+                let day = utc_day(c.ts);
                 for id in &by {
                     out.matched.entry((*id).clone()).or_default().clicks += 1;
                 }
@@ -410,17 +403,40 @@ impl Excluded {
                     *out.hourly
                         .entry((c.enrollment_id.clone(), utc_hour(c.ts)))
                         .or_default() += 1;
+                    *excluded_humans
+                        .entry((c.link_id.clone(), day, c.visitor_hash.clone()))
+                        .or_default() += 1;
                 } else {
                     sum[2] += 1;
                 }
                 excluded_clicks.insert(c.id.as_str().to_string());
                 click_rule.insert(c.id.as_str().to_string(), by);
             }
-            // A visitor leaves a link's unique clicks of a day when all its clicks there do.
-            for ((link, day, _), (all, excluded)) in visitors {
-                if all == excluded {
-                    if let Some((_, sum)) = out.by_link_day.get_mut(&(link.clone(), day)) {
-                        sum[1] += 1;
+            // A visitor leaves a link's unique clicks of a day when all its clicks there do:
+            // count its human clicks there (by visitor when few are involved, else all).
+            if !excluded_humans.is_empty() {
+                let mut visitors: Vec<&str> =
+                    excluded_humans.keys().map(|(_, _, v)| v.as_str()).collect();
+                visitors.sort_unstable();
+                visitors.dedup();
+                let first_day = excluded_humans
+                    .keys()
+                    .map(|(_, d, _)| *d)
+                    .min()
+                    .unwrap_or(0);
+                let from = i64::from(first_day) * MICROS_PER_DAY;
+                let few = (visitors.len() <= MAX_VISITOR_LOOKUPS).then_some(visitors.as_slice());
+                let mut all: HashMap<(LinkId, i32, String), i64> = HashMap::new();
+                for (link, visitor, ts) in
+                    store::exclusions::human_clicks(conn, &campaign.id, few, from)?
+                {
+                    *all.entry((link, utc_day(ts), visitor)).or_default() += 1;
+                }
+                for (key, excluded) in &excluded_humans {
+                    if all.get(key).copied().unwrap_or(0) <= *excluded {
+                        if let Some((_, sum)) = out.by_link_day.get_mut(&(key.0.clone(), key.1)) {
+                            sum[1] += 1;
+                        }
                     }
                 }
             }

@@ -9,6 +9,7 @@
 mod act;
 mod charts;
 pub mod costs;
+pub mod exclusions;
 mod forms;
 mod qr;
 pub mod setup;
@@ -613,6 +614,8 @@ pub struct CampaignQuery {
     pub min_conversion_rate: Option<String>,
     pub bottom_percent: Option<String>,
     pub min_clicks_for_judgement: Option<String>,
+    /// `off`: the figures as if the campaign had no exclusion rule.
+    pub exclusions: Option<String>,
 }
 
 /// The rules the verdict column judges by when none are given: pay for itself, convert at
@@ -862,27 +865,30 @@ async fn campaign_page(
         model,
         dry_run: true,
     });
+    let without_rules = q.exclusions.as_deref() == Some("off");
     let (d, verdicts, flags) = page_of(
         app.read(move |conn| {
-            let d = overview::campaign(
-                conn,
-                &reader,
-                &campaign_id,
-                model,
-                &sort,
-                descending,
-                window,
-            )?;
-            let verdicts = match &judging {
-                Some(r) => Some(prune::judge(conn, &reader, &campaign_id, r)?),
-                None => None,
-            };
-            // Fraud signals are the brand's to see, like the verdicts.
-            let flags = match &judging {
-                Some(_) => crate::core::fraud::flags(conn, &reader, &campaign_id)?.items,
-                None => vec![],
-            };
-            Ok::<_, ApiError>((d, verdicts, flags))
+            crate::core::exclusions::switched(without_rules, || {
+                let d = overview::campaign(
+                    conn,
+                    &reader,
+                    &campaign_id,
+                    model,
+                    &sort,
+                    descending,
+                    window,
+                )?;
+                let verdicts = match &judging {
+                    Some(r) => Some(prune::judge(conn, &reader, &campaign_id, r)?),
+                    None => None,
+                };
+                // Fraud signals are the brand's to see, like the verdicts.
+                let flags = match &judging {
+                    Some(_) => crate::core::fraud::flags(conn, &reader, &campaign_id)?.items,
+                    None => vec![],
+                };
+                Ok::<_, ApiError>((d, verdicts, flags))
+            })
         })
         .await,
     )?;
@@ -961,6 +967,9 @@ fn keep_query(v: &CampaignView<'_>) -> String {
     if let Some(m) = v.view.model {
         q.append_pair("model", m.as_str());
     }
+    if v.query.exclusions.as_deref() == Some("off") {
+        q.append_pair("exclusions", "off");
+    }
     for (k, val) in [("from", &v.query.from), ("to", &v.query.to)] {
         if let Some(val) = val.as_deref().filter(|x| !x.is_empty()) {
             q.append_pair(k, val);
@@ -1002,10 +1011,15 @@ fn campaign_body(v: &CampaignView<'_>, admin: Option<&str>, prune: Option<&Pruni
                 a.button href={ "/dashboard/campaigns/" (id) "/enroll" } { "Enroll influencers" }
                 a.button href={ "/dashboard/campaigns/" (id) "/posts" } { "Post metrics" }
                 a.button href={ "/dashboard/campaigns/" (id) "/costs" } { "Costs" }
+                a.button href={ "/dashboard/campaigns/" (id) "/exclusions" } { "Exclusions" }
                 a.button href={ "/dashboard/campaigns/" (id) "/successor" } { "Next campaign" }
             }
             a.button href={ "/dashboard/campaigns/" (id) "/payouts" } { "Payouts" }
             a.button href={ "/dashboard/campaigns/" (id) "/leaderboard.csv?" (kept) "&sort=" (view.sort) "&order=" (if view.descending { "desc" } else { "asc" }) } download { "Leaderboard CSV" }
+        }
+        @if v.query.exclusions.as_deref() == Some("off") {
+            p.notice role="status" { "These figures ignore the campaign's exclusion rules. "
+                a href={ "/dashboard/campaigns/" (id) } { "Back to the figures with them" } "." }
         }
         form.inline.range method="get" action={ "/dashboard/campaigns/" (id) } {
             div.field {

@@ -4,7 +4,9 @@
 
 use std::collections::HashSet;
 
+use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
 use crate::db::schema::{clicks, exclusions, order_credits, order_touches, orders};
 use crate::db::types::row;
@@ -140,17 +142,102 @@ row! {
     }
 }
 
-/// The campaign's clicks from `from` on (by id: ids sort by time).
-pub fn clicks_of_campaign(
+/// What one rule asks of a click, for the database to filter by (`None`: anything).
+#[derive(Debug, Clone, Default)]
+pub struct ClickFilter<'a> {
+    pub visitor: Option<&'a str>,
+    pub link_id: Option<&'a LinkId>,
+    pub referrer_host: Option<&'a str>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+type Db = <AnyConnection as diesel::Connection>::Backend;
+type Predicate<'a> = Box<dyn BoxableExpression<clicks::table, Db, SqlType = Bool> + 'a>;
+
+/// One rule as SQL: the campaign's clicks it matches (clicks have no index but their
+/// time-ordered id, so the database scans them, without handing every row over).
+fn predicate<'a>(campaign_id: &'a CampaignId, f: &ClickFilter<'a>) -> Predicate<'a> {
+    let mut p: Predicate<'a> = Box::new(clicks::campaign_id.eq(campaign_id));
+    if let Some(v) = f.visitor {
+        p = Box::new(p.and(clicks::visitor_hash.eq(v)));
+    }
+    if let Some(l) = f.link_id {
+        p = Box::new(p.and(clicks::link_id.eq(l)));
+    }
+    if let Some(h) = f.referrer_host {
+        // Host names hold no `%` or `_` (checked when the rule was made).
+        p = Box::new(
+            p.and(
+                clicks::referrer_host
+                    .assume_not_null()
+                    .eq(h)
+                    .or(clicks::referrer_host
+                        .assume_not_null()
+                        .like(format!("%.{h}"))),
+            ),
+        );
+    }
+    if let Some(from) = f.from {
+        p = Box::new(
+            p.and(clicks::id.ge(ClickId::floor(from)))
+                .and(clicks::ts.ge(from)),
+        );
+    }
+    if let Some(to) = f.to {
+        p = Box::new(p.and(clicks::ts.lt(to)));
+    }
+    p
+}
+
+/// The campaign's clicks that one of the rules matches.
+pub fn matching_clicks(
     conn: &mut AnyConnection,
     campaign_id: &CampaignId,
-    from: &ClickId,
+    rules: &[ClickFilter<'_>],
 ) -> QueryResult<Vec<ScannedClick>> {
-    clicks::table
-        .filter(clicks::id.ge(from))
-        .filter(clicks::campaign_id.eq(campaign_id))
-        .select(ScannedClick::as_select())
-        .load(conn)
+    let mut q = clicks::table.select(ScannedClick::as_select()).into_boxed();
+    for (i, r) in rules.iter().enumerate() {
+        q = if i == 0 {
+            q.filter(predicate(campaign_id, r))
+        } else {
+            q.or_filter(predicate(campaign_id, r))
+        };
+    }
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    q.load(conn)
+}
+
+/// The human clicks on the campaign from `from` on, of these visitors (all: `None`):
+/// `(link, visitor, time)`, to tell whether a visitor keeps a link's unique click of a day.
+pub fn human_clicks(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+    visitors: Option<&[&str]>,
+    from: i64,
+) -> QueryResult<Vec<(LinkId, String, i64)>> {
+    let query = || {
+        clicks::table
+            .filter(clicks::id.ge(ClickId::floor(from)))
+            .filter(clicks::campaign_id.eq(campaign_id))
+            .filter(clicks::kind.eq(ClickKind::Human))
+            .select((clicks::link_id, clicks::visitor_hash, clicks::ts))
+            .into_boxed()
+    };
+    let Some(visitors) = visitors else {
+        return query().load(conn);
+    };
+    let mut out = Vec::new();
+    for chunk in visitors.chunks(CHUNK) {
+        out.extend(
+            query()
+                .filter(clicks::visitor_hash.eq_any(chunk))
+                .load::<(LinkId, String, i64)>(conn)?,
+        );
+    }
+    Ok(out)
 }
 
 /// The brand's orders with these storefront ids (with the id).

@@ -528,3 +528,108 @@ async fn a_window_on_a_link_takes_out_its_clicks_and_nothing_outside_it() {
     assert_eq!(clicks("anna"), 0, "{board}");
     assert_eq!(clicks("ben"), 1, "{board}");
 }
+
+#[tokio::test]
+async fn the_dashboard_makes_lists_and_deletes_rules_and_shows_figures_without_them() {
+    let app = spawn_app().await;
+    let s = shop(&app, json!({"model": "last_click"}), &["anna"]).await;
+    order(
+        &app,
+        &s,
+        json!({"order_id": "Q-1", "amount": "42.00", "currency": "EUR",
+               "discount_codes": [s.code(0)]}),
+    )
+    .await;
+    let cookie = crate::dashboard::signed_in(&app, &s.admin).await;
+    let token = crate::dashboard::form_token(&app, &cookie).await;
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let (app, cookie, token) = (&app, &cookie, &token);
+        async move {
+            let mut form = vec![("form_token", token.clone())];
+            form.extend(fields);
+            let r = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .header("cookie", cookie)
+                .header("origin", &app.address)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let page = format!("/dashboard/campaigns/{}/exclusions", s.campaign_id);
+    // A refused rule comes back beside its field, with what was typed.
+    let (status, body) = post(
+        page.clone(),
+        vec![
+            ("order_id", "Q-1".into()),
+            ("referrer_host", "x.example".into()),
+            ("reason", "dup".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("cannot be combined"), "{body}");
+    let (status, _) = post(
+        page.clone(),
+        vec![
+            ("order_id", "Q-1".into()),
+            ("reason", "A test order".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let listed = crate::dashboard::get(&app, &page, Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains("A test order") && listed.contains("Q-1"),
+        "{listed}"
+    );
+    let campaign = format!("/dashboard/campaigns/{}", s.campaign_id);
+    let with_rules = crate::dashboard::get(&app, &campaign, Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let without = crate::dashboard::get(&app, &format!("{campaign}?exclusions=off"), Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!with_rules.contains("42.00"), "the order is excluded");
+    assert!(without.contains("42.00") && without.contains("ignore the campaign's exclusion rules"));
+    // Deleting asks why, and keeps the rule listed as deleted.
+    let list = app
+        .get(
+            &format!("/api/v1/campaigns/{}/exclusions", s.campaign_id),
+            &s.admin,
+        )
+        .await
+        .json();
+    let id = list["items"][0]["id"].as_str().unwrap().to_string();
+    let (status, body) = post(format!("{page}/{id}/delete"), vec![]).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = post(
+        format!("{page}/{id}/delete"),
+        vec![("reason", "it was real".into())],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let listed = crate::dashboard::get(&app, &page, Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("it was real"), "{listed}");
+    let back = crate::dashboard::get(&app, &campaign, Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(back.contains("42.00"));
+}

@@ -130,6 +130,7 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
         "/dashboard/campaigns/{campaign_id}/enroll",
         "/dashboard/campaigns/{campaign_id}/posts",
         "/dashboard/campaigns/{campaign_id}/costs",
+        "/dashboard/campaigns/{campaign_id}/exclusions",
         "/dashboard/campaigns/{campaign_id}/successor",
     ] {
         add("GET", p, case(Session("admin"), "", None));
@@ -176,6 +177,14 @@ fn table() -> BTreeMap<(&'static str, &'static str), Case> {
             "kind=tool&amount=1.00&note=n{n}",
         ),
         ("/dashboard/campaigns/{campaign_id}/costs/{cost_id}/delete", ""),
+        (
+            "/dashboard/campaigns/{campaign_id}/exclusions",
+            "order_id=T-{n}&reason=test",
+        ),
+        (
+            "/dashboard/campaigns/{campaign_id}/exclusions/{exclusion_id}/delete",
+            "reason=undo",
+        ),
         (
             "/dashboard/campaigns/{campaign_id}/posts/import",
             "csv=handle%2Cpost_url%2Cplatform%0Ax%2Chttps%3A%2F%2Fp.example%2F{n}%2Cx&action=preview",
