@@ -176,7 +176,7 @@ async fn figures(app: &TestApp, s: &Shop, query: &str) -> Vec<(String, Value)> {
     for path in [
         format!("{c}/report?{query}"),
         format!(
-            "{c}/timeseries?interval=hour&from={from}&to={to}\
+            "{c}/timeseries?interval=day&from={from}&to={to}\
              &metrics=clicks,orders,conversions,gross_revenue,refunds,net_revenue{query}"
         ),
         format!("{c}/funnel?{query}"),
