@@ -65,7 +65,7 @@ pub async fn leaderboard(
     let board = app
         .read(move |conn| {
             let switch = query.0.exclusions.clone();
-            reporting::scoped(switch.as_deref(), || {
+            reporting::scoped(&reader, switch.as_deref(), || {
                 leaderboard::leaderboard(conn, &reader, &campaign_id, query.0)
             })
         })
@@ -98,7 +98,7 @@ pub async fn report(
     let (model, window) = report::parse(&query.0)?;
     let report = app
         .read(move |conn| {
-            reporting::scoped(query.0.exclusions.as_deref(), || {
+            reporting::scoped(&reader, query.0.exclusions.as_deref(), || {
                 report::report(conn, &reader, &campaign_id, model, window)
             })
         })
@@ -118,7 +118,7 @@ pub async fn timeseries(
     let plan = timeseries::plan(&query.0, chrono::Utc::now())?;
     let series = app
         .read(move |conn| {
-            reporting::scoped(query.0.exclusions.as_deref(), || {
+            reporting::scoped(&reader, query.0.exclusions.as_deref(), || {
                 timeseries::timeseries(conn, &reader, &campaign_id, plan)
             })
         })
@@ -139,7 +139,7 @@ pub async fn funnel(
     let funnel = app
         .read(move |conn| {
             let switch = query.0.exclusions.clone();
-            reporting::scoped(switch.as_deref(), || {
+            reporting::scoped(&reader, switch.as_deref(), || {
                 funnel::funnel(conn, &reader, &campaign_id, query.0)
             })
         })

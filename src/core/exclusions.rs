@@ -217,9 +217,20 @@ pub fn create(
         deleted_at: None,
     };
     crate::db::write_transaction(conn, |conn| store::exclusions::insert(conn, &row))?;
-    let matched = Excluded::compute(conn, &campaign, std::slice::from_ref(&row))?
-        .and_then(|e| e.matched.get(&row.id).copied());
-    Ok(ExclusionView::of(row, Some(matched.unwrap_or_default())))
+    // The rule is made: what it matches is news, and a failure to count it is no reason to
+    // answer as if it were not (the list counts again).
+    let matched = match Excluded::compute(conn, &campaign, std::slice::from_ref(&row)) {
+        Ok(found) => Some(
+            found
+                .and_then(|e| e.matched.get(&row.id).copied())
+                .unwrap_or_default(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "counting what a new exclusion rule matches");
+            None
+        }
+    };
+    Ok(ExclusionView::of(row, matched))
 }
 
 /// Takes a rule out of force: what it matched counts again. The rule stays listed, with who
@@ -300,6 +311,11 @@ pub fn switched<T>(off: bool, work: impl FnOnce() -> T) -> T {
     work()
 }
 
+/// Whether the rules are switched off for the report being read.
+pub fn off() -> bool {
+    OFF.with(Cell::get)
+}
+
 /// `exclusions=on|off` of a report's query.
 pub fn parse_switch(checks: &mut Checks, raw: Option<&str>) -> bool {
     match raw {
@@ -336,7 +352,7 @@ impl Excluded {
         conn: &mut AnyConnection,
         campaign: &CampaignRow,
     ) -> Result<Option<Self>, diesel::result::Error> {
-        if OFF.with(Cell::get) {
+        if off() {
             return Ok(None);
         }
         let rules = store::exclusions::active(conn, &campaign.id)?;

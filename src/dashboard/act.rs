@@ -416,9 +416,13 @@ pub async fn leaderboard_csv(
             let window = super::window_of(&query)?;
             let (model, sort, descending) = (view.model, view.sort.clone(), view.descending);
             let cid = id.clone();
+            // The page's switch: a brand's reader may download the figures without the rules.
+            let off = query.exclusions.as_deref() == Some("off") && reader.influencer_id.is_none();
             let d = page_of(
                 app.read(move |conn| {
-                    overview::campaign(conn, &reader, &cid, model, &sort, descending, window)
+                    crate::core::exclusions::switched(off, || {
+                        overview::campaign(conn, &reader, &cid, model, &sort, descending, window)
+                    })
                 })
                 .await,
             )?;

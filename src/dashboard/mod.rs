@@ -865,11 +865,12 @@ async fn campaign_page(
         model,
         dry_run: true,
     });
-    let without_rules = q.exclusions.as_deref() == Some("off");
+    // Without the rules: the brand's figures only; verdicts still judge as a prune would.
+    let without_rules = q.exclusions.as_deref() == Some("off") && key.scope != Scope::Influencer;
     let (d, verdicts, flags) = page_of(
         app.read(move |conn| {
-            crate::core::exclusions::switched(without_rules, || {
-                let d = overview::campaign(
+            let d = crate::core::exclusions::switched(without_rules, || {
+                overview::campaign(
                     conn,
                     &reader,
                     &campaign_id,
@@ -877,18 +878,18 @@ async fn campaign_page(
                     &sort,
                     descending,
                     window,
-                )?;
-                let verdicts = match &judging {
-                    Some(r) => Some(prune::judge(conn, &reader, &campaign_id, r)?),
-                    None => None,
-                };
-                // Fraud signals are the brand's to see, like the verdicts.
-                let flags = match &judging {
-                    Some(_) => crate::core::fraud::flags(conn, &reader, &campaign_id)?.items,
-                    None => vec![],
-                };
-                Ok::<_, ApiError>((d, verdicts, flags))
-            })
+                )
+            })?;
+            let verdicts = match &judging {
+                Some(r) => Some(prune::judge(conn, &reader, &campaign_id, r)?),
+                None => None,
+            };
+            // Fraud signals are the brand's to see, like the verdicts.
+            let flags = match &judging {
+                Some(_) => crate::core::fraud::flags(conn, &reader, &campaign_id)?.items,
+                None => vec![],
+            };
+            Ok::<_, ApiError>((d, verdicts, flags))
         })
         .await,
     )?;

@@ -87,6 +87,14 @@ impl Plan {
                    "discount_codes": [s.code(1)]}),
         )
         .await;
+        // Ten days ago, through ben's code: outside a window of the last days.
+        order(
+            app,
+            s,
+            json!({"order_id": "B-4", "amount": "64.00", "currency": "EUR",
+                   "discount_codes": [s.code(1)], "occurred_at": days_ago(10)}),
+        )
+        .await;
         if !self.full {
             return;
         }
@@ -109,10 +117,14 @@ impl Plan {
             app,
             s,
             json!({"order_id": "T-2", "amount": "250.00", "currency": "EUR",
-                   "discount_codes": [s.code(1)]}),
+                   "discount_codes": [s.code(1)], "occurred_at": days_ago(9)}),
         )
         .await;
     }
+}
+
+fn days_ago(n: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::days(n)).to_rfc3339()
 }
 
 async fn order(app: &TestApp, s: &Shop, body: Value) {
@@ -172,6 +184,18 @@ async fn figures(app: &TestApp, s: &Shop, query: &str) -> Vec<(String, Value)> {
     ] {
         let path = format!("{c}/leaderboard?{query}{model}");
         out.push((path.clone(), read(app, &s.admin, &path).await));
+    }
+    // Windows: the last two days, and the days of the back-dated orders.
+    for window in [
+        format!("from={from}&to={to}"),
+        format!("from={}&to={}", day(-12), day(-5)),
+    ] {
+        for path in [
+            format!("{c}/leaderboard?{window}{query}"),
+            format!("{c}/report?{window}{query}&model=linear"),
+        ] {
+            out.push((path.clone(), read(app, &s.admin, &path).await));
+        }
     }
     for path in [
         format!("{c}/report?{query}"),
@@ -237,6 +261,29 @@ async fn excluded_traffic_leaves_every_figure_to_the_cent_and_comes_back_when_th
     // A-2 was received a month ago in both: its commission is approved.
     received_days_ago(&app, "A-2", 31);
 
+    // Another campaign of the same brand, whose link the tester also clicks: the rules of the
+    // first campaign never reach it.
+    let other = crate::resources::campaign(
+        &app,
+        &full.admin,
+        json!({"name": "Other", "destination_url": "https://shop.example/o", "currency": "EUR"}),
+    )
+    .await;
+    let other_id = other["id"].as_str().unwrap().to_string();
+    let e = crate::resources::enroll(
+        &app,
+        &full.admin,
+        &other_id,
+        json!({"influencer_id": full.influencer(0), "code": "OTHER15"}),
+    )
+    .await;
+    let other_link = e["link"]["code"].as_str().unwrap().to_string();
+    click_id(&app, &other_link, TESTER).await;
+    click_id(&app, &other_link, TESTER).await;
+    let other_path = format!("/api/v1/campaigns/{other_id}/leaderboard");
+    let other_before = read(&app, &full.admin, &other_path).await;
+    assert_eq!(other_before["items"][0]["clicks"], 2);
+
     let everything = figures(&app, &full, "").await;
     let honest = figures(&app, &twin, "").await;
     // The test traffic shows before any rule (so the comparison below can fail).
@@ -278,6 +325,11 @@ async fn excluded_traffic_leaves_every_figure_to_the_cent_and_comes_back_when_th
 
     let excluded = figures(&app, &full, "").await;
     assert_same(&excluded, &honest, "with the rules in force");
+    assert_eq!(
+        read(&app, &full.admin, &other_path).await,
+        other_before,
+        "another campaign keeps its clicks"
+    );
     let off = figures(&app, &full, "&exclusions=off").await;
     // Pruning and payouts take no switch: they always apply the rules.
     let n = off.len() - 2;
@@ -448,6 +500,19 @@ async fn rules_are_checked_and_kept_to_their_brand() {
     )
     .await
     .invalid_field("exclusions");
+    // An influencer sees its figures as the rules leave them, never without.
+    let (_, own) = app
+        .create_key(
+            &s.brand_id,
+            &s.admin,
+            json!({"scope": "influencer", "influencer_id": s.influencer(0)}),
+        )
+        .await;
+    let report = format!("/api/v1/campaigns/{}/report", s.campaign_id);
+    assert_eq!(app.get(&report, &own).await.status, 200);
+    app.get(&format!("{report}?exclusions=off"), &own)
+        .await
+        .invalid_field("exclusions");
 }
 
 #[tokio::test]

@@ -315,6 +315,8 @@ pub fn stats(
             r.bot_clicks -= bots;
             r.attributable_clicks -= attributable;
         }
+        // A day of excluded clicks only is a day without clicks.
+        rows.retain(|r| r.clicks != 0 || r.bot_clicks != 0);
     }
     let mut stats = LinkStats {
         link_id: link.id,

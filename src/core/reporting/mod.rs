@@ -216,9 +216,12 @@ type ClickCounts = (
     HashMap<EnrollmentId, i64>,
 );
 
+/// A campaign's click counts of some days, with the rules switched off or not.
+type ClickKey = (CampaignId, Days, bool);
+
 thread_local! {
     /// Within [`with_one_click_read`], the click counts read so far, by campaign and days.
-    static CLICK_MEMO: std::cell::RefCell<Option<HashMap<(CampaignId, Days), ClickCounts>>> =
+    static CLICK_MEMO: std::cell::RefCell<Option<HashMap<ClickKey, ClickCounts>>> =
         const { std::cell::RefCell::new(None) };
     /// Within [`with_one_click_read`], what each campaign's exclusions take out.
     static EXCLUDED_MEMO: std::cell::RefCell<Option<HashMap<CampaignId, Option<Rc<Excluded>>>>> =
@@ -231,6 +234,9 @@ pub fn excluded(
     conn: &mut AnyConnection,
     campaign: &CampaignRow,
 ) -> ReportResult<Option<Rc<Excluded>>> {
+    if crate::core::exclusions::off() {
+        return Ok(None);
+    }
     let hit = EXCLUDED_MEMO.with(|m| {
         m.borrow()
             .as_ref()
@@ -304,13 +310,22 @@ pub fn with_one_click_read<T>(work: impl FnOnce() -> T) -> T {
 }
 
 /// Runs one report's reading: click counts and exclusions read once, the exclusion rules
-/// ignored if `exclusions` is `off` (anything but `on`/`off` is a 422 on that field).
+/// ignored if `exclusions` is `off` (anything but `on`/`off`, or `off` for an influencer's
+/// key, is a 422 on that field).
 pub fn scoped<T>(
+    reader: &Reader,
     exclusions: Option<&str>,
     work: impl FnOnce() -> ReportResult<T>,
 ) -> ReportResult<T> {
     let mut checks = Checks::default();
     let off = crate::core::exclusions::parse_switch(&mut checks, exclusions);
+    if off && reader.influencer_id.is_some() {
+        // What was excluded is the brand's business: an influencer sees its figures as paid.
+        checks.fail(
+            "exclusions",
+            "only the brand's keys may read without the rules",
+        );
+    }
     checks.finish()?;
     with_one_click_read(|| crate::core::exclusions::switched(off, work))
 }
@@ -321,7 +336,12 @@ fn click_counts(
     window: Window,
     excluded: Option<&Excluded>,
 ) -> ReportResult<ClickCounts> {
-    let key = (campaign.id.clone(), days(window));
+    // Keyed by the switch too: a page may read with and without the rules.
+    let key = (
+        campaign.id.clone(),
+        days(window),
+        crate::core::exclusions::off(),
+    );
     if let Some(hit) = CLICK_MEMO.with(|m| m.borrow().as_ref().and_then(|m| m.get(&key).cloned())) {
         return Ok(hit);
     }
