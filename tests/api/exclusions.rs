@@ -239,6 +239,15 @@ fn assert_same(got: &[(String, Value)], want: &[(String, Value)], what: &str) {
     }
 }
 
+/// A dashboard page as the signed-in browser gets it.
+async fn html(app: &TestApp, path: &str, cookie: &str) -> String {
+    crate::dashboard::get(app, path, Some(cookie))
+        .await
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn exclude(app: &TestApp, s: &Shop, rule: Value, reason: &str) -> Value {
     let r = app
         .post(
@@ -646,26 +655,14 @@ async fn the_dashboard_makes_lists_and_deletes_rules_and_shows_figures_without_t
     )
     .await;
     assert_eq!(status, 303);
-    let listed = crate::dashboard::get(&app, &page, Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let listed = html(&app, &page, &cookie).await;
     assert!(
         listed.contains("A test order") && listed.contains("Q-1"),
         "{listed}"
     );
     let campaign = format!("/dashboard/campaigns/{}", s.campaign_id);
-    let with_rules = crate::dashboard::get(&app, &campaign, Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let without = crate::dashboard::get(&app, &format!("{campaign}?exclusions=off"), Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let with_rules = html(&app, &campaign, &cookie).await;
+    let without = html(&app, &format!("{campaign}?exclusions=off"), &cookie).await;
     assert!(!with_rules.contains("42.00"), "the order is excluded");
     assert!(without.contains("42.00") && without.contains("ignore the campaign's exclusion rules"));
     // Deleting asks why, and keeps the rule listed as deleted.
@@ -685,16 +682,8 @@ async fn the_dashboard_makes_lists_and_deletes_rules_and_shows_figures_without_t
     )
     .await;
     assert_eq!(status, 303);
-    let listed = crate::dashboard::get(&app, &page, Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let listed = html(&app, &page, &cookie).await;
     assert!(listed.contains("it was real"), "{listed}");
-    let back = crate::dashboard::get(&app, &campaign, Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let back = html(&app, &campaign, &cookie).await;
     assert!(back.contains("42.00"));
 }
