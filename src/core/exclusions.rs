@@ -22,7 +22,8 @@ use crate::domain::time::{rfc3339, utc_day, utc_hour, MICROS_PER_DAY};
 use crate::domain::traffic::ClickKind;
 use crate::store::campaigns::CampaignRow;
 use crate::store::credits::{CreditRow, OrderSums};
-use crate::store::exclusions::{ClickFilter, ExclusionRow};
+use crate::store::events::{EventCount, EventSums};
+use crate::store::exclusions::{ClickFilter, ExclusionRow, ScannedEvent};
 use crate::store::rollups::Days;
 use crate::store::{self};
 
@@ -343,6 +344,8 @@ pub struct Excluded {
     redemptions: Vec<(OrderId, EnrollmentId)>,
     /// Per excluded order: (occurred_at, created_at).
     when: HashMap<OrderId, (i64, i64)>,
+    /// Funnel events that came through an excluded click.
+    events: Vec<ScannedEvent>,
     matched: HashMap<ExclusionId, Matched>,
 }
 
@@ -457,6 +460,7 @@ impl Excluded {
                 }
             }
             let keys: HashSet<&str> = excluded_clicks.iter().map(String::as_str).collect();
+            out.events = store::exclusions::events_through(conn, &campaign.id, &keys)?;
             for (order, key) in store::exclusions::orders_through(conn, &campaign.id, &keys)? {
                 let by = order_rule.entry(order).or_default();
                 by.extend(click_rule.get(&key).into_iter().flatten().copied());
@@ -595,6 +599,59 @@ impl Excluded {
             }
         }
         out
+    }
+
+    /// The excluded events in `[from, to)`, with an enrollment.
+    fn events_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> impl Iterator<Item = (&ScannedEvent, &EnrollmentId)> {
+        self.events
+            .iter()
+            .filter(move |e| e.occurred_at >= from && e.occurred_at < to)
+            .filter_map(|e| e.enrollment_id.as_ref().map(|id| (e, id)))
+    }
+
+    /// What the excluded events add to `store::events::sums` (bands as `(medium, fast)`),
+    /// as rows to add: one negative row per event.
+    pub fn event_sums(&self, (medium, fast): (i32, i32), from: i64, to: i64) -> Vec<EventSums> {
+        self.events_between(from, to)
+            .map(|(e, enrollment)| EventSums {
+                enrollment_id: enrollment.clone(),
+                kind: e.kind,
+                band: match e.score {
+                    None => -1,
+                    Some(s) if s >= fast => 2,
+                    Some(s) if s >= medium => 1,
+                    Some(_) => 0,
+                },
+                n: -1,
+                valued: -i64::from(e.value_micros.is_some()),
+                value_units: -e.value_micros.map_or(0, |v| v / 1_000_000),
+                value_rest_micros: -e.value_micros.map_or(0, |v| v % 1_000_000),
+                ordered: -i64::from(e.first_order_at.is_some()),
+            })
+            .collect()
+    }
+
+    /// What the excluded events add to `store::events::counts`, as negative rows.
+    pub fn event_counts(&self, from: i64, to: i64) -> Vec<EventCount> {
+        self.events_between(from, to)
+            .map(|(e, enrollment)| EventCount {
+                enrollment_id: enrollment.clone(),
+                kind: e.kind,
+                n: -1,
+            })
+            .collect()
+    }
+
+    /// The delays (to their customer's order) of the excluded leads in `[from, to)`.
+    pub fn lead_delays(&self, from: i64, to: i64) -> Vec<(EnrollmentId, i64)> {
+        self.events_between(from, to)
+            .filter(|(e, _)| e.kind == crate::domain::orders::EventKind::Lead)
+            .filter_map(|(e, id)| e.first_order_at.map(|o| (id.clone(), o - e.occurred_at)))
+            .collect()
     }
 
     /// Per enrollment: commissionable net of the excluded orders received at or before the

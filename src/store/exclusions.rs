@@ -8,13 +8,14 @@ use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use crate::db::schema::{clicks, exclusions, order_credits, order_touches, orders};
+use crate::db::schema::{clicks, events, exclusions, order_credits, order_touches, orders};
 use crate::db::types::row;
 use crate::db::AnyConnection;
 use crate::domain::attribution::Via;
 use crate::domain::ids::{
     BrandId, CampaignId, ClickId, EnrollmentId, ExclusionId, LinkId, OrderId,
 };
+use crate::domain::orders::EventKind;
 use crate::domain::traffic::ClickKind;
 use crate::store::credits::CreditRow;
 
@@ -323,4 +324,38 @@ pub fn shares(
         );
     }
     Ok(out)
+}
+
+row! {
+    /// What a report counts of an event (see `store::events`), with the click it came through.
+    #[derive(Debug, Clone)]
+    pub struct ScannedEvent in events {
+        pub click_id: String,
+        pub enrollment_id: Option<EnrollmentId>,
+        pub kind: EventKind,
+        pub occurred_at: i64,
+        pub value_micros: Option<i64>,
+        pub score: Option<i32>,
+        pub first_order_at: Option<i64>,
+    }
+}
+
+/// The campaign's events that came through one of these clicks.
+pub fn events_through(
+    conn: &mut AnyConnection,
+    campaign_id: &CampaignId,
+    clicks: &HashSet<&str>,
+) -> QueryResult<Vec<ScannedEvent>> {
+    if clicks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all: Vec<ScannedEvent> = events::table
+        .filter(events::campaign_id.eq(campaign_id))
+        .filter(events::enrollment_id.is_not_null())
+        .select(ScannedEvent::as_select())
+        .load(conn)?;
+    Ok(all
+        .into_iter()
+        .filter(|e| clicks.contains(e.click_id.as_str()))
+        .collect())
 }

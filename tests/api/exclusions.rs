@@ -51,6 +51,12 @@ impl Plan {
         }
         // ben (1): a shopper clicks and orders 40.00 through the click.
         let b1 = click_id(app, s.link(1), &shopper(4)).await;
+        event(
+            app,
+            s,
+            json!({"event_id": "E-2", "type": "landing_view", "click_id": b1}),
+        )
+        .await;
         // Bots on ben's link stay bots.
         assert_eq!(
             click(app, s.link(1), &[("user-agent", "Googlebot/2.1")])
@@ -65,6 +71,14 @@ impl Plan {
         )
         .await;
         refund(app, s, "A-1", "A-1-r", "30.00").await;
+        // Funnel events: a valued, scored lead on anna's shopper, a landing view on ben's.
+        event(
+            app,
+            s,
+            json!({"event_id": "E-1", "type": "lead", "click_id": a1, "value": "25.00",
+                   "score": 80}),
+        )
+        .await;
         order(
             app,
             s,
@@ -104,11 +118,27 @@ impl Plan {
         click_id(app, s.link(0), TESTER).await;
         let t2 = click_id(app, s.link(1), TESTER).await;
         click_id(app, s.link(0), TESTER).await;
+        // The tester's own lead (valued, scored, and followed by the tester's order), and a
+        // sign-up on ben's link.
+        event(
+            app,
+            s,
+            json!({"event_id": "E-T1", "type": "lead", "click_id": t1, "value": "40.00",
+                   "score": 95, "customer_ref": "qa@brand.example"}),
+        )
+        .await;
+        event(
+            app,
+            s,
+            json!({"event_id": "E-T2", "type": "signup", "click_id": t2}),
+        )
+        .await;
         order(
             app,
             s,
             json!({"order_id": "T-1", "amount": "99.99", "currency": "EUR",
-                   "click_ids": [t1, t2], "discount_codes": [s.code(0)]}),
+                   "click_ids": [t1, t2], "discount_codes": [s.code(0)],
+                   "customer_ref": "qa@brand.example"}),
         )
         .await;
         refund(app, s, "T-1", "T-1-r", "33.33").await;
@@ -129,6 +159,11 @@ fn days_ago(n: i64) -> String {
 
 async fn order(app: &TestApp, s: &Shop, body: Value) {
     let r = app.post("/api/v1/orders", &s.storefront, body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+async fn event(app: &TestApp, s: &Shop, body: Value) {
+    let r = app.post("/api/v1/events", &s.storefront, body).await;
     assert_eq!(r.status, 201, "{}", r.text);
 }
 

@@ -10,7 +10,6 @@ use crate::domain::field::Checks;
 use crate::domain::funnel::{self, Stage};
 use crate::domain::ids::{CampaignId, EnrollmentId, InfluencerId};
 use crate::domain::window::Window;
-use crate::store::{self};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,9 +52,9 @@ pub fn funnel(
     let window = Window::parse(&mut checks, q.from.as_deref(), q.to.as_deref());
     checks.finish()?;
     let (campaign, enrollments) = load_campaign(conn, reader, campaign_id)?;
-    let events = store::events::counts(
+    let events = crate::core::reporting::event_counts(
         conn,
-        &campaign.id,
+        &campaign,
         window.start_micros(),
         window.end_micros(),
     )?;

@@ -275,6 +275,21 @@ pub fn hourly_clicks(
     Ok(rows)
 }
 
+/// Funnel events per enrollment and type between two instants, the excluded ones taken out
+/// (as negative rows: callers add the rows up).
+pub fn event_counts(
+    conn: &mut AnyConnection,
+    campaign: &CampaignRow,
+    from: i64,
+    to: i64,
+) -> ReportResult<Vec<store::events::EventCount>> {
+    let mut rows = store::events::counts(conn, &campaign.id, from, to)?;
+    if let Some(x) = excluded(conn, campaign)? {
+        rows.extend(x.event_counts(from, to));
+    }
+    Ok(rows)
+}
+
 /// The credits of the campaign's orders between two instants, excluded orders left out.
 pub fn credits_between(
     conn: &mut AnyConnection,
@@ -406,7 +421,11 @@ fn all_rows(
     let mut event_sums: HashMap<EnrollmentId, Vec<store::events::EventSums>> = HashMap::new();
     let mut any_ordered = false;
     let bands = (campaign.lead_band_medium, campaign.lead_band_fast);
-    for e in store::events::sums(conn, &campaign.id, bands, start, end)? {
+    let mut event_rows = store::events::sums(conn, &campaign.id, bands, start, end)?;
+    if let Some(x) = &excluded {
+        event_rows.extend(x.event_sums(bands, start, end));
+    }
+    for e in event_rows {
         any_ordered |= e.ordered > 0;
         event_sums
             .entry(e.enrollment_id.clone())
@@ -417,6 +436,13 @@ fn all_rows(
     if any_ordered {
         for d in store::events::lead_delays(conn, &campaign.id, start, end)? {
             delays.entry(d.enrollment_id).or_default().push(d.delay);
+        }
+        for (e, delay) in excluded.iter().flat_map(|x| x.lead_delays(start, end)) {
+            if let Some(v) = delays.get_mut(&e) {
+                if let Some(i) = v.iter().position(|d| *d == delay) {
+                    v.remove(i);
+                }
+            }
         }
     }
     let values = leads::stored_event_values(&campaign.event_values);

@@ -202,7 +202,7 @@ fn funnel(
     } else {
         (window.start_micros(), window.end_micros())
     };
-    for e in store::events::counts(conn, &campaign.id, from, to)? {
+    for e in crate::core::reporting::event_counts(conn, campaign, from, to)? {
         if visible.contains(&e.enrollment_id) {
             *kinds.entry(e.kind).or_default() += e.n;
         }
