@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::admin::{AdminError, AdminResult, Conflict, Page};
+use crate::core::admin::{campaign_of, AdminError, AdminResult, Conflict, Page};
 use crate::core::now_micros;
 use crate::db::AnyConnection;
 use crate::domain::attribution::CreditKey;
@@ -151,22 +151,6 @@ fn rule_of(row: &ExclusionRow) -> Rule {
     }
 }
 
-fn campaign_of(
-    conn: &mut AnyConnection,
-    brand_id: &BrandId,
-    campaign_id: &CampaignId,
-) -> AdminResult<CampaignRow> {
-    store::campaigns::find(conn, brand_id, campaign_id)?.ok_or_else(AdminError::not_found)
-}
-
-fn reason(field: &str, raw: &str) -> Result<String, FieldError> {
-    let r = text::required(field, raw, 500)?;
-    if r.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(FieldError::new(field, "must be printable text"));
-    }
-    Ok(r)
-}
-
 /// Makes a rule; it applies at once, to everything not yet paid.
 pub fn create(
     conn: &mut AnyConnection,
@@ -187,7 +171,7 @@ pub fn create(
         r.to.map(|t| t.timestamp_micros()),
         r.order_id.as_deref(),
     );
-    let why = checks.take(reason("reason", &input.reason));
+    let why = checks.take(text::required("reason", &input.reason, 500));
     checks.finish()?;
     let (Some(rule), Some(why)) = (rule, why) else {
         unreachable!("every failed check was reported");
@@ -245,7 +229,7 @@ pub fn delete(
     query: DeleteQuery,
 ) -> AdminResult<()> {
     campaign_of(conn, brand_id, campaign_id)?;
-    let why = reason("reason", query.reason.as_deref().unwrap_or_default())?;
+    let why = text::required("reason", query.reason.as_deref().unwrap_or_default(), 500)?;
     store::exclusions::find(conn, brand_id, campaign_id, id)?.ok_or_else(AdminError::not_found)?;
     let done = crate::db::write_transaction(conn, |conn| {
         store::exclusions::delete(conn, id, by, &why, now_micros())
@@ -372,7 +356,6 @@ impl Excluded {
         }
         let rules: Vec<(&ExclusionId, Rule)> = rows.iter().map(|r| (&r.id, rule_of(r))).collect();
         let mut out = Self::default();
-        let mut excluded_clicks: HashSet<String> = HashSet::new();
         let mut order_rule: HashMap<OrderId, BTreeSet<&ExclusionId>> = HashMap::new();
         let click_rules: Vec<&(&ExclusionId, Rule)> =
             rules.iter().filter(|(_, r)| r.is_about_clicks()).collect();
@@ -428,7 +411,6 @@ impl Excluded {
                 } else {
                     sum[2] += 1;
                 }
-                excluded_clicks.insert(c.id.as_str().to_string());
                 click_rule.insert(c.id.as_str().to_string(), by);
             }
             // A visitor leaves a link's unique clicks of a day when all its clicks there do:
@@ -459,7 +441,7 @@ impl Excluded {
                     }
                 }
             }
-            let keys: HashSet<&str> = excluded_clicks.iter().map(String::as_str).collect();
+            let keys: HashSet<&str> = click_rule.keys().map(String::as_str).collect();
             out.events = store::exclusions::events_through(conn, &campaign.id, &keys)?;
             for (order, key) in store::exclusions::orders_through(conn, &campaign.id, &keys)? {
                 let by = order_rule.entry(order).or_default();

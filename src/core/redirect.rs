@@ -140,6 +140,14 @@ async fn find(core: &Core, code: &str) -> Result<SharedLink, Followed> {
     }
 }
 
+/// The user agent as a click keeps it (and hashes it): at most 512 characters.
+fn stored_agent(user_agent: Option<&str>) -> String {
+    match user_agent.unwrap_or("") {
+        ua if ua.len() <= 512 => ua.to_string(),
+        ua => ua.chars().take(512).collect(),
+    }
+}
+
 /// A click on a link: recorded (committed) before the redirect is answered.
 pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
     let link = match find(core, code).await {
@@ -153,10 +161,7 @@ pub async fn follow(core: &Core, code: &str, visit: Visit<'_>) -> Followed {
         attributable: link.attributable_at(now),
         ts: now,
         ip: visit.ip,
-        user_agent: match visit.user_agent.unwrap_or("") {
-            ua if ua.len() <= 512 => ua.to_string(),
-            ua => ua.chars().take(512).collect(),
-        },
+        user_agent: stored_agent(visit.user_agent),
         kind,
         referrer_host: traffic::referrer_host(visit.referer),
         agent,
@@ -196,9 +201,8 @@ pub fn visitor_id(
     let day = crate::domain::time::utc_day(chrono::Utc::now().timestamp_micros());
     let fresh = crate::domain::keys::mint_operator_token();
     let salt = crate::store::clicks::salt_for_day(conn, day, &fresh)?;
-    let agent: String = match user_agent.unwrap_or("") {
-        ua if ua.len() <= 512 => ua.to_string(),
-        ua => ua.chars().take(512).collect(),
-    };
-    Ok((traffic::visitor_hash(&salt, ip, &agent), day))
+    Ok((
+        traffic::visitor_hash(&salt, ip, &stored_agent(user_agent)),
+        day,
+    ))
 }

@@ -417,7 +417,7 @@ pub async fn leaderboard_csv(
             let (model, sort, descending) = (view.model, view.sort.clone(), view.descending);
             let cid = id.clone();
             // The page's switch: a brand's reader may download the figures without the rules.
-            let off = query.exclusions.as_deref() == Some("off") && reader.influencer_id.is_none();
+            let off = query.without_rules(signed.key.scope);
             let d = page_of(
                 app.read(move |conn| {
                     crate::core::exclusions::switched(off, || {

@@ -627,6 +627,11 @@ const DEFAULT_RULES: [(&str, &str); 3] = [
 ];
 
 impl CampaignQuery {
+    /// `exclusions=off`, which only the brand's keys may ask for.
+    fn without_rules(&self, scope: Scope) -> bool {
+        self.exclusions.as_deref() == Some("off") && scope != Scope::Influencer
+    }
+
     /// The verdict rules as a prune form: the query's, or the defaults.
     fn rules(&self) -> RulesForm {
         let given = [
@@ -866,7 +871,7 @@ async fn campaign_page(
         dry_run: true,
     });
     // Without the rules: the brand's figures only; verdicts still judge as a prune would.
-    let without_rules = q.exclusions.as_deref() == Some("off") && key.scope != Scope::Influencer;
+    let without_rules = q.without_rules(key.scope);
     let (d, verdicts, flags) = page_of(
         app.read(move |conn| {
             let d = crate::core::exclusions::switched(without_rules, || {

@@ -141,11 +141,6 @@ impl Rule {
             && self.from.is_none_or(|f| c.ts >= f)
             && self.to.is_none_or(|t| c.ts < t)
     }
-
-    /// The earliest click the rule can match (for scans by id).
-    pub fn earliest(&self) -> Option<i64> {
-        self.from
-    }
 }
 
 #[cfg(test)]

@@ -197,6 +197,9 @@ pub fn matching_clicks(
     campaign_id: &CampaignId,
     rules: &[ClickFilter<'_>],
 ) -> QueryResult<Vec<ScannedClick>> {
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut q = clicks::table.select(ScannedClick::as_select()).into_boxed();
     for (i, r) in rules.iter().enumerate() {
         q = if i == 0 {
@@ -204,9 +207,6 @@ pub fn matching_clicks(
         } else {
             q.or_filter(predicate(campaign_id, r))
         };
-    }
-    if rules.is_empty() {
-        return Ok(Vec::new());
     }
     q.load(conn)
 }

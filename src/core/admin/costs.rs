@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::admin::{AdminError, AdminResult, Page};
+use crate::core::admin::{campaign_of, AdminError, AdminResult, Page};
 use crate::core::ingest::IngestError;
 use crate::core::now_micros;
 use crate::db::AnyConnection;
@@ -113,14 +113,6 @@ struct Fields {
     /// An edit that leaves the influencer: who it was for, unchecked (a since-deleted
     /// influencer keeps its costs).
     kept_for: Option<(Option<InfluencerId>, Option<EnrollmentId>)>,
-}
-
-fn campaign_of(
-    conn: &mut AnyConnection,
-    brand_id: &BrandId,
-    campaign_id: &CampaignId,
-) -> AdminResult<CampaignRow> {
-    store::campaigns::find(conn, brand_id, campaign_id)?.ok_or_else(AdminError::not_found)
 }
 
 /// Checks a cost and resolves it into a row (its id and creation time from `base`).

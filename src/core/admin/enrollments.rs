@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::admin::campaigns::{goal_view, GoalInput, GoalView};
 use crate::core::admin::codes::{self, code_view, CodeTerms, CodeView, CreateCode, DiscountInput};
 use crate::core::admin::links::{self, link_view, CreateLink, LinkOwner, LinkView};
-use crate::core::admin::{enrollment_at, AdminError, AdminResult, Conflict, Page};
+use crate::core::admin::{campaign_of, enrollment_at, AdminError, AdminResult, Conflict, Page};
 use crate::core::{now_micros, Change, Written};
 use crate::db::AnyConnection;
 use crate::domain::campaign::{CampaignStatus, EnrollmentStatus};
@@ -124,15 +124,6 @@ pub struct EnrolledView {
     pub enrollment: EnrollmentView,
     pub link: LinkView,
     pub discount_code: CodeView,
-}
-
-/// The campaign of the brand, or 404.
-fn campaign_of(
-    conn: &mut AnyConnection,
-    brand_id: &BrandId,
-    id: &CampaignId,
-) -> AdminResult<CampaignRow> {
-    stores::campaigns::find(conn, brand_id, id)?.ok_or_else(AdminError::not_found)
 }
 
 /// Enrolls an influencer and, in the same transaction, issues its default tracking link and

@@ -115,6 +115,15 @@ impl Page {
     }
 }
 
+/// The brand's campaign, or 404 (another brand's answers like a missing one).
+pub fn campaign_of(
+    conn: &mut AnyConnection,
+    brand_id: &BrandId,
+    campaign_id: &CampaignId,
+) -> AdminResult<CampaignRow> {
+    crate::store::campaigns::find(conn, brand_id, campaign_id)?.ok_or_else(AdminError::not_found)
+}
+
 /// The enrollment named by a campaign and an influencer, with its campaign; 404 otherwise.
 pub fn enrollment_at(
     conn: &mut AnyConnection,
@@ -122,8 +131,7 @@ pub fn enrollment_at(
     campaign_id: &CampaignId,
     influencer_id: &InfluencerId,
 ) -> AdminResult<(CampaignRow, EnrollmentRow)> {
-    let campaign = crate::store::campaigns::find(conn, brand_id, campaign_id)?
-        .ok_or_else(AdminError::not_found)?;
+    let campaign = campaign_of(conn, brand_id, campaign_id)?;
     let enrollment = crate::store::enrollments::find(conn, campaign_id, influencer_id)?
         .ok_or_else(AdminError::not_found)?;
     Ok((campaign, enrollment))
